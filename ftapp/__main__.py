@@ -1,0 +1,3 @@
+from ftapp.cli import main
+import sys
+sys.exit(main())

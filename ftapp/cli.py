@@ -1,0 +1,204 @@
+"""The `ftapp` command: models, train, evaluate, predict. Same engine as the app.
+
+Every failure a user can cause ends with one line on stderr and a non-zero exit code; a
+traceback is only shown with FTAPP_DEBUG=1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+
+class CliError(Exception):
+    pass
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def cmd_models(args) -> int:
+    from ftapp.models import models_for
+
+    specs = models_for(args.modality)
+    if args.json:
+        print(json.dumps([s.to_dict() for s in specs]))
+    else:
+        for s in specs:
+            print(f"{s.name:40} {s.modality:6} {'offline' if s.offline else 'Hub':8} {s.description}")
+    return 0
+
+
+def _progress_printer(started: float):
+    """Prints phases, a step line every few seconds and one line per epoch to stderr."""
+    last = {"t": 0.0}
+
+    def listener(kind: str, data: dict) -> None:
+        now = time.time()
+        if kind == "phase":
+            _err(f"[{now - started:6.1f}s] {data['phase']}")
+        elif kind == "step" and now - last["t"] > 5:
+            last["t"] = now
+            _err(f"[{now - started:6.1f}s]   epoch {data['epoch']:.2f}  step {data['step']}  loss {data['loss']:.4f}")
+        elif kind == "epoch":
+            _err(f"[{now - started:6.1f}s]   epoch {data['epoch']}: train loss {data['train_loss']:.4f}  "
+                 f"val loss {data['val_loss']:.4f}  val accuracy {data['val_accuracy']:.3f}  "
+                 f"val macro-F1 {data['val_macro_f1']:.3f}")
+        elif kind == "info" and "freezing" in data:
+            _err(f"           {data['freezing']} Device: {data.get('device', '')}. Learning rate {data['lr']:.1e}.")
+        elif kind == "info" and data.get("notice"):
+            _err(f"           {data['notice']}")
+
+    return listener
+
+
+def _check_path(path: str | None, what: str) -> None:
+    if path and not os.path.exists(path):
+        raise CliError(f"{what} '{path}' does not exist.")
+
+
+def cmd_train(args) -> int:
+    from ftapp.runs import new_run
+    from ftapp.train.config import TrainConfig
+    from ftapp.train.job import execute
+
+    _check_path(args.data, "The data file")
+    _check_path(args.val_data, "The validation file")
+    config = TrainConfig(model=args.model, data=os.path.abspath(args.data),
+                         val_data=os.path.abspath(args.val_data) if args.val_data else None,
+                         text_column=args.text_column, label_column=args.label_column, path_column=args.path_column,
+                         method=args.method, frozen_layers=args.frozen_layers, lr=args.lr, epochs=args.epochs,
+                         batch_size=args.batch_size, weight_decay=args.weight_decay, warmup_ratio=args.warmup,
+                         patience=args.patience, augment=args.augment, dropout=args.dropout,
+                         val_fraction=args.val_fraction, seed=args.seed, cache_prefix=not args.no_cache)
+    started = time.time()
+    run = new_run(args.out, {**config.to_dict(), "data_name": Path(args.data).name}, owner="cli")
+    run.listeners.append(_progress_printer(started))
+    # Ctrl-C asks for a clean stop: the best model so far is still saved.
+    signal.signal(signal.SIGINT, lambda *_: (run.stop_event.set(), _err("Stopping after this step…")))
+    with tempfile.TemporaryDirectory(prefix="ftapp-cli-") as work:
+        execute(config, run, workdir=work)
+    if run.status == "failed":
+        _err(f"Training failed: {run.message}")
+        return EXIT_FAILED
+    metrics = json.loads((Path(args.out) / "metrics.json").read_text())
+    _err(f"{run.message}\nValidation accuracy {metrics['val_accuracy']:.3f}, macro-F1 {metrics['val_macro_f1']:.3f}, "
+         f"{metrics['train_seconds']:.1f}s of training. Model saved in {args.out}")
+    return 0
+
+
+def _load_model(directory: str):
+    from ftapp.models import load_trained
+
+    _check_path(directory, "The model folder")
+    return load_trained(directory)
+
+
+def cmd_evaluate(args) -> int:
+    from ftapp.data import load_dataset
+    from ftapp.evaluate import evaluation_report
+
+    _check_path(args.data, "The data file")
+    clf = _load_model(args.model)
+    with tempfile.TemporaryDirectory(prefix="ftapp-eval-") as work:
+        ds, report = load_dataset(args.data, workdir=work, modality=clf.modality, text_column=args.text_column,
+                                  label_column=args.label_column)
+        if not report.ok:
+            raise CliError("The data cannot be used: " + " ".join(str(p) for p in report.errors))
+        unknown = sorted(set(ds.labels) - set(clf.labels))
+        if unknown:
+            raise CliError(f"The data has classes the model was not trained on: {', '.join(unknown)}.")
+        y = [clf.labels.index(l) for l in ds.labels]
+        result = evaluation_report(clf.labels, y, clf.predict_proba(ds.items), ds.items, ds.origins)
+    result.pop("misclassified")
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    clf = _load_model(args.model)
+    failures = 0
+    for item in args.inputs:
+        if clf.modality == "image" and not os.path.isfile(item):
+            print(json.dumps({"input": item, "error": "no such image file"}))
+            failures += 1
+            continue
+        try:
+            top = clf.predict([item], top_k=args.top_k)[0]
+        except ValueError as exc:   # an unreadable image: say which and go on with the rest
+            print(json.dumps({"input": item, "error": str(exc)}))
+            failures += 1
+            continue
+        print(json.dumps({"input": item, "label": next(iter(top)),
+                          "labels": [{"label": k, "score": v} for k, v in top.items()]}))
+    return EXIT_FAILED if failures else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ftapp", description="Fine-tune pre-trained image and text classifiers.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    m = sub.add_parser("models", help="list the models ftapp offers")
+    m.add_argument("--json", action="store_true")
+    m.add_argument("--modality", choices=["image", "text"])
+    m.set_defaults(fn=cmd_models)
+
+    t = sub.add_parser("train", help="fine-tune a model on labelled data")
+    t.add_argument("--data", required=True, help="zip/folder of class folders, or CSV/TSV/JSONL/XLSX")
+    t.add_argument("--model", required=True, help="a name from `ftapp models`, a Hub id or a local folder")
+    t.add_argument("--out", required=True, help="folder for the model, metrics.json and the run's records")
+    t.add_argument("--frozen-layers", type=int, default=None, help="blocks kept frozen (default: model's choice)")
+    t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--epochs", type=int, default=5)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--val-data", default=None)
+    t.add_argument("--val-fraction", type=float, default=0.2)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--method", choices=["full", "lora"], default="full")
+    t.add_argument("--weight-decay", type=float, default=0.01)
+    t.add_argument("--warmup", type=float, default=0.1, help="fraction of steps spent warming up")
+    t.add_argument("--patience", type=int, default=3, help="early stopping patience in epochs")
+    t.add_argument("--augment", action="store_true", help="images: random crops, flips, colour jitter")
+    t.add_argument("--dropout", type=float, default=None)
+    t.add_argument("--text-column"); t.add_argument("--label-column"); t.add_argument("--path-column")
+    t.add_argument("--no-cache", action="store_true", help="recompute frozen blocks every epoch (for comparisons)")
+    t.set_defaults(fn=cmd_train)
+
+    e = sub.add_parser("evaluate", help="score a trained model on labelled data")
+    e.add_argument("--model", required=True); e.add_argument("--data", required=True)
+    e.add_argument("--text-column"); e.add_argument("--label-column")
+    e.set_defaults(fn=cmd_evaluate)
+
+    r = sub.add_parser("predict", help="label images or texts with a trained model")
+    r.add_argument("--model", required=True)
+    r.add_argument("--top-k", type=int, default=3)
+    r.add_argument("inputs", nargs="+", help="image paths or texts")
+    r.set_defaults(fn=cmd_predict)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        return args.fn(args)
+    except Exception as exc:  # noqa: BLE001 — users get one line, never a traceback
+        if os.environ.get("FTAPP_DEBUG"):
+            raise
+        from ftapp.models import ModelError
+
+        known = isinstance(exc, (CliError, ModelError))
+        _err(f"ftapp: error: {exc}" if known else f"ftapp: error: {type(exc).__name__}: {exc}")
+        return EXIT_USAGE if known else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Getting a trained model out: a zip of the run's model folder, or a push to the Hugging Face Hub,
+each with a generated model card (settings, metrics, confusion matrix)."""
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+# What belongs in an exported model; run bookkeeping (metrics.jsonl, work files) stays behind.
+MODEL_FILES = ("config.json", "model.safetensors", "ftapp_model.json", "preprocessor_config.json",
+               "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+               "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spiece.model",
+               "settings.json", "metrics.json", "report.json")
+
+
+class ExportError(Exception):
+    """The message is for the user."""
+
+
+def _safe(text) -> str:
+    """User-typed text (labels, file names) shown in Markdown/HTML: escape it so it stays text."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>~])", r"\\\1", html.escape(str(text), quote=False))
+
+
+def model_card(run_dir: Path) -> str:
+    settings = json.loads((run_dir / "settings.json").read_text())["settings"]
+    report = json.loads((run_dir / "report.json").read_text()) if (run_dir / "report.json").exists() else {}
+    meta = json.loads((run_dir / "ftapp_model.json").read_text())
+    task = "text-classification" if meta["modality"] == "text" else "image-classification"
+    lines = ["---", f"pipeline_tag: {task}", "library_name: " + ("transformers" if meta["kind"] == "transformers" else "timm"),
+             "tags: [ftapp, fine-tuned]", "---", "",
+             f"# Fine-tuned {_safe(meta['source'])}", "",
+             f"Fine-tuned with ftapp to sort {meta['modality']} into {len(meta['labels'])} classes: "
+             + ", ".join(_safe(l) for l in meta["labels"]) + ".", ""]
+    if report:
+        lines += ["## Validation results", "",
+                  f"- Accuracy: {report['accuracy']:.3f}", f"- Macro F1: {report['macro_f1']:.3f}",
+                  f"- Validation examples: {report['n']}", "", "| class | precision | recall | F1 | support |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {_safe(c['label'])} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |"
+                  for c in report["per_class"]]
+        labels = [_safe(l) for l in report["labels"]]
+        lines += ["", "### Confusion matrix (rows: true class, columns: predicted)", "",
+                  "| | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+        lines += [f"| **{labels[i]}** | " + " | ".join(str(v) for v in row) + " |"
+                  for i, row in enumerate(report["confusion_matrix"])]
+    shown = {k: v for k, v in settings.items() if k not in ("data", "val_data") and v is not None}
+    lines += ["", "## Training settings", "", "| setting | value |", "|---|---|"]
+    lines += [f"| {_safe(k)} | {_safe(v)} |" for k, v in sorted(shown.items())]
+    if meta["kind"] == "transformers":
+        lines += ["", "## Use it", "", "```python", "from transformers import pipeline",
+                  f"clf = pipeline(\"{task}\", model=\"path/to/this/folder\")", "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _stage(run_dir: Path, dest: Path) -> Path:
+    run_dir = Path(run_dir)
+    if not (run_dir / "ftapp_model.json").exists():
+        raise ExportError("This run has no saved model to export. Pick a finished run.")
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in MODEL_FILES:
+        if (run_dir / name).exists():
+            shutil.copyfile(run_dir / name, dest / name)
+    (dest / "README.md").write_text(model_card(run_dir))
+    return dest
+
+
+def export_zip(run_dir: str | Path, dest_dir: str | Path) -> Path:
+    run_dir = Path(run_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = _stage(run_dir, Path(tmp) / "model")
+        out = Path(dest_dir) / f"ftapp-model-{run_dir.name}.zip"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+            for f in sorted(staged.iterdir()):
+                zf.write(f, f"model/{f.name}")
+    return out
+
+
+def push_to_hub(run_dir: str | Path, repo_id: str, token: str) -> str:
+    """Push as the owner of `token`. The token is used for this call only: never stored or logged."""
+    from huggingface_hub import HfApi
+
+    repo_id = (repo_id or "").strip()
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+|[\w.-]+", repo_id):
+        raise ExportError("Enter a repository name like 'your-name/my-model'.")
+    if not (token or "").strip():
+        raise ExportError("Enter a Hugging Face access token with write permission.")
+    api = HfApi(token=token.strip())
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = _stage(Path(run_dir), Path(tmp) / "model")
+        try:
+            url = api.create_repo(repo_id, exist_ok=True).repo_id
+            api.upload_folder(folder_path=str(staged), repo_id=url, commit_message="Upload model fine-tuned with ftapp")
+        except Exception as exc:  # noqa: BLE001 — network/auth errors of every kind become one message
+            reason = str(exc).replace(token.strip(), "***").splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise ExportError(f"Could not push to the Hugging Face Hub ({reason}). Check the token, "
+                              "the repository name and the internet connection.") from None
+    return f"https://huggingface.co/{url}"

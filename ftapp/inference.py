@@ -1,0 +1,45 @@
+"""Predictions from finished runs. Models stay loaded between calls (small LRU cache)."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from ftapp.models import Classifier, ModelError, load_trained
+
+_CACHE: "OrderedDict[tuple[str, float], Classifier]" = OrderedDict()
+_LOCK = threading.Lock()
+_MAX_MODELS = 3
+
+
+def model_for(run_dir: str | Path) -> Classifier:
+    run_dir = Path(run_dir)
+    marker = run_dir / "ftapp_model.json"
+    if not marker.exists():
+        raise ModelError("This run has no saved model yet. Pick a finished run.")
+    key = (str(run_dir.resolve()), marker.stat().st_mtime)   # a re-saved model is reloaded
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    clf = load_trained(run_dir)
+    with _LOCK:
+        _CACHE[key] = clf
+        while len(_CACHE) > _MAX_MODELS:
+            _CACHE.popitem(last=False)
+    return clf
+
+
+def predict_run(run_dir: str | Path, item, top_k: int = 5) -> dict[str, float]:
+    """item: a text, an image path or a PIL image."""
+    clf = model_for(run_dir)
+    if clf.modality == "text" and not isinstance(item, str):
+        raise ModelError("This model reads text: type a sentence.")
+    if clf.modality == "text" and not item.strip():
+        raise ModelError("Type some text first.")
+    if clf.modality == "image" and isinstance(item, str) and not Path(item).is_file():
+        raise ModelError("This model reads images: upload a picture.")
+    try:
+        return clf.predict([item], top_k=top_k)[0]
+    except ValueError as exc:   # unreadable image: open_image says why in plain words
+        raise ModelError(str(exc)) from None

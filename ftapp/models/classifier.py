@@ -1,0 +1,175 @@
+"""A pre-trained backbone with a new head sized to the user's classes.
+
+`Classifier` owns the torch module, its preprocessing and its block layout, and offers the
+handful of operations the trainer and the app need: freeze the first k blocks, add LoRA
+adapters, predict, save. Loading lives in loading.py.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ftapp.models.layout import Layout, find_layout
+from ftapp.models.preprocess import ImagePreprocessor, TextPreprocessor
+
+FTAPP_CONFIG = "ftapp_model.json"
+
+
+def logits_of(output) -> torch.Tensor:
+    return output if torch.is_tensor(output) else output.logits
+
+
+class Classifier:
+    def __init__(self, model: nn.Module, preprocess: ImagePreprocessor | TextPreprocessor,
+                 labels: list[str], source: str, kind: str):
+        self.model = model
+        self.preprocess = preprocess
+        self.labels = list(labels)
+        self.source = source          # the catalog name / Hub id / folder it came from
+        self.kind = kind              # "transformers" | "timm": decides the export format
+        self.modality = preprocess.modality
+        self.layout: Layout = find_layout(model, self.modality)
+        self.frozen_blocks = 0
+        self.lora = False
+        self._frozen_modules: list[nn.Module] = []
+
+    # ---- freezing ------------------------------------------------------------------------
+    @property
+    def n_blocks(self) -> int:
+        return self.layout.n_blocks
+
+    def freeze(self, k: int) -> None:
+        """Freeze the first k blocks (stem included); everything after them trains."""
+        k = max(0, min(int(k), self.n_blocks))
+        for p in self.model.parameters():
+            p.requires_grad_(True)
+        self._frozen_modules = [self.model.get_submodule(p) for p in self.layout.prefix_paths(k)]
+        for m in self._frozen_modules:
+            m.requires_grad_(False)
+        self.frozen_blocks = k
+
+    def train_mode(self) -> None:
+        """Train mode, except frozen blocks: their BatchNorm statistics and dropout stay fixed,
+        so they behave exactly as pre-trained (and as the cached prefix assumes)."""
+        self.model.train()
+        for m in self._frozen_modules:
+            m.eval()
+
+    def param_counts(self) -> tuple[int, int]:
+        total = sum(p.numel() for p in self.model.parameters())
+        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        return trainable, total
+
+    def freezing_summary(self) -> str:
+        trainable, total = self.param_counts()
+        k, n = self.frozen_blocks, self.n_blocks
+        frozen = "none" if k == 0 else ("all blocks (only the new head trains)" if k == n
+                                        else f"blocks 1–{k} of {n}")
+        return f"Frozen: {frozen}. Trainable parameters: {trainable:,} of {total:,} ({100 * trainable / total:.1f}%)."
+
+    # ---- LoRA ----------------------------------------------------------------------------
+    def add_lora(self, r: int = 8, alpha: int = 16, dropout: float = 0.05) -> None:
+        """LoRA adapters on the linear/conv layers of the trainable blocks; the head trains fully.
+
+        Uses peft's in-place injection so the model keeps its class (and its forward) and the
+        cached-prefix surgery keeps working; `merge_lora` folds the adapters back in for export.
+        """
+        from peft import LoraConfig, inject_adapter_in_model
+
+        trainable_paths = [p for block in self.layout.blocks[self.frozen_blocks:] for p in block]
+        targets = [name for path in trainable_paths
+                   for name, m in self.model.get_submodule(path).named_modules(prefix=path)
+                   if isinstance(m, (nn.Linear, nn.Conv2d)) and (not isinstance(m, nn.Conv2d) or m.groups == 1)]
+        head = [n for n, p in self.model.named_parameters() if p.requires_grad
+                and not any(n.startswith(t + ".") for t in trainable_paths)]
+        if targets:
+            config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets)
+            self.model = inject_adapter_in_model(config, self.model)
+        for name, p in self.model.named_parameters():
+            p.requires_grad_("lora_" in name or name in head)
+        self.lora = True
+
+    def merge_lora(self) -> None:
+        if not self.lora:
+            return
+        from peft.tuners.lora import LoraLayer
+
+        for name, module in list(self.model.named_modules()):
+            if isinstance(module, LoraLayer):
+                module.merge()
+                parent, _, child = name.rpartition(".")
+                setattr(self.model.get_submodule(parent) if parent else self.model, child, module.get_base_layer())
+        self.lora = False
+
+    # ---- dropout -------------------------------------------------------------------------
+    def set_dropout(self, p: float) -> None:
+        """Dropout in the trainable part and the head (frozen blocks run in eval mode anyway)."""
+        for m in self.model.modules():
+            if isinstance(m, nn.Dropout):
+                m.p = p
+        if hasattr(self.model, "model") and hasattr(self.model.model, "drop_rate"):  # timm head
+            self.model.model.drop_rate = p
+
+    # ---- inference -----------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        return logits_of(self.model(**batch))
+
+    @torch.no_grad()
+    def predict_proba(self, items, batch_size: int = 64) -> torch.Tensor:
+        """Class probabilities for raw items (texts, image paths or PIL images), batched."""
+        chunks = [self.proba_encoded(self.preprocess.encode(items[i: i + batch_size]), batch_size)
+                  for i in range(0, len(items), batch_size)]
+        return torch.cat(chunks) if chunks else torch.empty(0, len(self.labels))
+
+    @torch.no_grad()
+    def proba_encoded(self, encoded: list, batch_size: int = 64) -> torch.Tensor:
+        """Probabilities for already tokenized / decoded examples (no second decode)."""
+        self.model.eval()
+        out = []
+        for i in range(0, len(encoded), batch_size):
+            batch = {k: v.to(self.device) for k, v in self.preprocess.collate(encoded[i: i + batch_size]).items()}
+            out.append(self.forward(batch).float().softmax(-1).cpu())
+        return torch.cat(out) if out else torch.empty(0, len(self.labels))
+
+    def predict(self, items, top_k: int = 5) -> list[dict[str, float]]:
+        probs = self.predict_proba(items)
+        k = min(top_k, len(self.labels))
+        result = []
+        for row in probs:
+            values, idx = row.topk(k)
+            result.append({self.labels[i]: round(float(v), 6) for v, i in zip(values, idx)})
+        return result
+
+    # ---- saving --------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> None:
+        """transformers models: save_pretrained + tokenizer/processor (loads in pipeline());
+        timm models: safetensors + ftapp_model.json. Either way ftapp's loader reads it back."""
+        from safetensors.torch import save_file
+
+        self.merge_lora()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {"format": 1, "kind": self.kind, "modality": self.modality, "labels": self.labels,
+                "source": self.source}
+        if self.kind == "transformers":
+            self.model.save_pretrained(directory, safe_serialization=True)
+            if self.modality == "text":
+                self.preprocess.tokenizer.save_pretrained(directory)
+                meta["max_length"] = self.preprocess.max_length
+            else:
+                self.preprocess.hf_processor.save_pretrained(directory)
+                meta["image"] = self.preprocess.spec.to_dict()
+        else:
+            state = {k: v.contiguous() for k, v in self.model.state_dict().items()}
+            save_file(state, str(directory / "model.safetensors"))
+            meta["arch"] = self.model.arch
+            meta["image"] = self.preprocess.spec.to_dict()
+        (directory / FTAPP_CONFIG).write_text(json.dumps(meta, indent=2))

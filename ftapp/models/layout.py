@@ -1,0 +1,127 @@
+"""Every supported model seen the same way:  stem → N ordered blocks → head.
+
+This is fastai's "splitter" idea: once a model is an ordered list of blocks, "freeze the first
+k blocks", "put LoRA adapters on the trainable blocks" and "compute the frozen prefix once"
+are each a few lines that work for every family. The stem (embeddings / first convolution)
+counts as part of block 0, so k = 1 freezes it together with the first layer and k = N leaves
+only the head trainable.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Layout:
+    family: str                   # "hf-text", "hf-image", "timm-efficientnet", "generic"
+    stem: list[str]               # module paths that run before block 0's layers
+    blocks: list[list[str]]       # module paths of each block, in forward order
+    input_key: str | None         # model kwarg through which cached states re-enter; None = no cache
+    block_names: list[str] = field(default_factory=list)
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.blocks)
+
+    def prefix_paths(self, k: int) -> list[str]:
+        """Module paths of the first k blocks (the stem included when k >= 1)."""
+        if k <= 0:
+            return []
+        return self.stem + [p for block in self.blocks[:k] for p in block]
+
+
+def _get(model: nn.Module, path: str) -> nn.Module | None:
+    try:
+        return model.get_submodule(path)
+    except AttributeError:
+        return None
+
+
+def _first(model: nn.Module, base: str, candidates: list[str]) -> str | None:
+    for c in candidates:
+        path = f"{base}.{c}" if base else c
+        if _get(model, path) is not None:
+            return path
+    return None
+
+
+def find_layout(model: nn.Module, modality: str) -> Layout:
+    """Work out the block structure of a classifier; fall back to the largest layer list."""
+    if getattr(model, "ftapp_family", None) == "timm-efficientnet":
+        blocks = [[f"model.blocks.{i}"] for i in range(len(model.model.blocks))]
+        blocks.append(["model.conv_head", "model.bn2"])
+        names = [f"stage {i + 1}" for i in range(len(blocks) - 1)] + ["final 1x1 conv"]
+        return Layout("timm-efficientnet", ["model.conv_stem", "model.bn1"], blocks, "pixel_values", names)
+
+    base = getattr(model, "base_model_prefix", "")
+    if base and _get(model, base) is not None:
+        stem = _first(model, base, ["embeddings", "embedder"])
+        layers = _first(model, base, ["encoder.layer", "encoder.stages", "transformer.layer", "encoder.layers", "layers"])
+        if stem and layers:
+            n = len(model.get_submodule(layers))
+            kind = "layer" if "stage" not in layers else "stage"
+            return Layout(f"hf-{modality}", [stem], [[f"{layers}.{i}"] for i in range(n)],
+                          "inputs_embeds" if modality == "text" else "pixel_values",
+                          [f"{kind} {i + 1}" for i in range(n)])
+    return _generic_layout(model)
+
+
+def _generic_layout(model: nn.Module) -> Layout:
+    """Unknown family: the biggest ModuleList/Sequential is the block list; no prefix cache."""
+    best, best_size = None, 0
+    for path, module in model.named_modules():
+        if isinstance(module, (nn.ModuleList, nn.Sequential)) and len(module) >= 2:
+            size = sum(p.numel() for p in module.parameters())
+            if size > best_size:
+                best, best_size = path, size
+    if best is None:
+        return Layout("generic", [], [], None)
+    n = len(model.get_submodule(best))
+    # Parameters registered before the block list (embeddings, stem) join block 0.
+    first_block_param = next(iter(model.get_submodule(f"{best}.0").parameters()), None)
+    stem = []
+    for path, child in model.named_children():
+        if any(p is first_block_param for p in child.parameters()):
+            break
+        if any(True for _ in child.parameters()):
+            stem.append(path)
+    return Layout("generic", stem, [[f"{best}.{i}"] for i in range(n)], None,
+                  [f"block {i + 1}" for i in range(n)])
+
+
+class Bypass(nn.Module):
+    """Stands in for a frozen module whose output is already cached: hands its input through.
+
+    The model's own forward still runs (masks, pooling, head), but embeddings and frozen
+    blocks cost nothing. Attribute reads fall through to the original module, because some
+    forwards inspect it (ViT reads the patch projection's dtype).
+    """
+
+    def __init__(self, original: nn.Module, as_tuple: bool):
+        super().__init__()
+        object.__setattr__(self, "_original", original)  # not registered: no params, no state_dict
+        self.as_tuple = as_tuple
+
+    def forward(self, *args, **kwargs):
+        x = next(a for a in (*args, *kwargs.values()) if torch.is_tensor(a) and a.is_floating_point())
+        return (x,) if self.as_tuple else x
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(object.__getattribute__(self, "_original"), name)
+
+
+def swap_module(model: nn.Module, path: str, new: nn.Module) -> nn.Module:
+    parent_path, _, name = path.rpartition(".")
+    parent = model.get_submodule(parent_path) if parent_path else model
+    old = parent.get_submodule(name)
+    if isinstance(parent, (nn.ModuleList, nn.Sequential)):
+        parent[int(name)] = new
+    else:
+        setattr(parent, name, new)
+    return old

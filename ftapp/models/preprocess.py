@@ -1,0 +1,79 @@
+"""Turning user items (texts, image files) into model inputs.
+
+Text is tokenized once per run and padded per batch (dynamic padding). Images are decoded
+and resized once to uint8 tensors at the model's resolution; normalisation is done per batch
+on the fly because it is cheap. Augmentation (torchvision v2) only runs when asked for.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torchvision.transforms import v2
+
+from ftapp.data import open_image
+
+
+@dataclass
+class ImageSpec:
+    size: int = 224
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ImagePreprocessor:
+    modality = "image"
+
+    def __init__(self, spec: ImageSpec, hf_processor=None):
+        self.spec = spec
+        self.hf_processor = hf_processor  # saved beside an exported transformers model
+        self._resize = v2.Resize((spec.size, spec.size), antialias=True)
+        self._augment = v2.Compose([
+            v2.RandomResizedCrop((spec.size, spec.size), scale=(0.7, 1.0), antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2),
+        ])
+        self._mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
+        self._std = torch.tensor(spec.std).view(1, 3, 1, 1)
+
+    def load(self, item) -> torch.Tensor:
+        """Image file path or PIL image → resized uint8 CHW tensor (decoded once, kept)."""
+        img = open_image(item) if isinstance(item, str) else item.convert("RGB")
+        return self._resize(v2.functional.pil_to_tensor(img))
+
+    def encode(self, items) -> list[torch.Tensor]:
+        return [self.load(i) for i in items]
+
+    def collate(self, tensors: list[torch.Tensor], augment: bool = False) -> dict:
+        if augment:
+            tensors = [self._augment(t) for t in tensors]
+        x = torch.stack(tensors).float().div_(255)
+        return {"pixel_values": (x - self._mean) / self._std}
+
+
+class TextPreprocessor:
+    modality = "text"
+
+    def __init__(self, tokenizer, max_length: int = 128):
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+
+    def encode(self, texts) -> list[list[int]]:
+        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+
+    def collate(self, ids: list[list[int]], augment: bool = False) -> dict:
+        width = max(len(i) for i in ids)
+        pad = self.tokenizer.pad_token_id or 0
+        input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(ids), width), dtype=torch.long)
+        for row, seq in enumerate(ids):
+            input_ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = 1
+        return {"input_ids": input_ids, "attention_mask": mask}
+
+    @staticmethod
+    def lengths(encoded: list[list[int]]) -> list[int]:
+        return [len(i) for i in encoded]

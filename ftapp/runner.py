@@ -1,0 +1,83 @@
+"""Runs queue for the device: one worker thread trains one run at a time, in order of arrival.
+
+The app and the CLI submit work here; the worker calls `job.execute`, which records everything
+on the Run. Stopping sets the run's flag (checked every training step) or takes it out of the
+queue; only the run's owner may do either.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from ftapp.data import Limits
+from ftapp.runs import Run, RunStore
+from ftapp.train.config import TrainConfig
+from ftapp.train.job import execute
+
+
+class Runner:
+    def __init__(self, store: RunStore, *, limits: Limits = Limits(), allow_local_paths: bool = True):
+        self.store = store
+        self.limits = limits
+        self.allow_local_paths = allow_local_paths
+        self._queue: deque[tuple[Run, TrainConfig]] = deque()
+        self._current: Run | None = None
+        self._cv = threading.Condition()
+        threading.Thread(target=self._work, name="ftapp-trainer", daemon=True).start()
+
+    def submit(self, config: TrainConfig, owner: str = "local", extra_settings: dict | None = None) -> Run:
+        run = self.store.create({**config.to_dict(), **(extra_settings or {})}, owner=owner)
+        with self._cv:
+            self._queue.append((run, config))
+            self._cv.notify()
+        return run
+
+    def position(self, run: Run) -> int | None:
+        """0 while training, n when n runs are ahead of it, None when not waiting or running."""
+        with self._cv:
+            if run is self._current:
+                return 0
+            ahead = 1 if self._current is not None else 0
+            for i, (queued, _) in enumerate(self._queue):
+                if queued is run:
+                    return i + ahead   # runs ahead of it: the queue before it plus the one training
+        return None
+
+    def stop(self, run_id: str, owner: str | None = None) -> bool:
+        """Ask a run to stop (its best model so far is kept). False if not yours or not active."""
+        run = self.store.get(run_id, owner)
+        if run is None or not run.active:
+            return False
+        with self._cv:
+            for item in list(self._queue):
+                if item[0] is run:
+                    self._queue.remove(item)
+                    run.record("phase", phase="cancelled")
+                    run.record("status", status="stopped", message="Cancelled before it started.")
+                    return True
+        run.stop_event.set()
+        return True
+
+    def _work(self) -> None:
+        while True:
+            with self._cv:
+                while not self._queue:
+                    self._cv.wait()
+                run, config = self._queue.popleft()
+                self._current = run
+            try:
+                execute(config, run, limits=self.limits, allow_local_paths=self.allow_local_paths)
+            finally:
+                with self._cv:
+                    self._current = None
+
+    def wait(self, run: Run, timeout: float | None = None) -> bool:
+        """Block until the run has ended (for the CLI and tests)."""
+        import time
+
+        deadline = None if timeout is None else time.time() + timeout
+        while run.active:
+            if deadline is not None and time.time() > deadline:
+                return False
+            time.sleep(0.1)
+        return True

@@ -1,0 +1,1 @@
+"""Training: settings, the loop, the frozen-prefix cache, the learning-rate finder. No Gradio here."""

@@ -1,0 +1,21 @@
+"""Batch order: seeded shuffles; texts grouped by length so padding stays small."""
+from __future__ import annotations
+
+import random
+
+
+def epoch_batches(n: int, batch_size: int, rng: random.Random, lengths: list[int] | None = None) -> list[list[int]]:
+    order = list(range(n))
+    rng.shuffle(order)
+    if lengths is not None:
+        # Sort within windows of 50 batches: batches hold similar lengths, epochs still vary.
+        window = batch_size * 50
+        order = [i for s in range(0, n, window) for i in sorted(order[s: s + window], key=lengths.__getitem__)]
+    batches = [order[s: s + batch_size] for s in range(0, n, batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def eval_batches(n: int, batch_size: int, lengths: list[int] | None = None) -> list[list[int]]:
+    order = sorted(range(n), key=lengths.__getitem__) if lengths is not None else list(range(n))
+    return [order[s: s + batch_size] for s in range(0, n, batch_size)]

