@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
+# Not worth a line: bad data then fails with exactly one line, the reason.
+QUIET_PHASES = ("preparing data", "failed")
 
 
 class CliError(Exception):
@@ -43,7 +45,7 @@ def _progress_printer(started: float):
 
     def listener(kind: str, data: dict) -> None:
         now = time.time()
-        if kind == "phase":
+        if kind == "phase" and data["phase"] not in QUIET_PHASES:
             _err(f"[{now - started:6.1f}s] {data['phase']}")
         elif kind == "step" and now - last["t"] > 5:
             last["t"] = now
@@ -87,7 +89,7 @@ def cmd_train(args) -> int:
     with tempfile.TemporaryDirectory(prefix="ftapp-cli-") as work:
         execute(config, run, workdir=work)
     if run.status == "failed":
-        _err(f"Training failed: {run.message}")
+        _err(f"ftapp: error: {run.message}")
         return EXIT_FAILED
     metrics = json.loads((Path(args.out) / "metrics.json").read_text())
     _err(f"{run.message}\nValidation accuracy {metrics['val_accuracy']:.3f}, macro-F1 {metrics['val_macro_f1']:.3f}, "
