@@ -79,7 +79,7 @@ def write_text_csv(path: Path, n_per_class: int = 20, classes=("billing", "bug",
         w.writerow(["text", "label"])
         for c in classes:
             for i in range(n_per_class):
-                words = rng.sample(vocab.get(c, [c]), 3)
+                words = rng.sample(vocab.get(c, [c, "plain", "words"]), 3)
                 w.writerow([f"my {words[0]} and {words[1]} {words[2]} case {i}", c])
     return path
 

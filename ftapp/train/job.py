@@ -145,16 +145,17 @@ def _fail(run: Run, message: str) -> None:
 
 
 def _fit_with_oom_retry(clf, config, device, run, train_x, train_y, val_x, val_y):
-    """On CUDA out-of-memory, start again from the pre-trained weights with half the batch size."""
-    initial = {k: v.detach().clone() for k, v in clf.model.state_dict().items()} if device.type == "cuda" else None
+    """On GPU out-of-memory, start again from the pre-trained weights with half the batch size."""
+    initial = {k: v.detach().clone() for k, v in clf.model.state_dict().items()}
     while True:
         try:
             return Fitter(clf, config, device, run.record, run.stop_event).fit(train_x, train_y, val_x, val_y)
         except torch.cuda.OutOfMemoryError:
             if config.batch_size <= 1:
-                raise RunFailed("The GPU ran out of memory even with batch size 1. Pick a smaller model.")
+                raise RunFailed("The GPU ran out of memory even with batch size 1. Pick a smaller model.") from None
             config.batch_size //= 2
-            run.record("info", notice=f"The GPU ran out of memory; retrying with batch size {config.batch_size}.")
+            run.record("info", notice=f"The GPU ran out of memory; retrying with batch size {config.batch_size}.",
+                       batch_size=config.batch_size)
             clf.model.load_state_dict(initial)
             release(device)
 
