@@ -171,5 +171,7 @@ class Classifier:
             state = {k: v.contiguous() for k, v in self.model.state_dict().items()}
             save_file(state, str(directory / "model.safetensors"))
             meta["arch"] = self.model.arch
+            # timm rebuilds BatchNorm with its own eps; the bundled weights need theirs (1e-3)
+            meta["bn_eps"] = next(m.eps for m in self.model.modules() if isinstance(m, nn.BatchNorm2d))
             meta["image"] = self.preprocess.spec.to_dict()
         (directory / FTAPP_CONFIG).write_text(json.dumps(meta, indent=2))

@@ -51,13 +51,17 @@ def _bundled_efficientnet(labels: list[str]) -> Classifier:
     if [v.shape for v in source.values()] != [v.shape for v in target.values()]:
         raise ModelError("The bundled EfficientNet-Lite0 weights do not match the expected layout.")
     net.model.load_state_dict(dict(zip(target.keys(), source.values())))
-    for m in net.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.eps = 1e-3
+    set_batchnorm_eps(net, 1e-3)
     if labels:
         net.model.reset_classifier(len(labels))
     spec = ImageSpec(size=224, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
     return Classifier(net, ImagePreprocessor(spec), labels or _imagenet_labels(), BUNDLED_IMAGE, "timm")
+
+
+def set_batchnorm_eps(net: nn.Module, eps: float) -> None:
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eps = eps
 
 
 def _imagenet_labels() -> list[str]:
@@ -151,6 +155,7 @@ def load_trained(directory: str | os.PathLike) -> Classifier:
 
         net = TimmClassifier(meta["arch"], num_classes=len(labels))
         net.load_state_dict(load_file(str(directory / "model.safetensors")))
+        set_batchnorm_eps(net, meta.get("bn_eps", 1e-5))
         spec = ImageSpec(**{**meta["image"], "mean": tuple(meta["image"]["mean"]), "std": tuple(meta["image"]["std"])})
         clf = Classifier(net, ImagePreprocessor(spec), labels, meta["source"], "timm")
     else:

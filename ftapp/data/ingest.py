@@ -1,0 +1,531 @@
+"""`load_dataset`: the single entry point, dispatching on what the user gave us.
+
+    .zip            -> safe extraction into workdir, then treated like a folder
+    folder          -> one table file inside?  table.  Otherwise class folders
+                       (the folders that directly hold pictures / .txt files are the classes)
+    table file      -> text table, or image table when a column holds picture file names
+
+Nothing here raises for bad user data: every problem goes into the DataReport
+and the Dataset is None whenever there is an error.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import zipfile
+from collections import Counter, defaultdict
+
+from .archive import is_junk, note_junk, safe_extract
+from .images import IMAGE_EXTENSIONS, check_image, is_image_name, unsupported_reason
+from .report import DataReport, Dataset, Limits, display_name, human_size
+from .text import (LABEL_NAMES, PATH_NAMES, TABLE_EXTENSIONS, Table, choose_text_columns, encoding_warning,
+                   find_column, is_id_column, normalise_numeric_labels, read_table, read_text_file, resolve_chosen,
+                   text_examples_from_table, truncation_message)
+
+log = logging.getLogger(__name__)
+
+MIN_PER_CLASS = 5
+MAX_IMBALANCE = 10.0
+# Table files that can sit inside a zip/folder.  ".txt" is excluded: inside folders, .txt files are examples.
+INNER_TABLE_EXTENSIONS = TABLE_EXTENSIONS - {".txt"}
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+def load_dataset(source: str | os.PathLike, *, workdir: str | os.PathLike, modality: str | None = None,
+                 text_column: str | None = None, label_column: str | None = None,
+                 path_column: str | None = None, limits: Limits = Limits()) -> tuple[Dataset | None, DataReport]:
+    if modality not in (None, "image", "text"):
+        raise ValueError("modality must be None, 'image' or 'text'")  # caller's bug, not the user's data
+    source = os.fspath(source)
+    report = DataReport(source=display_name(source))
+    try:
+        ds = _load(source, os.fspath(workdir), modality, text_column, label_column, path_column, limits, report)
+    except Exception:  # last safety net: a bug must not look like a crash to the user
+        log.exception("unexpected failure while loading %s", source)
+        report.error(report.source, "could not be read because of an unexpected problem in this app. "
+                                    "Try saving the data again (e.g. as CSV or a fresh zip); if that does not "
+                                    "help, please report it.")
+        ds = None
+    if ds is not None:
+        _final_checks(ds, report)
+    if not report.ok:
+        ds = None
+    return ds, report
+
+
+# ---------------------------------------------------------------------------------------------
+# Dispatch
+# ---------------------------------------------------------------------------------------------
+
+def _load(source, workdir, modality, text_column, label_column, path_column, limits, report) -> Dataset | None:
+    name = report.source
+    if not os.path.exists(source):
+        report.error(name, "could not be found. Check the file or folder name.")
+        return None
+    os.makedirs(workdir, exist_ok=True)
+
+    if os.path.isdir(source):
+        return _load_folder(source, f"{name}/", upload_root=source, modality=modality, text_column=text_column,
+                            label_column=label_column, path_column=path_column, limits=limits, report=report,
+                            unpacked_zip=False)
+
+    size = os.path.getsize(source)
+    if size > limits.max_upload_bytes:
+        report.error(name, f"is {human_size(size)}, more than the {human_size(limits.max_upload_bytes)} "
+                           f"allowed. Upload fewer or smaller files.")
+        return None
+    if size == 0:
+        report.error(name, "is empty (0 bytes). Check that you picked the right file.")
+        return None
+
+    ext = os.path.splitext(source)[1].lower()
+    # Browsers and upload widgets sometimes lose the extension: recognise a zip by its content too.
+    if ext == ".zip" or (ext not in TABLE_EXTENSIONS and zipfile.is_zipfile(source)
+                         and ext not in (".xlsx", ".xlsm")):
+        root = safe_extract(source, workdir, limits, report, name)
+        if root is None:
+            return None
+        return _load_folder(root, f"{name}:", upload_root=root, modality=modality, text_column=text_column,
+                            label_column=label_column, path_column=path_column, limits=limits, report=report,
+                            unpacked_zip=True)
+    if ext in TABLE_EXTENSIONS or ext in (".xls", ".ods", ".numbers"):
+        # A table uploaded on its own: in hosted mode it may not point at pictures on the server.
+        upload_root = os.path.dirname(os.path.abspath(source)) if limits.allow_local_paths else None
+        return _load_table(source, name, upload_root, modality, text_column, label_column, path_column,
+                           limits, report)
+    if ext in IMAGE_EXTENSIONS:
+        report.error(name, "is a single picture. Upload a zip (or folder) with one sub-folder per class, "
+                           "each holding pictures of that class.")
+        return None
+    report.error(name, f"is a '{ext or 'no extension'}' file, which cannot be used. Upload a .zip of class "
+                       f"folders, or a table (.csv, .tsv, .txt, .xlsx, .jsonl).")
+    return None
+
+
+def _walk(root: str, report: DataReport, limits: Limits, label: str, check_caps: bool) -> list[str] | None:
+    """All user files under root (relative paths, sorted); OS junk is noted, not returned.
+
+    check_caps: apply the file-count and size caps (for folders; an unpacked zip was already
+    checked against its own caps before extraction).
+    """
+    files, junk = [], []
+    total = 0
+    real_root = os.path.realpath(root)
+    for dirpath, dirnames, filenames in os.walk(root):
+        kept = []
+        for d in sorted(dirnames):
+            if is_junk(d):  # __MACOSX/, .git/ ...: not walked
+                junk.append(d + "/")
+            else:
+                kept.append(d)
+        dirnames[:] = kept  # os.walk descends only into what is left here
+        for fn in sorted(filenames):
+            full = os.path.join(dirpath, fn)
+            rel = os.path.relpath(full, root).replace(os.sep, "/")
+            if is_junk(fn):
+                junk.append(rel)
+                continue
+            if os.path.islink(full):
+                real = os.path.realpath(full)
+                if not limits.allow_local_paths and not real.startswith(real_root + os.sep):
+                    report.skip(rel, "is a shortcut to a file outside the upload, so it was left out.")
+                    continue
+            files.append(rel)
+            try:
+                total += os.path.getsize(full)
+            except OSError:
+                pass
+            if check_caps and len(files) > limits.max_members:
+                report.error(label, f"holds more than {limits.max_members:,} files, the limit. Use fewer files.")
+                return None
+    if check_caps and total > limits.max_upload_bytes:
+        report.error(label, f"holds {human_size(total)} of files, more than the "
+                            f"{human_size(limits.max_upload_bytes)} allowed. Use fewer or smaller files.")
+        return None
+    note_junk(report, label, junk)
+    return files
+
+
+def _load_folder(root, origin_prefix, upload_root, modality, text_column, label_column, path_column,
+                 limits, report, unpacked_zip: bool) -> Dataset | None:
+    files = _walk(root, report, limits, report.source, check_caps=not unpacked_zip)
+    if files is None:
+        return None
+    if not files:
+        report.error(report.source, "contains no files. Add one sub-folder per class with your pictures "
+                                    "or .txt files in it.")
+        return None
+
+    def ext(f):
+        return os.path.splitext(f)[1].lower()
+
+    tables = [f for f in files if ext(f) in INNER_TABLE_EXTENSIONS | {".xls"}]
+    txts = [f for f in files if ext(f) == ".txt"]
+    images = [f for f in files if ext(f) in IMAGE_EXTENSIONS]
+    in_class_folders = [f for f in txts + images if "/" in f]
+    # A lone .txt at the top with no class folders is a delimited table, not an example.
+    if not tables and not in_class_folders and len(txts) == 1:
+        tables = txts
+
+    if len(tables) == 1 and not _table_is_side_note(root, tables[0], images, modality, path_column, limits):
+        t = tables[0]
+        if len(files) > 1 and not images:
+            others = [f for f in files if f != t][:3]
+            report.warn(report.source, f"the table {t} was used; other files were ignored "
+                                       f"(for example {', '.join(others)}).")
+        return _load_table(os.path.join(root, t), t, upload_root, modality, text_column, label_column,
+                           path_column, limits, report, inside_upload=True)
+    if tables and in_class_folders:
+        # Class folders win; a table next to them (notes, an index without file names) is not an example.
+        report.warn(", ".join(tables[:3]), "was not used: the examples were taken from the class folders. "
+                                           "To use a table instead, give it a column with the picture file names.")
+        files = [f for f in files if f not in tables]
+    elif len(tables) > 1:
+        report.error(report.source, f"holds several tables ({', '.join(tables[:5])}) and it is unclear which "
+                                    f"one to use. Upload just one table.")
+        return None
+
+    if modality is None:
+        if not images and not txts:
+            kinds = Counter(ext(f) or "(no extension)" for f in files)
+            report.error(report.source, "contains no pictures or .txt files (found: "
+                                        + ", ".join(f"{n} {e}" for e, n in kinds.most_common(5))
+                                        + "). Put your examples in one sub-folder per class.")
+            return None
+        modality = "image" if len(images) >= len(txts) else "text"
+    report.modality = modality
+    return _load_class_folders(root, files, origin_prefix, modality, limits, report)
+
+
+def _table_is_side_note(root: str, table: str, images: list[str], modality, path_column, limits) -> bool:
+    """A table inside a zip that also has picture class folders is only used if it lists picture files."""
+    if modality == "text" or path_column or not any("/" in f for f in images):
+        return False
+    probe = read_table(os.path.join(root, table), table, DataReport(source=table), limits)  # scratch report
+    return probe is None or _detect_path_column(probe, exclude=set()) is None
+
+
+def _load_class_folders(root: str, files: list[str], origin_prefix: str, modality: str, limits: Limits,
+                        report: DataReport) -> Dataset | None:
+    """The folder that directly holds an example is its class, at any depth."""
+    want = IMAGE_EXTENSIONS if modality == "image" else {".txt"}
+    items, labels, origins = [], [], []
+    class_dirs: dict[str, set[str]] = defaultdict(set)
+    at_top = 0
+    fallback_files: list[str] = []
+    n_cut, first_cut = 0, None
+    for rel in files:
+        full = os.path.join(root, rel)
+        e = os.path.splitext(rel)[1].lower()
+        if e in (".zip", ".rar", ".7z", ".tar", ".gz", ".tgz"):
+            report.skip(rel, "is an archive inside the upload, which is not opened. Unzip it and include "
+                             "its folders instead.")
+            continue
+        if e not in want:
+            if modality == "image":
+                report.skip(rel, unsupported_reason(rel))
+            else:
+                report.skip(rel, "is not a .txt file; in a folder of texts only .txt files are used "
+                                 "(one example per file).")
+            continue
+        parent = os.path.dirname(rel)
+        if not parent:
+            at_top += 1
+            report.skip(rel, "is not inside a class folder, so its class is unknown. Put it in a folder "
+                             "named after its class (for example cats/ or dogs/).")
+            continue
+        if modality == "image":
+            reason = check_image(full, limits.max_image_pixels)
+            if reason:
+                report.skip(rel, reason)
+                continue
+            item = os.path.abspath(full)
+        else:
+            try:
+                if os.path.getsize(full) == 0:
+                    report.skip(rel, "is empty (0 bytes) and was left out.")
+                    continue
+                text, fallback = read_text_file(full)
+            except OSError:
+                report.skip(rel, "could not be read and was left out.")
+                continue
+            if not text:
+                report.skip(rel, "contains no text (only spaces or empty lines) and was left out.")
+                continue
+            if fallback:
+                fallback_files.append(rel)
+            if len(text) > limits.max_text_chars:
+                text = text[: limits.max_text_chars]
+                n_cut += 1
+                first_cut = first_cut or rel
+            item = text
+        cls = os.path.basename(parent).strip()
+        class_dirs[cls].add(parent)
+        items.append(item)
+        labels.append(cls)
+        origins.append(origin_prefix + rel)
+
+    if fallback_files:
+        report.warn(fallback_files[0], f"{len(fallback_files)} file(s) " + encoding_warning("Windows (cp1252)")
+                    .replace("is not saved", "are not saved", 1))
+    if n_cut:
+        report.warn(first_cut, truncation_message(n_cut, limits))
+    for cls, dirs in sorted(class_dirs.items()):
+        if len(dirs) > 1:
+            shown = ", ".join(f"'{d}/'" for d in sorted(dirs)[:4])
+            report.warn(f"class '{cls}'", f"the folders {shown} have the same name, so their contents were put "
+                                          f"together in one class '{cls}'. Rename a folder if they are different "
+                                          f"classes.")
+    if not items:
+        what = "pictures" if modality == "image" else ".txt files"
+        if at_top:
+            report.error(report.source, f"the {what} are not inside class folders. Make one sub-folder per class "
+                                        f"(for example cats/ and dogs/) and put each example in its class folder.")
+        else:
+            report.error(report.source, f"contains no usable {what}. See the skipped files for the reasons.")
+        return None
+    return Dataset(modality, items, labels, origins)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+
+def _load_table(path, table_name, upload_root, modality, text_column, label_column, path_column, limits,
+                report, inside_upload: bool = False) -> Dataset | None:
+    table = read_table(path, table_name, report, limits)
+    if table is None:
+        return None
+    cols = list(table.df.columns)
+    report.columns = cols
+    if table.df.empty:
+        report.error(table_name, "has a header row but no examples below it. Add rows with your examples.")
+        return None
+
+    ok, pcol = resolve_chosen(path_column, cols, "picture file", table_name, report)
+    if not ok:
+        return None
+    if modality == "text":
+        pcol = None
+    elif pcol is None:
+        pcol = _detect_path_column(table, exclude={text_column, label_column})
+    if modality == "image" and pcol is None:
+        report.error(table_name, f"has no column with picture file names. Columns found: "
+                                 f"{', '.join(repr(c) for c in cols)}. Add a column 'path' with the picture "
+                                 f"file names, or pick it in the picture column setting.")
+        return None
+
+    if pcol is not None:
+        report.modality = "image"
+        report.path_column = pcol
+        return _image_table(table, pcol, label_column, path, upload_root, limits, report,
+                            note_unlisted=inside_upload)
+
+    report.modality = "text"
+    tcol, lcol = choose_text_columns(table, text_column, label_column, report)
+    report.text_column, report.label_column = tcol, lcol
+    if tcol is None:
+        return None
+    texts, labels, origins = text_examples_from_table(table, tcol, lcol, report, limits)
+    if not texts:
+        report.error(table_name, f"has no rows with both a text (column '{tcol}') and a label "
+                                 f"(column '{lcol}'). Fill in those columns.")
+        return None
+    return Dataset("text", texts, labels, origins)
+
+
+def _looks_like_image_names(values) -> float:
+    vals = [str(v).strip() for v in values if str(v).strip()]
+    if not vals:
+        return 0.0
+    return sum(is_image_name(v) for v in vals) / len(vals)
+
+
+def _detect_path_column(table: Table, exclude: set) -> str | None:
+    cols = [c for c in table.df.columns if c not in exclude]
+    sample = table.df.head(200)
+    by_name = find_column(cols, PATH_NAMES)
+    if by_name is not None and _looks_like_image_names(sample[by_name]) >= 0.5:
+        return by_name
+    for c in cols:  # any column that mostly holds picture file names
+        if _looks_like_image_names(sample[c]) >= 0.8:
+            return c
+    return None
+
+
+def _image_table(table: Table, pcol: str, label_column, table_path: str, upload_root: str | None,
+                 limits: Limits, report: DataReport, note_unlisted: bool) -> Dataset | None:
+    cols = list(table.df.columns)
+    ok, lcol = resolve_chosen(label_column, cols, "label", table.name, report)
+    if not ok:
+        return None
+    lcol = lcol or find_column(cols, LABEL_NAMES, {pcol})
+    rest = [c for c in cols if c not in (pcol, lcol) and not is_id_column(c)]
+    if lcol is None and len(rest) == 1:
+        lcol = rest[0]
+    report.label_column = lcol
+    if lcol is None:
+        report.error(table.name, f"has no column that looks like the label (the class of each picture). Columns "
+                                 f"found: {', '.join(repr(c) for c in cols)}. Rename it to 'label' or pick it in "
+                                 f"the label column setting.")
+        return None
+
+    table_dir = os.path.dirname(os.path.abspath(table_path))
+    bases = [table_dir]
+    if upload_root and os.path.abspath(upload_root) != table_dir:
+        bases.append(os.path.abspath(upload_root))  # paths may also be relative to the zip's top
+    real_root = os.path.realpath(upload_root) if upload_root else None
+
+    items, labels, origins = [], [], []
+    no_path, no_label = [], []
+    used: set[str] = set()
+    # file-name index of the upload, built on first need; never for a lone table (its folder may be huge)
+    names: dict[str, list[str]] | None = {} if note_unlisted and upload_root else None
+    by_name: list[str] = []
+    for raw_path, raw_label, where in zip(table.df[pcol], table.df[lcol], table.row_names):
+        value = str(raw_path or "").strip()
+        lab = str(raw_label or "").strip()
+        if not value:
+            no_path.append(where)
+            continue
+        if not lab:
+            no_label.append(where)
+            continue
+        full, reason = _resolve_image_path(value, bases, real_root, limits)
+        if reason and "not found" in reason and names is not None:
+            # People often list just "IMG_1.JPG" while the file sits in a sub-folder, or the case differs
+            # (Windows and macOS ignore case; the server does not).  Accept a unique match by name.
+            if names == {}:
+                names.update(_name_index(upload_root, real_root))
+            hits = names.get(os.path.basename(value.replace("\\", "/")).lower(), [])
+            if len(hits) == 1:
+                full, reason = hits[0], None
+                by_name.append(where)
+        if reason:
+            report.skip(where, f"'{value}' {reason}")
+            continue
+        if not is_image_name(full):
+            report.skip(where, f"'{value}' {unsupported_reason(full)}")
+            continue
+        bad = check_image(full, limits.max_image_pixels)
+        if bad:
+            report.skip(where, f"'{value}' {bad}")
+            continue
+        used.add(os.path.realpath(full))
+        items.append(full)
+        labels.append(lab)
+        origins.append(f"{where} ({value})")
+    for rows, why, col in ((no_path, "missing file name", pcol), (no_label, "missing label", lcol)):
+        if rows:
+            report.count_drop(why, len(rows))
+            report.skip(rows[0], f"{len(rows)} row(s) have nothing in column '{col}' and were left out "
+                                 f"(this is the first). Fill it in or delete those rows.")
+    if by_name:
+        report.warn(by_name[0], f"{len(by_name)} picture(s) were not at the path the table gives, but a file with "
+                                f"the same name was found elsewhere in the upload and used (this is the first). "
+                                f"Check that these are the right pictures.")
+    if note_unlisted and upload_root:  # only inside a zip/folder: a lone CSV's folder may hold anything
+        _note_unlisted_images(upload_root, used, report)
+    if not items:
+        report.error(table.name, f"none of the pictures listed in column '{pcol}' could be used. See the "
+                                 f"skipped rows for the reasons.")
+        return None
+    return Dataset("image", items, normalise_numeric_labels(labels), origins)
+
+
+def _resolve_image_path(value: str, bases: list[str], real_root: str | None,
+                        limits: Limits) -> tuple[str, str | None]:
+    """Find the picture a table cell points to.  Returns (absolute path, reason it cannot be used)."""
+    if _URL.match(value):
+        return "", ("is a web address; pictures must be files. Download them and put them in the zip "
+                    "next to the table.")
+    p = value.replace("\\", "/")  # tables written on Windows
+    is_abs = p.startswith("/") or bool(_DRIVE.match(p))
+    if not limits.allow_local_paths:
+        if real_root is None:
+            return "", ("cannot be used: pictures must be uploaded together with the table. Put the table and "
+                        "the pictures in one zip file.")
+        if is_abs:
+            return "", ("points to a location on a computer, not to a picture inside the upload. Use a path "
+                        "relative to the table, like 'cats/img1.jpg'.")
+    candidates = [p] if is_abs else [os.path.join(b, p) for b in bases]
+    for cand in candidates:
+        if real_root is not None and not limits.allow_local_paths:
+            # check containment *before* existence so nothing is revealed about files outside the upload
+            if not os.path.realpath(cand).startswith(real_root + os.sep):
+                return "", ("points outside the uploaded zip/folder, which is not allowed. Use a path "
+                            "relative to the table, like 'cats/img1.jpg'.")
+        if os.path.isfile(cand):
+            return os.path.abspath(cand), None
+    return "", ("was not found. Check the file name (upper/lower case matters) and that the picture is in "
+                "the upload, in the place the table says (relative to the table's folder).")
+
+
+def _name_index(root: str, real_root: str | None) -> dict[str, list[str]]:
+    """lower-cased file name -> picture files with that name under root (staying inside root)."""
+    index: dict[str, list[str]] = defaultdict(list)
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not is_junk(d)]
+        for fn in filenames:
+            full = os.path.abspath(os.path.join(dirpath, fn))
+            if is_image_name(fn) and not is_junk(fn):
+                if real_root and not os.path.realpath(full).startswith(real_root + os.sep):
+                    continue
+                index[fn.lower()].append(full)
+    return dict(index)
+
+
+def _note_unlisted_images(root: str, used: set[str], report: DataReport) -> None:
+    unlisted = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not is_junk(d)]
+        for fn in filenames:
+            if is_image_name(fn) and not is_junk(fn):
+                full = os.path.realpath(os.path.join(dirpath, fn))
+                if full not in used:
+                    unlisted.append(os.path.relpath(full, os.path.realpath(root)).replace(os.sep, "/"))
+    if unlisted:
+        unlisted.sort()
+        report.warn(unlisted[0], f"{len(unlisted)} picture(s) in the upload are not listed in the table and "
+                                 f"were not used (this is the first). Add them to the table if they should "
+                                 f"be used.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks on the whole dataset
+# ---------------------------------------------------------------------------------------------
+
+def _final_checks(ds: Dataset, report: DataReport) -> None:
+    report.modality = ds.modality
+    counts = Counter(ds.labels)
+    report.class_counts = dict(sorted(counts.items()))
+    def noun(n: int) -> str:
+        word = "picture" if ds.modality == "image" else "example"
+        return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+    if len(counts) < 2:
+        (only, n), = counts.items()
+        report.error(f"class '{only}'", f"is the only class found ({noun(n)}). Training needs at least two "
+                                        f"classes: add examples of at least one more class.")
+        return
+    by_fold: dict[str, list[str]] = defaultdict(list)
+    for c in counts:
+        by_fold[c.casefold()].append(c)
+    for variants in by_fold.values():
+        if len(variants) > 1:
+            names = " and ".join(f"'{v}'" for v in sorted(variants))
+            report.warn(f"classes {names}", "differ only in upper/lower case; they are kept as separate "
+                                            "classes. If they mean the same thing, rename them to match.")
+    for c, n in sorted(counts.items()):
+        if n < MIN_PER_CLASS:
+            report.warn(f"class '{c}'", f"has only {noun(n)}. Add more (at least {MIN_PER_CLASS}, ideally 20 "
+                                        f"or more per class) for useful results.")
+    (big, nbig), (small, nsmall) = max(counts.items(), key=lambda kv: (kv[1], kv[0])), \
+        min(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    if nbig / nsmall > MAX_IMBALANCE:
+        report.warn(f"classes '{big}' and '{small}'",
+                    f"are very unbalanced: '{big}' has {noun(nbig)} but '{small}' only {nsmall} "
+                    f"({nbig / nsmall:.0f} times fewer). The model may mostly predict '{big}'; add more "
+                    f"'{small}' examples if you can.")

@@ -1,0 +1,170 @@
+"""Plain data classes shared by every ingestion step.
+
+Everything that can be wrong with a user's data ends up as a `Problem` inside a
+`DataReport`; the loaders never raise for bad data.  Messages are written for a
+domain expert, not a programmer: they say *where* (file / row / column) and
+*what to do*.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Iterable
+
+ERROR = "error"  # blocks training
+WARNING = "warning"  # training can go on, but the user should look
+SKIPPED = "skipped"  # one item (file / row) was left out
+
+LEVELS = (ERROR, WARNING, SKIPPED)
+
+
+@dataclass
+class Problem:
+    level: str
+    where: str
+    message: str
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVELS:  # a programming mistake, not a data problem
+            raise ValueError(f"unknown problem level {self.level!r}")
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps that protect a hosted demo.  Every cap yields a clear Problem, never an exception."""
+
+    max_upload_bytes: int = 500 * 2**20
+    max_members: int = 20_000  # zip entries (and files in a folder)
+    max_uncompressed_bytes: int = 2 * 2**30
+    max_compression_ratio: float = 200.0  # per member and overall
+    max_image_pixels: int = 40_000_000  # decompression-bomb guard, checked on the header before decoding
+    max_text_chars: int = 20_000  # longer texts are kept but cut to this length
+    allow_local_paths: bool = True  # False when hosted: table image paths must stay inside the upload
+
+
+@dataclass
+class Dataset:
+    modality: str  # "image" | "text"
+    items: list[str]  # image: absolute file paths; text: the texts
+    labels: list[str]
+    origins: list[str]  # per item, where it came from (for messages)
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted(set(self.labels))
+
+    def subset(self, indices: Iterable[int]) -> "Dataset":
+        idx = list(indices)
+        return Dataset(
+            modality=self.modality,
+            items=[self.items[i] for i in idx],
+            labels=[self.labels[i] for i in idx],
+            origins=[self.origins[i] for i in idx],
+        )
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass
+class DataReport:
+    source: str
+    modality: str | None = None
+    class_counts: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    text_column: str | None = None
+    label_column: str | None = None
+    path_column: str | None = None
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    # -- helpers used by the loaders -------------------------------------------------
+    def add(self, level: str, where: str, message: str) -> Problem:
+        p = Problem(level, where, message)
+        self.problems.append(p)
+        return p
+
+    def error(self, where: str, message: str) -> Problem:
+        return self.add(ERROR, where, message)
+
+    def warn(self, where: str, message: str) -> Problem:
+        return self.add(WARNING, where, message)
+
+    def skip(self, where: str, message: str) -> Problem:
+        return self.add(SKIPPED, where, message)
+
+    def count_drop(self, reason: str, n: int = 1) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + n
+
+    # -- views ---------------------------------------------------------------------
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == WARNING]
+
+    @property
+    def skipped(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == SKIPPED]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self, max_lines_per_section: int = 10) -> str:
+        """Short plain-text report for the command line."""
+        lines = [f"Data: {self.source}" + (f" ({self.modality})" if self.modality else "")]
+        if self.text_column or self.label_column or self.path_column:
+            cols = []
+            if self.text_column:
+                cols.append(f"text column '{self.text_column}'")
+            if self.path_column:
+                cols.append(f"file column '{self.path_column}'")
+            if self.label_column:
+                cols.append(f"label column '{self.label_column}'")
+            lines.append("Using " + ", ".join(cols))
+        if self.class_counts:
+            total = sum(self.class_counts.values())
+            lines.append(f"{len(self.class_counts)} classes, {total} examples:")
+            width = max(len(c) for c in self.class_counts)
+            for name, n in sorted(self.class_counts.items(), key=lambda kv: (-kv[1], kv[0])):
+                lines.append(f"  {name.ljust(width)}  {n}")
+        if self.dropped:
+            lines.append("Rows left out: " + ", ".join(f"{n} ({why})" for why, n in self.dropped.items()))
+        for title, probs in (("Skipped", self.skipped), ("Warnings", self.warnings), ("Errors", self.errors)):
+            if not probs:
+                continue
+            lines.append(f"{title} ({len(probs)}):")
+            for p in probs[:max_lines_per_section]:
+                lines.append(f"  - {p}")
+            if len(probs) > max_lines_per_section:
+                lines.append(f"  ... and {len(probs) - max_lines_per_section} more")
+        lines.append("Ready to train." if self.ok else "Cannot train until the errors above are fixed.")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["ok"] = self.ok
+        d["n_errors"] = len(self.errors)
+        d["n_warnings"] = len(self.warnings)
+        d["n_skipped"] = len(self.skipped)
+        return d
+
+
+def display_name(path: str | os.PathLike) -> str:
+    """The name the user knows a file/folder by (never a temp path)."""
+    return os.path.basename(os.path.normpath(os.fspath(path))) or os.fspath(path)
+
+
+def human_size(n: float) -> str:
+    """1536 -> '1.5 KB' (binary units, as file managers show them)."""
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"  # pragma: no cover
