@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
@@ -68,8 +71,38 @@ def _imagenet_labels() -> list[str]:
     return [f"imagenet-{i}" for i in range(1000)]
 
 
+_HUB_CHECK: dict[str, float | bool] = {}
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """One quick connection attempt (remembered for a minute) instead of huggingface_hub's
+    minute of retries when there is no network. HF_HUB_OFFLINE=1 means no."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    if time.time() - _HUB_CHECK.get("at", 0) < 60:
+        return bool(_HUB_CHECK["ok"])
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        ok = True
+    except OSError:
+        ok = False
+    _HUB_CHECK.update(at=time.time(), ok=ok)
+    return ok
+
+
 def _hub_call(name: str, fn, *args, **kwargs):
-    """Run a from_pretrained call, turning network and format failures into one clear message."""
+    """Run a from_pretrained call, turning network and format failures into one clear message.
+    Without a reachable Hub only the local cache is consulted, so failure is immediate."""
+    from huggingface_hub import constants
+
+    offline = not os.path.isdir(name) and not hub_reachable()
+    was_offline = constants.HF_HUB_OFFLINE
+    if offline:
+        # Local cache only: transformers' side look-ups (adapter configs…) skip the network too.
+        # Only ever set while the Hub is unreachable, so other threads lose nothing.
+        constants.HF_HUB_OFFLINE = True
+        kwargs["local_files_only"] = True
     try:
         return fn(*args, **kwargs)
     except (OSError, ValueError, KeyError) as exc:
@@ -80,8 +113,13 @@ def _hub_call(name: str, fn, *args, **kwargs):
         if os.path.isdir(name):
             raise ModelError(f"The folder '{name}' does not hold a model transformers can load "
                              f"(config.json and weights). Details: {text.splitlines()[0][:200]}") from None
-        raise ModelError(f"Could not load '{name}' from the Hugging Face Hub. Check the name and the "
-                         "internet connection, or pick a bundled model (they work offline).") from None
+        if kwargs.get("local_files_only"):
+            raise ModelError(f"'{name}' is not on this computer and the Hugging Face Hub cannot be reached "
+                             "(no internet connection). Pick a bundled model: they work offline.") from None
+        raise ModelError(f"Could not load '{name}' from the Hugging Face Hub. Check the name (for example "
+                         "'distilbert-base-uncased'), or pick a bundled model (they work offline).") from None
+    finally:
+        constants.HF_HUB_OFFLINE = was_offline
 
 
 def load_pretrained(name: str, labels: list[str], *, modality: str | None = None,

@@ -38,3 +38,15 @@ def test_minilm_loads_offline_with_new_head_and_label_maps():
         h = clf.model.bert(**clf.preprocess.collate(enc)).last_hidden_state.mean(1)
     sim = torch.nn.functional.cosine_similarity(h[0:1], h[1:]).numpy()
     assert sim[0] > sim[1] + 0.1, sim
+
+
+def test_saved_efficientnet_reloads_with_identical_predictions(tmp_path):
+    """A reloaded timm model must compute exactly what was trained (BatchNorm eps included)."""
+    from ftapp.models import load_trained
+
+    clf = load_pretrained(BUNDLED_IMAGE, ["a", "b", "c"])
+    images = [Image.fromarray(np.full((60, 60, 3), v, dtype=np.uint8)) for v in (10, 120, 250)]
+    before = clf.predict_proba(images)
+    clf.save(tmp_path / "m")
+    after = load_trained(tmp_path / "m").predict_proba(images)
+    torch.testing.assert_close(after, before)

@@ -85,5 +85,5 @@ def test_bad_input_gives_one_line_and_non_zero_exit(case, tmp_path, tiny_text_mo
     if case != "unknown_model":
         assert len(lines) == 1, out.stderr   # the reason, nothing else
     expected = {"single_class": "spam", "missing_file": "does not exist", "not_a_model": "not a model trained by ftapp",
-                "unknown_model": "Could not load", "bad_column": "category"}[case]
+                "unknown_model": "no-such-org/nothing-here", "bad_column": "category"}[case]
     assert expected in last, out.stderr
