@@ -7,10 +7,11 @@ anything unexpected is written to error.log in the run folder and summarised in 
 """
 from __future__ import annotations
 
-import json
+import copy
 import logging
 import os
 import shutil
+import time
 import traceback
 from pathlib import Path
 
@@ -149,7 +150,8 @@ def _fit_with_oom_retry(clf, config, device, run, train_x, train_y, val_x, val_y
     initial = {k: v.detach().clone() for k, v in clf.model.state_dict().items()}
     while True:
         try:
-            return Fitter(clf, config, device, run.record, run.stop_event).fit(train_x, train_y, val_x, val_y)
+            return Fitter(clf, config, device, run.record, run.stop_event,
+                          on_best=_checkpointer(run)).fit(train_x, train_y, val_x, val_y)
         except torch.cuda.OutOfMemoryError:
             if config.batch_size <= 1:
                 raise RunFailed("The GPU ran out of memory even with batch size 1. Pick a smaller model.") from None
@@ -158,6 +160,26 @@ def _fit_with_oom_retry(clf, config, device, run, train_x, train_y, val_x, val_y
                        batch_size=config.batch_size)
             clf.model.load_state_dict(initial)
             release(device)
+
+
+def _checkpointer(run: Run, every_seconds: float = 60.0):
+    """Save the best epoch's model at most once a minute, so a run cut off by a crash or a
+    restart keeps a usable model, while short runs pay nothing (the final save covers them)."""
+    last = {"t": time.time()}
+
+    def save_best(clf) -> None:
+        if time.time() - last["t"] < every_seconds:
+            return
+        snapshot = copy.copy(clf)
+        snapshot.model = copy.deepcopy(clf.model).cpu()   # merging LoRA must not touch the live model
+        try:
+            save_model(snapshot, run.dir)
+        except OSError:
+            return   # a failed checkpoint is not fatal; the final save reports disk problems
+        last["t"] = time.time()
+        run.record("status", status=run.status, has_model=True)
+
+    return save_best
 
 
 def save_model(clf, run_dir: Path) -> None:

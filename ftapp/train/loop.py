@@ -44,8 +44,9 @@ def _no_emit(kind, **data):
 
 class Fitter:
     def __init__(self, clf, config: TrainConfig, device: torch.device, emit=_no_emit,
-                 stop_event: threading.Event | None = None):
+                 stop_event: threading.Event | None = None, on_best=None):
         self.clf, self.config, self.device, self.emit = clf, config, device, emit
+        self.on_best = on_best      # called with the classifier after each new best epoch (checkpoints)
         self.stop_event = stop_event or threading.Event()
         self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
                          else contextlib.nullcontext())
@@ -159,6 +160,9 @@ class Fitter:
                     if metrics["val_loss"] < best - 1e-4:
                         best, best_state, best_epoch, bad_epochs = metrics["val_loss"], self._trainable_state(), epoch, 0
                         self.emit("best", **metrics)
+                        if self.on_best is not None:
+                            with prefix_cache.whole_model(clf):
+                                self.on_best(clf)
                     else:
                         bad_epochs += 1
                         if bad_epochs >= cfg.patience:

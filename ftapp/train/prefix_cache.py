@@ -99,10 +99,23 @@ def bypass_prefix(clf, k: int, as_tuple: bool):
             module = clf.model.get_submodule(path)
             # The stem hands back a tensor; the layers return whatever their kind returns.
             originals[path] = swap_module(clf.model, path, Bypass(module, as_tuple and i >= len(clf.layout.stem)))
+        clf.bypassed = originals
         yield
     finally:
+        clf.bypassed = {}
         for path, module in originals.items():
             swap_module(clf.model, path, module)
+
+
+@contextlib.contextmanager
+def whole_model(clf):
+    """Temporarily put the bypassed modules back (to save a checkpoint mid-training)."""
+    bypasses = {path: swap_module(clf.model, path, module) for path, module in getattr(clf, "bypassed", {}).items()}
+    try:
+        yield
+    finally:
+        for path, bypass in bypasses.items():
+            swap_module(clf.model, path, bypass)
 
 
 def cached_batch(clf, states, indices, device) -> dict:

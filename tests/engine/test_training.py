@@ -119,7 +119,7 @@ def test_bad_data_fails_with_the_reports_words(tmp_path, tiny_text_model):
 def test_unknown_model_fails_with_a_clear_message(tmp_path, text_csv):
     run = _train(tmp_path, model="no-such-org/no-such-model-xyz", data=str(text_csv))
     assert run.status == "failed"
-    assert "Could not load 'no-such-org/no-such-model-xyz'" in run.message
+    assert "'no-such-org/no-such-model-xyz'" in run.message and "bundled model" in run.message
 
 
 def test_exception_in_training_thread_marks_run_failed_and_next_run_works(tmp_path, tiny_text_model, text_csv):
@@ -185,3 +185,26 @@ def test_runs_queue_and_only_the_owner_can_stop(tmp_path, tiny_text_model, text_
     assert runner.stop(second.id, owner="bob") is True and second.status == "stopped"
     assert runner.stop(first.id, owner="alice") is True
     assert runner.wait(first, timeout=60) and first.status == "stopped"
+
+
+def test_best_epoch_checkpoint_is_saved_during_training(tmp_path, tiny_text_model, text_csv, monkeypatch):
+    """With checkpoints due at every new best epoch, the model exists on disk before training
+    ends, and it is whole (prefix included) even though training ran on cached states."""
+    import ftapp.train.job as job
+
+    seen = []
+    original = job._checkpointer
+
+    def every_time(run, every_seconds=60.0):
+        save = original(run, every_seconds=0.0)
+
+        def save_and_look(clf):
+            save(clf)
+            seen.append((run.dir / "model.safetensors").exists() and run.status == "running")
+        return save_and_look
+
+    monkeypatch.setattr(job, "_checkpointer", every_time)
+    run = _train(tmp_path, model=tiny_text_model, data=str(text_csv), epochs=2, lr=3e-3, frozen_layers=1,
+                 method="lora")
+    assert run.status == "finished" and seen and all(seen)
+    assert load_trained(run.dir).predict(["refund"])
