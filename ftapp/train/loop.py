@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 import threading
 import time
@@ -22,6 +23,11 @@ from transformers import get_scheduler
 from ftapp.train import prefix_cache
 from ftapp.train.batches import epoch_batches, eval_batches
 from ftapp.train.config import TrainConfig
+
+
+def augment_workers() -> int:
+    """Leave at least one core to the training itself."""
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
 class Diverged(Exception):
@@ -69,6 +75,23 @@ class Fitter:
                                                     lambda d, n: report(d, n, len(train_x)))
         self.data = {"train": train_states, "val": val_states}
         return prefix_cache.bypass_prefix(clf, clf.frozen_blocks, as_tuple)
+
+    def _train_batches(self, batches: list[list[int]]):
+        """(indices, batch) pairs for one epoch. Augmented images are prepared by DataLoader
+        workers so random crops and jitter overlap with training; everything else is cheap
+        (cached states, pre-tokenized text, pre-decoded images) and stays in this thread."""
+        if not (self.config.augment and self.clf.modality == "image" and not self.used_cache):
+            for idx in batches:
+                yield idx, self._batch("train", idx, self.config.augment)
+            return
+        from torch.utils.data import DataLoader
+
+        collate = self.clf.preprocess.collate
+        loader = DataLoader(self.data["train"], batch_sampler=batches, num_workers=augment_workers(),
+                            collate_fn=lambda items: collate(items, augment=True),
+                            pin_memory=self.device.type == "cuda")
+        for idx, batch in zip(batches, loader):
+            yield idx, {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
     def _batch(self, split: str, indices: list[int], augment: bool) -> dict:
         if self.used_cache:
@@ -134,11 +157,12 @@ class Fitter:
                 for epoch in range(1, cfg.epochs + 1):
                     clf.train_mode()
                     losses = []
-                    for idx in epoch_batches(len(train_y), cfg.batch_size, rng, self.lengths["train"]):
+                    batches = epoch_batches(len(train_y), cfg.batch_size, rng, self.lengths["train"])
+                    for idx, batch in self._train_batches(batches):
                         if self.stop_event.is_set():
                             raise KeyboardInterrupt
                         with self.autocast:
-                            logits = clf.forward(self._batch("train", idx, cfg.augment))
+                            logits = clf.forward(batch)
                         loss = F.cross_entropy(logits.float(), y_train[idx].to(self.device))
                         if not torch.isfinite(loss):
                             raise Diverged

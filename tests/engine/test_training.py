@@ -208,3 +208,12 @@ def test_best_epoch_checkpoint_is_saved_during_training(tmp_path, tiny_text_mode
                  method="lora")
     assert run.status == "finished" and seen and all(seen)
     assert load_trained(run.dir).predict(["refund"])
+
+
+def test_augmented_image_run_uses_workers_and_no_cache(tmp_path, tiny_image_model, image_zip):
+    run = _train(tmp_path, model=tiny_image_model, data=str(image_zip), epochs=2, lr=3e-3, frozen_layers=1,
+                 augment=True)
+    assert run.status == "finished", run.message
+    metrics = json.loads((run.dir / "metrics.json").read_text())
+    assert metrics["used_prefix_cache"] is False          # random crops: the prefix output changes
+    assert len(run.steps) == 2                            # 19 training images: one batch per epoch
