@@ -74,8 +74,10 @@ def cmd_train(args) -> int:
 
     _check_path(args.data, "The data file")
     _check_path(args.val_data, "The validation file")
+    _check_path(args.test_data, "The test file")
     config = TrainConfig(model=args.model, data=os.path.abspath(args.data),
                          val_data=os.path.abspath(args.val_data) if args.val_data else None,
+                         test_data=os.path.abspath(args.test_data) if args.test_data else None,
                          text_column=args.text_column, label_column=args.label_column, path_column=args.path_column,
                          method=args.method, frozen_layers=args.frozen_layers, lr=args.lr, epochs=args.epochs,
                          batch_size=args.batch_size, weight_decay=args.weight_decay, warmup_ratio=args.warmup,
@@ -92,8 +94,10 @@ def cmd_train(args) -> int:
         _err(f"ftapp: error: {run.message}")
         return EXIT_FAILED
     metrics = json.loads((Path(args.out) / "metrics.json").read_text())
+    test = (f" Test accuracy {metrics['test_accuracy']:.3f}, macro-F1 {metrics['test_macro_f1']:.3f} "
+            f"({metrics['n_test']} examples)." if "test_accuracy" in metrics else "")
     _err(f"{run.message}\nValidation accuracy {metrics['val_accuracy']:.3f}, macro-F1 {metrics['val_macro_f1']:.3f}, "
-         f"{metrics['train_seconds']:.1f}s of training. Model saved in {args.out}")
+         f"{metrics['train_seconds']:.1f}s of training.{test} Model saved in {args.out}")
     return 0
 
 
@@ -161,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--epochs", type=int, default=5)
     t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--val-data", default=None)
+    t.add_argument("--val-data", default=None, help="separate validation file (default: split off --val-fraction)")
+    t.add_argument("--test-data", default=None, help="held-out test file, scored once after training")
     t.add_argument("--val-fraction", type=float, default=0.2)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--method", choices=["full", "lora"], default="full")

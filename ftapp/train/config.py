@@ -9,6 +9,7 @@ class TrainConfig:
     model: str
     data: str = ""                       # path of the labelled data (file, zip or folder)
     val_data: str | None = None          # optional separate validation file
+    test_data: str | None = None         # optional held-out test file, scored once after training
     text_column: str | None = None
     label_column: str | None = None
     path_column: str | None = None
@@ -19,7 +20,7 @@ class TrainConfig:
     batch_size: int = 32
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
-    schedule: str = "linear"             # any transformers get_scheduler name
+    schedule: str = "linear"             # "linear" | "cosine" | "constant", after the warmup
     patience: int = 3                    # early stopping: epochs without a better validation loss
     augment: bool = False                # images only: random crops, flips, colour jitter
     dropout: float | None = None         # None = the model's own

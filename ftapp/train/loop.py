@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score
-from transformers import get_scheduler
 
 from ftapp.train import prefix_cache
 from ftapp.train.batches import epoch_batches, eval_batches
@@ -28,6 +27,22 @@ from ftapp.train.config import TrainConfig
 def augment_workers() -> int:
     """Leave at least one core to the training itself."""
     return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def schedule(name: str, warmup: int, total: int):
+    """Learning-rate factor per step: linear warmup, then linear or cosine decay to zero, or
+    constant — the formulas of transformers' get_scheduler. Written out because importing that
+    function pulls in transformers' Trainer utilities and peft: about a second of start-up."""
+    def factor(step: int) -> float:
+        if step < warmup:
+            return step / max(1, warmup)
+        progress = (step - warmup) / max(1, total - warmup)
+        if name == "cosine":
+            return max(0.0, 0.5 * (1 + math.cos(math.pi * progress)))
+        if name == "constant":
+            return 1.0
+        return max(0.0, 1 - progress)
+    return factor
 
 
 class Diverged(Exception):
@@ -109,8 +124,8 @@ class Fitter:
                 (decay if p.ndim >= 2 else no_decay).append(p)   # no decay on biases and norms
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-        sched = get_scheduler(cfg.schedule, opt, num_warmup_steps=int(cfg.warmup_ratio * total_steps),
-                              num_training_steps=total_steps)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule(cfg.schedule, int(cfg.warmup_ratio * total_steps),
+                                                                total_steps))
         return opt, sched
 
     def _trainable_state(self) -> dict:

@@ -28,8 +28,9 @@ def trained(tmp_path_factory, tiny_text_model):
 
     tmp = tmp_path_factory.mktemp("cli")
     data = write_text_csv(tmp / "tickets.csv")
+    test = write_text_csv(tmp / "test.csv", n_per_class=5, seed=1)
     out = ftapp("train", "--data", data, "--model", tiny_text_model, "--epochs", 2, "--lr", 3e-3,
-                "--frozen-layers", 1, "--out", tmp / "model")
+                "--frozen-layers", 1, "--test-data", test, "--out", tmp / "model")
     return tmp, data, out
 
 
@@ -37,7 +38,8 @@ def test_train_writes_metrics_and_model_and_reports_progress(trained):
     tmp, _, out = trained
     assert out.returncode == 0, out.stderr
     metrics = json.loads((tmp / "model" / "metrics.json").read_text())
-    assert {"val_accuracy", "val_macro_f1", "train_seconds"} <= set(metrics)
+    assert {"val_accuracy", "val_macro_f1", "train_seconds", "test_accuracy", "test_macro_f1"} <= set(metrics)
+    assert metrics["n_test"] == 15 and "Test accuracy" in out.stderr
     assert "epoch 1:" in out.stderr and "val accuracy" in out.stderr
     assert (tmp / "model" / "config.json").exists()
 

@@ -217,3 +217,26 @@ def test_augmented_image_run_uses_workers_and_no_cache(tmp_path, tiny_image_mode
     metrics = json.loads((run.dir / "metrics.json").read_text())
     assert metrics["used_prefix_cache"] is False          # random crops: the prefix output changes
     assert len(run.steps) == 2                            # 19 training images: one batch per epoch
+
+
+@pytest.mark.parametrize("name", ["linear", "cosine", "constant"])
+def test_schedules_match_transformers_get_scheduler(name):
+    """The hand-written factors equal transformers' own schedules (kept out of the import path)."""
+    from transformers import get_scheduler
+
+    from ftapp.train.loop import schedule
+
+    def lrs(make):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched = make(opt)
+        out = []
+        for _ in range(50):
+            out.append(sched.get_last_lr()[0])
+            opt.step()
+            sched.step()
+        return out
+
+    ours = lrs(lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, schedule(name, 5, 50)))
+    name_hf = "constant_with_warmup" if name == "constant" else name
+    theirs = lrs(lambda opt: get_scheduler(name_hf, opt, num_warmup_steps=5, num_training_steps=50))
+    assert ours == pytest.approx(theirs, abs=1e-9)
