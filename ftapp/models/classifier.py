@@ -133,11 +133,15 @@ class Classifier:
     def proba_encoded(self, encoded: list, batch_size: int = 64) -> torch.Tensor:
         """Probabilities for already tokenized / decoded examples (no second decode)."""
         self.model.eval()
-        out = []
-        for i in range(0, len(encoded), batch_size):
-            batch = {k: v.to(self.device) for k, v in self.preprocess.collate(encoded[i: i + batch_size]).items()}
-            out.append(self.forward(batch).float().softmax(-1).cpu())
-        return torch.cat(out) if out else torch.empty(0, len(self.labels))
+        probs = torch.empty(len(encoded), len(self.labels))
+        # Texts sorted by length: batches carry little padding. Rows go back to their places.
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i])) if self.modality == "text" \
+            else list(range(len(encoded)))
+        for s in range(0, len(order), batch_size):
+            idx = order[s: s + batch_size]
+            batch = {k: v.to(self.device) for k, v in self.preprocess.collate([encoded[i] for i in idx]).items()}
+            probs[idx] = self.forward(batch).float().softmax(-1).cpu()
+        return probs
 
     def predict(self, items, top_k: int = 5) -> list[dict[str, float]]:
         probs = self.predict_proba(items)

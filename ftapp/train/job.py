@@ -61,6 +61,7 @@ def prepare_data(config: TrainConfig, workdir: Path, limits: Limits) -> tuple[Da
 
 
 def configure_model(config: TrainConfig, classes: list[str], modality: str, allow_local_paths: bool):
+    torch.manual_seed(config.seed)   # the new head's initial weights are part of a seeded run
     clf = load_pretrained(config.model, classes, modality=modality, allow_local_paths=allow_local_paths)
     if clf.modality != modality:
         raise RunFailed(f"'{config.model}' is a {clf.modality} model but the data is {modality}. "
@@ -107,9 +108,11 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
 
         result = _fit_with_oom_retry(clf, config, device, run, train_x, train_y, val_x, val_y)
         emit("info", used_cache=result.used_cache, train_seconds=round(result.train_seconds, 2))
+        if result.best_epoch is None:    # diverged before the first validation: nothing worth keeping
+            raise RunFailed(result.message)
 
         emit("phase", phase="evaluating")
-        report = evaluation_report(classes, val_y, clf.proba_encoded(val_x), val.items, val.origins)
+        report = evaluation_report(classes, val_y, result.val_probs, val.items, val.origins)
         if train.modality == "image":
             _keep_example_images(run.dir, report, val)
         else:

@@ -57,6 +57,7 @@ class FitResult:
     epochs_run: int
     train_seconds: float
     used_cache: bool
+    val_probs: torch.Tensor   # class probabilities of the kept model on the validation set
 
 
 def _no_emit(kind, **data):
@@ -68,6 +69,7 @@ class Fitter:
                  stop_event: threading.Event | None = None, on_best=None):
         self.clf, self.config, self.device, self.emit = clf, config, device, emit
         self.on_best = on_best      # called with the classifier after each new best epoch (checkpoints)
+        self.val_probs = None
         self.stop_event = stop_event or threading.Event()
         self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
                          else contextlib.nullcontext())
@@ -137,15 +139,16 @@ class Fitter:
     @torch.no_grad()
     def validate(self, labels: list[int]) -> dict:
         self.clf.model.eval()
-        losses, preds = [], [0] * len(labels)
+        losses = []
+        self.val_probs = torch.empty(len(labels), len(self.clf.labels))
         y_all = torch.tensor(labels)
         for idx in eval_batches(len(labels), 64, self.lengths["val"]):
             with self.autocast:
                 logits = self.clf.forward(self._batch("val", idx, False)).float()
             y = y_all[idx].to(self.device)
             losses.append(F.cross_entropy(logits, y, reduction="sum").item())
-            for i, p in zip(idx, logits.argmax(-1).tolist()):
-                preds[i] = p
+            self.val_probs[idx] = logits.softmax(-1).cpu()
+        preds = self.val_probs.argmax(-1).tolist()
         return {"val_loss": sum(losses) / max(len(labels), 1),
                 "val_accuracy": accuracy_score(labels, preds),
                 "val_macro_f1": f1_score(labels, preds, average="macro", zero_division=0)}
@@ -226,5 +229,6 @@ class Fitter:
                     message += f" The model from epoch {best_epoch} was kept."
             if best_state is not None:
                 clf.model.load_state_dict(best_state, strict=False)
+                self.validate(val_y)    # the kept model's validation probabilities, from cached states
         clf.model.to(memory_format=torch.contiguous_format)
-        return FitResult(status, message, best_epoch, epoch, time.time() - start, self.used_cache)
+        return FitResult(status, message, best_epoch, epoch, time.time() - start, self.used_cache, self.val_probs)

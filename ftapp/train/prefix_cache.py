@@ -20,6 +20,7 @@ import psutil
 import torch
 
 from ftapp.models.layout import Bypass, swap_module
+from ftapp.train.batches import eval_batches
 
 
 class _StopForward(Exception):
@@ -49,10 +50,12 @@ def compute_states(clf, encoded: list, k: int, batch_size: int, device, on_batch
     handle = boundary.register_forward_hook(grab)
     model.eval()
     text = clf.modality == "text"
-    states, big, as_tuple = [], None, False
+    # Texts go through sorted by length so batches carry little padding; results go back in order.
+    order = eval_batches(len(encoded), batch_size, [len(e) for e in encoded] if text else None)
+    states, big, as_tuple, done = [None] * len(encoded), None, False, 0
     try:
-        for start in range(0, len(encoded), batch_size):
-            chunk = encoded[start: start + batch_size]
+        for idx in order:
+            chunk = [encoded[i] for i in idx]
             batch = {key: v.to(device) for key, v in clf.preprocess.collate(chunk).items()}
             try:
                 model(**batch)
@@ -62,13 +65,15 @@ def compute_states(clf, encoded: list, k: int, batch_size: int, device, on_batch
             as_tuple = isinstance(out, tuple)
             h = (out[0] if as_tuple else out).float().cpu()
             if text:
-                states.extend(h[i, : len(seq)].clone() for i, seq in enumerate(chunk))
+                for row, (i, seq) in enumerate(zip(idx, chunk)):
+                    states[i] = h[row, : len(seq)].clone()
             else:
                 if big is None:
                     big = _allocate((len(encoded), *h.shape[1:]))
-                big[start: start + len(chunk)] = h
+                big[idx[0]: idx[-1] + 1] = h      # images keep their order: idx is contiguous
+            done += len(idx)
             if on_batch:
-                on_batch(min(start + batch_size, len(encoded)), len(encoded))
+                on_batch(done, len(encoded))
     finally:
         handle.remove()
     return (states if text else big), as_tuple

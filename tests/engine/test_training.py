@@ -240,3 +240,12 @@ def test_schedules_match_transformers_get_scheduler(name):
     name_hf = "constant_with_warmup" if name == "constant" else name
     theirs = lrs(lambda opt: get_scheduler(name_hf, opt, num_warmup_steps=5, num_training_steps=50))
     assert ours == pytest.approx(theirs, abs=1e-9)
+
+
+def test_same_seed_same_run_different_seed_different_run(tmp_path, tiny_text_model, text_csv):
+    """The new head's initial weights are seeded too: identical settings give identical curves."""
+    runs = [_train(tmp_path, name=f"r{i}", model=tiny_text_model, data=str(text_csv), epochs=2, lr=3e-3, seed=seed)
+            for i, seed in enumerate([7, 7, 8])]
+    losses = [[s["loss"] for s in r.steps] for r in runs]
+    assert losses[0] == losses[1]
+    assert losses[0] != losses[2]
