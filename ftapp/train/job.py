@@ -36,7 +36,7 @@ def prepare_data(config: TrainConfig, workdir: Path, limits: Limits) -> tuple[Da
     """Load, check and split the data; raise RunFailed with the report's errors when unusable."""
     ds, report = load_dataset(config.data, workdir=workdir / "data", text_column=config.text_column,
                               label_column=config.label_column, path_column=config.path_column, limits=limits)
-    reports = {"train": report.to_dict()}
+    reports = {"train": report.to_dict(), "summary": report.summary()}
     if not report.ok:
         raise RunFailed("The data cannot be used: " + " ".join(str(p) for p in report.errors))
     warnings = [str(p) for p in report.warnings]
@@ -63,9 +63,6 @@ def prepare_data(config: TrainConfig, workdir: Path, limits: Limits) -> tuple[Da
 def configure_model(config: TrainConfig, classes: list[str], modality: str, allow_local_paths: bool):
     torch.manual_seed(config.seed)   # the new head's initial weights are part of a seeded run
     clf = load_pretrained(config.model, classes, modality=modality, allow_local_paths=allow_local_paths)
-    if clf.modality != modality:
-        raise RunFailed(f"'{config.model}' is a {clf.modality} model but the data is {modality}. "
-                        f"Pick a {modality} model.")
     k = config.frozen_layers
     if k is None:
         k = default_frozen_layers(clf.n_blocks, modality)
@@ -92,7 +89,8 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
         train, val, reports = prepare_data(config, workdir, limits)
         atomic_write_json(run.dir / "data_report.json", reports)
         classes = train.classes
-        emit("info", n_train=len(train), n_val=len(val), classes=classes, warnings=reports["warnings"])
+        emit("info", n_train=len(train), n_val=len(val), classes=classes, warnings=reports["warnings"],
+             data_summary=reports["summary"])
 
         emit("phase", phase="loading model")
         config.lr = config.lr or DEFAULT_LR[train.modality]

@@ -211,7 +211,8 @@ class Fitter:
                             message = (f"Stopped early after epoch {epoch}: validation loss had not improved for "
                                        f"{cfg.patience} epochs (over-fitting). Kept epoch {best_epoch}.")
                             break
-                    self.emit("phase", phase="training")
+                    if epoch < cfg.epochs:
+                        self.emit("phase", phase="training")
                 else:
                     message = f"Trained {cfg.epochs} epochs; kept epoch {best_epoch}, the one with the lowest validation loss."
             except KeyboardInterrupt:

@@ -42,3 +42,10 @@ def test_models_that_need_custom_code_are_refused(tmp_path, tiny_text_model):
 def test_empty_model_name():
     with pytest.raises(ModelError, match="Choose a model"):
         load_pretrained("  ", ["a", "b"])
+
+
+def test_model_of_the_wrong_kind_for_the_data_is_explained(tiny_image_model):
+    with pytest.raises(ModelError, match="is an image model, but the data is text"):
+        load_pretrained(tiny_image_model, ["a", "b"], modality="text")
+    with pytest.raises(ModelError, match="is a text model, but the data is image"):
+        load_pretrained("all-MiniLM-L6-v2 (bundled)", ["a", "b"], modality="image")
