@@ -12,7 +12,6 @@ from collections import deque
 from ftapp.data import Limits
 from ftapp.runs import Run, RunStore
 from ftapp.train.config import TrainConfig
-from ftapp.train.job import execute
 
 
 class Runner:
@@ -66,6 +65,8 @@ class Runner:
                 run, config = self._queue.popleft()
                 self._current = run
             try:
+                from ftapp.train.job import execute   # torch & co. load with the first run, not at app start
+
                 execute(config, run, limits=self.limits, allow_local_paths=self.allow_local_paths)
             finally:
                 with self._cv:

@@ -5,8 +5,6 @@ import hashlib
 import random
 from collections import Counter, defaultdict
 
-from sklearn.model_selection import train_test_split
-
 from .report import WARNING, Dataset, Problem
 
 
@@ -35,6 +33,8 @@ def train_val_split(ds: Dataset, val_fraction: float = 0.2, seed: int = 0) -> tu
     if pool:
         pool_labels = [ds.labels[i] for i in pool]
         n_classes = len(set(pool_labels))
+        from sklearn.model_selection import train_test_split   # ~1 s to import: only when splitting
+
         # sklearn needs room for every class on both sides.
         n_val = min(max(round(val_fraction * len(pool)), n_classes), len(pool) - n_classes)
         if n_classes == 1 and n_val >= 1:

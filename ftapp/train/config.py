@@ -21,7 +21,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     schedule: str = "linear"             # "linear" | "cosine" | "constant", after the warmup
-    patience: int = 3                    # early stopping: epochs without a better validation loss
+    patience: int = 3                    # early stopping: epochs without a better validation loss; 0 = off
     augment: bool = False                # images only: random crops, flips, colour jitter
     dropout: float | None = None         # None = the model's own
     val_fraction: float = 0.2

@@ -114,7 +114,7 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
         if train.modality == "image":
             _keep_example_images(run.dir, report, val)
         else:
-            report["examples"] = [{"item": t, "label": l} for t, l in zip(val.items[:24], val.labels)]
+            report["examples"] = [{"item": val.items[i], "label": val.labels[i]} for i in _spread(val.labels)]
         emit("phase", phase="saving")
         save_model(clf, run.dir)
         atomic_write_json(run.dir / "report.json", report)
@@ -224,7 +224,8 @@ def _keep_example_images(run_dir: Path, report: dict, val: Dataset, n_examples: 
     folder: uploads are temporary, the run is not."""
     out = run_dir / "examples"
     out.mkdir(exist_ok=True)
-    wanted = {w["item"] for w in report["misclassified"]} | set(val.items[:n_examples])
+    picks = _spread(val.labels, n_examples)
+    wanted = {w["item"] for w in report["misclassified"]} | {val.items[i] for i in picks}
     mapping = {}
     for i, src in enumerate(sorted(wanted)):
         dst = out / f"{i:04d}{Path(src).suffix.lower()}"
@@ -232,4 +233,18 @@ def _keep_example_images(run_dir: Path, report: dict, val: Dataset, n_examples: 
         mapping[src] = str(dst.relative_to(run_dir))
     for w in report["misclassified"]:
         w["item"] = mapping[w["item"]]
-    report["examples"] = [{"item": mapping[p], "label": l} for p, l in zip(val.items[:n_examples], val.labels)]
+    report["examples"] = [{"item": mapping[val.items[i]], "label": val.labels[i]} for i in picks]
+
+
+def _spread(labels: list[str], n: int = 24) -> list[int]:
+    """Indices of up to n examples taking the classes in turn, so every class is represented."""
+    by_class: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_class.setdefault(label, []).append(i)
+    queues = list(by_class.values())
+    picks = []
+    while len(picks) < n and any(queues):
+        for q in queues:
+            if q and len(picks) < n:
+                picks.append(q.pop(0))
+    return picks

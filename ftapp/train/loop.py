@@ -81,6 +81,7 @@ class Fitter:
         self.lengths = {"train": [len(x) for x in train_x] if text else None,
                         "val": [len(x) for x in val_x] if text else None}
         self.used_cache = cfg.cache_prefix and prefix_cache.cache_supported(clf, clf.frozen_blocks, cfg.augment)
+        self.emit("info", used_cache=self.used_cache)
         if not self.used_cache:
             self.data = {"train": train_x, "val": val_x}
             return contextlib.nullcontext()
@@ -207,7 +208,7 @@ class Fitter:
                                 self.on_best(clf)
                     else:
                         bad_epochs += 1
-                        if bad_epochs >= cfg.patience:
+                        if 0 < cfg.patience <= bad_epochs:     # patience 0 = no early stopping
                             message = (f"Stopped early after epoch {epoch}: validation loss had not improved for "
                                        f"{cfg.patience} epochs (over-fitting). Kept epoch {best_epoch}.")
                             break

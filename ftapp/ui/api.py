@@ -1,0 +1,162 @@
+"""Named API endpoints for gradio_client (and scripts): the same operations as the tabs, with
+plain JSON in and out. Each client session (one `gradio_client.Client`) is one owner in hosted
+mode; in local mode every client sees every run, as the page does.
+
+    load_data, start_training, run_status, stop_training, list_runs, predict, export_model
+"""
+
+import gradio as gr
+
+from ftapp.ui.common import guarded
+from ftapp.ui.core import AppContext, UserError
+from ftapp.ui.texts import status_markdown
+from ftapp.ui import export_tab, try_tab
+
+
+def _problems(report: dict, level: str) -> list[str]:
+    out = []
+    for p in report.get("problems", []):
+        if p.get("level") == level:
+            out.append(f"{p['where']}: {p['message']}" if p.get("where") else p["message"])
+    return out
+
+
+def status_dict(ctx: AppContext, run) -> dict:
+    snap = run.snapshot()
+    pos = ctx.position(run)
+    steps = snap.get("steps") or []
+    info = snap.get("info") or {}
+    return {
+        "id": snap["id"], "status": snap["status"], "phase": snap["phase"], "message": snap["message"],
+        "finished": snap["status"] in ("finished", "stopped", "failed", "interrupted"),
+        "progress": round(float(snap.get("progress") or 0), 4), "eta_seconds": snap.get("eta_seconds"),
+        "queue_position": pos, "device": snap.get("device"), "model": snap.get("model"),
+        "data_name": snap.get("data_name"), "has_model": snap.get("has_model"), "best": snap.get("best"),
+        "n_steps": len(steps), "last_loss": steps[-1]["loss"] if steps else None,
+        "epochs": snap.get("epochs"),
+        "info": {k: info.get(k) for k in ("n_train", "n_val", "classes", "n_blocks", "frozen_layers",
+                                          "trainable_params", "total_params", "lr", "used_cache", "notice")
+                 if k in info},
+        "created": snap.get("created"), "status_text": status_markdown(snap, pos),
+    }
+
+
+def build(ctx: AppContext) -> None:
+    def owner_of(request: gr.Request | None) -> str:
+        return ctx.owner(None, getattr(request, "session_hash", None))
+
+    def pick(run_id: str | None, request: gr.Request | None):
+        owner = owner_of(request)
+        if run_id:
+            run = ctx.run(run_id, owner)
+            if run is None:
+                raise UserError(f"No run '{run_id}' in this session.")
+            return run, owner
+        run = ctx.latest_run(owner)
+        if run is None:
+            raise UserError("This session has no runs yet: call start_training first.")
+        return run, owner
+
+    # ---- endpoints with files: hidden components do the (safe) file handling ----------------------
+    with gr.Column(visible=False, elem_id="api-only"):
+        a_file = gr.File(label="file")
+        a_example = gr.Textbox(label="example")
+        a_text_col = gr.Textbox(label="text_column")
+        a_label_col = gr.Textbox(label="label_column")
+        a_path_col = gr.Textbox(label="path_column")
+        a_report = gr.JSON(label="report")
+        a_run = gr.Textbox(label="run_id")
+        a_text = gr.Textbox(label="text")
+        a_image = gr.Image(label="image", type="filepath")
+        a_label = gr.Label(label="prediction")
+        a_zip = gr.File(label="model_zip")
+        a_trigger = gr.Button("api")
+
+    @guarded(api=True)
+    def load_data(file=None, example=None, text_column=None, label_column=None, path_column=None,
+                  request: gr.Request = None) -> dict:
+        """Load a table/zip (or example='support_tickets' | 'shapes') for this session."""
+        sh = getattr(request, "session_hash", None)
+        data, _ds, report = ctx.load_data(sh, source=file or None, example=(example or "").strip() or None,
+                                          text_column=text_column or None, label_column=label_column or None,
+                                          path_column=path_column or None)
+        return {"ok": data["ok"], "name": data["name"], "modality": data["modality"],
+                "class_counts": data["class_counts"], "n_items": data["n_items"], "columns": data["columns"],
+                "text_column": data["text_column"], "label_column": data["label_column"],
+                "path_column": data["path_column"], "errors": _problems(report, "error"),
+                "warnings": _problems(report, "warning"), "skipped": _problems(report, "skipped")}
+
+    a_trigger.click(load_data, inputs=[a_file, a_example, a_text_col, a_label_col, a_path_col], outputs=a_report,
+                    api_name="load_data", concurrency_limit=4)
+
+    @guarded(api=True)
+    def predict(run_id=None, text=None, image=None, request: gr.Request = None) -> dict:
+        """Top-5 classes for a text or a picture, from a finished run (default: the latest)."""
+        run, owner = pick(run_id, request)
+        return try_tab.predict(ctx, owner, run.id, text, image)
+
+    a_trigger.click(predict, inputs=[a_run, a_text, a_image], outputs=a_label, api_name="predict",
+                    concurrency_limit=4)
+
+    @guarded(api=True)
+    def export_model(run_id=None, request: gr.Request = None):
+        """The model folder of a finished run as a zip (default: the latest run)."""
+        run, owner = pick(run_id, request)
+        return str(export_tab.make_zip(ctx, owner, run.id, getattr(request, "session_hash", None)))
+
+    a_trigger.click(export_model, inputs=[a_run], outputs=a_zip, api_name="export_model", concurrency_limit=2)
+
+    # ---- JSON-only endpoints ---------------------------------------------------------------------
+    @guarded(api=True)
+    def start_training(model: str = "", frozen_layers: int | None = None, lr: float | None = None, epochs: int = 5,
+                       batch_size: int = 32, method: str = "full", weight_decay: float = 0.01,
+                       warmup_ratio: float = 0.1, patience: int = 3, augment: bool = False,
+                       val_fraction: float = 0.2, seed: int = 0, dropout: float | None = None,
+                       request: gr.Request = None) -> dict:
+        """Queue a training run on this session's data (load_data first). Empty model = the bundled default;
+        frozen_layers/lr None = the model's recommended values."""
+        from ftapp.models import default_model
+
+        sh = getattr(request, "session_hash", None)
+        data = ctx.session_data(sh)
+        settings = {"model": (model or "").strip() or (default_model(data["modality"]) if data and data.get("modality")
+                                                      else ""),
+                    "frozen_layers": None if frozen_layers is None else int(frozen_layers),
+                    "lr": None if not lr else float(lr), "epochs": int(epochs), "batch_size": int(batch_size),
+                    "method": method if method in ("full", "lora") else "full",
+                    "weight_decay": float(weight_decay), "warmup_ratio": float(warmup_ratio),
+                    "patience": int(patience), "augment": bool(augment), "val_fraction": float(val_fraction),
+                    "seed": int(seed), "dropout": None if dropout is None else float(dropout)}
+        run = ctx.start(owner_of(request), data, settings)
+        return status_dict(ctx, run)
+
+    gr.api(start_training, api_name="start_training", concurrency_limit=4)
+
+    @guarded(api=True)
+    def run_status(run_id: str = "", request: gr.Request = None) -> dict:
+        """Status, progress, queue position and curves of a run (default: this session's latest)."""
+        run, _ = pick(run_id, request)
+        return status_dict(ctx, run)
+
+    gr.api(run_status, api_name="run_status", concurrency_limit=None)
+
+    @guarded(api=True)
+    def stop_training(run_id: str = "", request: gr.Request = None) -> dict:
+        """Ask a run to stop (its best model so far is kept). Only this session's runs."""
+        owner = owner_of(request)
+        run = ctx.run(run_id, owner) if run_id else ctx.latest_run(owner)
+        if run is None:
+            return {"stopped": False, "message": "No such run in this session."}
+        ok = ctx.stop(owner, run.id)
+        return {"stopped": ok, "id": run.id,
+                "message": "Stopping: the best model so far is kept." if ok else f"The run is already {run.status}."}
+
+    gr.api(stop_training, api_name="stop_training", concurrency_limit=None)
+
+    @guarded(api=True)
+    def list_runs(request: gr.Request = None) -> list:
+        """This session's runs, newest first (in local mode: all runs)."""
+        return [{k: s.get(k) for k in ("id", "created", "status", "phase", "model", "data_name", "has_model", "best")}
+                for s in (r.summary() for r in ctx.runs(owner_of(request)))]
+
+    gr.api(list_runs, api_name="list_runs", concurrency_limit=None)

@@ -1,0 +1,183 @@
+"""Plotly figures built from run snapshots and reports. Pure functions: dict in, figure out."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ftapp.ui.texts import TERMINAL, run_label
+
+BLUE, ORANGE, GREEN, GREY = "#2563eb", "#ea580c", "#16a34a", "#94a3b8"
+PALETTE = ["#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777"]
+
+
+def _layout(fig: go.Figure, title: str, height: int = 320, revision=None) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, x=0.01, xanchor="left", font=dict(size=15)),
+        template="plotly_white", height=height, margin=dict(l=55, r=20, t=44, b=80),
+        legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0.0),
+        hovermode="x unified", uirevision=revision or title,
+        font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=12),
+    )
+    return fig
+
+
+def empty_figure(title: str, message: str, height: int = 320) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                       font=dict(size=13, color="#64748b"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    _layout(fig, title, height)
+    fig.update_layout(margin=dict(b=30))
+    return fig
+
+
+def _smooth(values: list[float], weight: float) -> list[float]:
+    out, last = [], None
+    for v in values:
+        last = v if last is None else weight * last + (1 - weight) * v
+        out.append(last)
+    return out
+
+
+def loss_figure(snap: dict | None) -> go.Figure:
+    """Training loss at every step (raw and smoothed), x = step, with epoch boundaries."""
+    title = "Training loss (every step)"
+    steps = (snap or {}).get("steps") or []
+    if not steps:
+        if not snap:
+            msg = "Start a run to see its loss curve."
+        elif snap.get("status") in TERMINAL:
+            msg = "This run ended before its first training step."
+        else:
+            msg = "The curve appears with the first training step."
+        return empty_figure(title, msg)
+    x = [s["step"] for s in steps]
+    y = [s["loss"] for s in steps]
+    fig = go.Figure()
+    raw_style = dict(color=GREY, width=1) if len(y) >= 20 else dict(color=BLUE, width=2)
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers" if len(y) < 20 else "lines", name="loss",
+                             line=raw_style, marker=dict(size=4), hovertemplate="%{y:.4f}"))
+    if len(y) >= 20:
+        weight = min(0.9, 1 - 10 / len(y))
+        fig.add_trace(go.Scatter(x=x, y=_smooth(y, weight), mode="lines", name="smoothed",
+                                 line=dict(color=BLUE, width=2.5), hovertemplate="%{y:.4f}"))
+    # a dotted line where each epoch ends
+    prev = 0
+    for s in steps:
+        ep = int(s.get("epoch") or 0)
+        if ep > prev and abs(float(s.get("epoch") or 0) - ep) < 1e-6:
+            fig.add_vline(x=s["step"], line=dict(color="#cbd5e1", width=1, dash="dot"))
+            prev = ep
+    fig.update_xaxes(title_text="step", rangemode="tozero", dtick=1 if x[-1] <= 10 else None)
+    fig.update_yaxes(title_text="loss")
+    return _layout(fig, title, revision=(snap or {}).get("id"))
+
+
+def validation_figure(snap: dict | None) -> go.Figure:
+    """Per epoch: training and validation loss (left axis), validation accuracy (right axis)."""
+    title = "Validation (after each epoch)"
+    epochs = (snap or {}).get("epochs") or []
+    if not epochs:
+        if not snap:
+            msg = "Start a run to see its validation curves."
+        elif snap.get("status") in TERMINAL:
+            msg = "This run ended before its first validation."
+        else:
+            msg = "Validation results appear after epoch 1."
+        return empty_figure(title, msg)
+    x = [e["epoch"] for e in epochs]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=x, y=[e.get("train_loss") for e in epochs], mode="lines+markers",
+                             name="training loss", line=dict(color=GREY, width=2), hovertemplate="%{y:.4f}"),
+                  secondary_y=False)
+    fig.add_trace(go.Scatter(x=x, y=[e.get("val_loss") for e in epochs], mode="lines+markers",
+                             name="validation loss", line=dict(color=ORANGE, width=2.5), hovertemplate="%{y:.4f}"),
+                  secondary_y=False)
+    fig.add_trace(go.Scatter(x=x, y=[e.get("val_accuracy") for e in epochs], mode="lines+markers",
+                             name="validation accuracy", line=dict(color=GREEN, width=2.5),
+                             hovertemplate="%{y:.1%}"), secondary_y=True)
+    best = (snap or {}).get("best") or {}
+    if best.get("epoch") is not None:
+        fig.add_vline(x=best["epoch"], line=dict(color=GREEN, width=1, dash="dash"))
+    fig.update_xaxes(title_text="epoch", dtick=1 if len(x) <= 20 else None)
+    fig.update_yaxes(title_text="loss", secondary_y=False)
+    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%", secondary_y=True, showgrid=False)
+    return _layout(fig, title, revision=(snap or {}).get("id"))
+
+
+def compare_figure(snaps: list[dict]) -> go.Figure:
+    """Several runs' validation accuracy and loss per epoch, overlaid."""
+    title = ""
+    snaps = [s for s in snaps if s]
+    if not snaps:
+        return empty_figure("Compare runs", "Pick two or more runs above to compare them.", height=360)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("validation accuracy", "validation loss"))
+    for i, s in enumerate(snaps):
+        color = PALETTE[i % len(PALETTE)]
+        epochs = s.get("epochs") or []
+        x = [e["epoch"] for e in epochs]
+        name = run_label(s)
+        fig.add_trace(go.Scatter(x=x, y=[e.get("val_accuracy") for e in epochs], mode="lines+markers", name=name,
+                                 legendgroup=s.get("id"), line=dict(color=color), hovertemplate="%{y:.1%}"),
+                      row=1, col=1)
+        fig.add_trace(go.Scatter(x=x, y=[e.get("val_loss") for e in epochs], mode="lines+markers", name=name,
+                                 legendgroup=s.get("id"), showlegend=False, line=dict(color=color),
+                                 hovertemplate="%{y:.4f}"), row=1, col=2)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], row=1, col=1)
+    _layout(fig, title, height=400)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0), hovermode="closest",
+                      margin=dict(t=40, b=110))
+    return fig
+
+
+def class_counts_figure(counts: dict[str, int] | None) -> go.Figure:
+    title = "Examples per class"
+    if not counts:
+        return empty_figure(title, "Load data to see how many examples each class has.", height=280)
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    names = [k for k, _ in items]
+    values = [v for _, v in items]
+    top = max(values)
+    colors = [ORANGE if v < 0.2 * top or v < 5 else BLUE for v in values]
+    fig = go.Figure(go.Bar(x=names, y=values, marker_color=colors, text=values, textposition="outside",
+                           hovertemplate="%{x}: %{y}<extra></extra>", cliponaxis=False))
+    fig.update_yaxes(title_text="examples", rangemode="tozero")
+    fig.update_xaxes(type="category")
+    _layout(fig, title, height=300)
+    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(b=45))
+    return fig
+
+
+def confusion_figure(labels: list[str] | None, matrix: list[list[int]] | None) -> go.Figure:
+    title = "Confusion matrix (rows: true class, columns: predicted class)"
+    if not labels or not matrix:
+        return empty_figure(title, "Pick a finished run.", height=360)
+    n = len(labels)
+    rows_total = [sum(r) or 1 for r in matrix]
+    share = [[v / rows_total[i] for v in row] for i, row in enumerate(matrix)]
+    text = [[str(v) for v in row] for row in matrix]
+    fig = go.Figure(go.Heatmap(z=share, x=labels, y=labels, text=text, texttemplate="%{text}",
+                               colorscale="Blues", zmin=0, zmax=1, showscale=False,
+                               hovertemplate="true %{y}, predicted %{x}: %{text}<extra></extra>"))
+    fig.update_xaxes(title_text="predicted", type="category", side="bottom")
+    fig.update_yaxes(title_text="true", type="category", autorange="reversed")
+    height = max(320, min(720, 140 + 36 * n))
+    _layout(fig, title, height=height)
+    fig.update_layout(hovermode="closest", margin=dict(b=50))
+    return fig
+
+
+def lr_figure(result: dict | None) -> go.Figure:
+    title = "Learning-rate test: loss while the rate grows"
+    if not result or not result.get("lrs"):
+        return empty_figure(title, "Press Suggest to run a short test.", height=260)
+    fig = go.Figure(go.Scatter(x=result["lrs"], y=result["losses"], mode="lines", line=dict(color=BLUE, width=2),
+                               hovertemplate="lr %{x:.1e}: loss %{y:.3f}<extra></extra>"))
+    fig.add_vline(x=result["lr"], line=dict(color=GREEN, dash="dash"))
+    fig.update_xaxes(type="log", title_text="learning rate", exponentformat="e")
+    fig.update_yaxes(title_text="loss (smoothed)")
+    _layout(fig, title, height=260)
+    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(b=45))
+    return fig

@@ -1,0 +1,213 @@
+"""The app's state and the operations the tabs and the API endpoints share.
+
+No training math here: data loading, training, prediction and export are the engine's; this
+module only decides *whose* data/run is meant, copies uploads into the session's folder and
+turns engine objects into plain dicts. Every user-facing failure is a `UserError`.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftapp.data import Limits, load_dataset
+from ftapp.runner import Runner
+from ftapp.runs import Run, RunStore
+from ftapp.ui import session as sess
+from ftapp.ui.texts import TERMINAL
+
+log = logging.getLogger("ftapp.ui")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = {
+    "support_tickets": REPO_ROOT / "assets" / "examples" / "support_tickets.csv",
+    "shapes": REPO_ROOT / "assets" / "examples" / "shapes.zip",
+}
+DATA_SUFFIXES = (".zip", ".csv", ".tsv", ".txt", ".jsonl", ".json", ".xlsx", ".xls")
+
+
+class UserError(Exception):
+    """A failure explained in plain words; shown as is."""
+
+
+@dataclass
+class AppContext:
+    store: RunStore
+    runner: Runner
+    hosted: bool
+    limits: Limits
+    runs_dir: Path
+    files: sess.SessionFiles = field(default_factory=sess.SessionFiles)
+
+    @classmethod
+    def create(cls, runs_dir: str | os.PathLike | None = None, hosted: bool | None = None) -> "AppContext":
+        hosted = sess.hosted() if hosted is None else hosted
+        root = Path(runs_dir) if runs_dir else sess.runs_dir()
+        store = RunStore(root)
+        limits = Limits(allow_local_paths=not hosted)
+        runner = Runner(store, limits=limits, allow_local_paths=not hosted)
+        ctx = cls(store=store, runner=runner, hosted=hosted, limits=limits, runs_dir=root.resolve())
+        atexit.register(ctx.files.close_all)   # upload folders never outlive the app (runs do)
+        return ctx
+
+    # ---- owners and runs ---------------------------------------------------------------------
+    def owner(self, browser_value, session_hash: str | None) -> str:
+        return sess.owner_for(browser_value, session_hash, self.hosted)
+
+    def _filter(self, owner: str) -> str | None:
+        return owner if self.hosted else None   # local mode: one user sees every run
+
+    def runs(self, owner: str) -> list[Run]:
+        return self.store.list(owner=self._filter(owner))
+
+    def run(self, run_id: str | None, owner: str) -> Run | None:
+        if not run_id:
+            return None
+        return self.store.get(run_id, owner=self._filter(owner))
+
+    def latest_run(self, owner: str) -> Run | None:
+        runs = self.runs(owner)
+        return runs[0] if runs else None
+
+    def runs_with_model(self, owner: str) -> list[Run]:
+        return [r for r in self.runs(owner) if r.has_model and r.status in TERMINAL]
+
+    def position(self, run: Run) -> int | None:
+        return self.runner.position(run) if run.active else None
+
+    def active_data_paths(self) -> set[str]:
+        return {r.settings.get("data") for r in self.store.list() if r.active and r.settings.get("data")}
+
+    def sweep(self) -> None:
+        try:
+            self.files.sweep(self.active_data_paths())
+        except Exception:  # noqa: BLE001 — cleaning up must never break a handler
+            log.exception("sweeping session folders failed")
+
+    def release_session(self, session_hash: str | None) -> None:
+        """Called on unload (close *or* reload): drop the upload folder, never a run."""
+        self.files.release(session_hash, self.active_data_paths())
+
+    # ---- data ----------------------------------------------------------------------------------
+    def load_data(self, session_hash: str | None, source: str | None = None, example: str | None = None,
+                  text_column: str | None = None, label_column: str | None = None,
+                  path_column: str | None = None, keep: dict | None = None):
+        """Load an upload (copied into the session folder), a bundled example, or re-load the
+        session's current data with other columns (`keep`). Returns (data, ds, report_dict)."""
+        s = self.files.get(session_hash)
+        if example:
+            path = EXAMPLES.get(example)
+            if path is None:
+                raise UserError(f"Unknown example '{example}'. Choose 'support_tickets' or 'shapes'.")
+            if not path.exists():
+                raise UserError("The bundled example is missing from this installation.")
+            data_path, name = str(path), path.name
+        elif source:
+            name = os.path.basename(source)
+            if not name.lower().endswith(DATA_SUFFIXES):
+                raise UserError(f"'{name}' is not a file ftapp can read. Upload a .zip of class folders "
+                                "or a table (.csv, .tsv, .txt, .jsonl, .xlsx).")
+            # a fresh folder per upload: a queued run may still need the previous file
+            in_use = self.active_data_paths()
+            for old in s.dir.glob("upload-*"):
+                if not any(sess.is_inside(p, old) for p in in_use):
+                    shutil.rmtree(old, ignore_errors=True)
+            upload_dir = s.dir / f"upload-{(s.data or {}).get('load_count', 0) + 1}-{os.urandom(3).hex()}"
+            upload_dir.mkdir(parents=True)
+            data_path = str(upload_dir / name)
+            shutil.copyfile(source, data_path)
+        elif keep and keep.get("path"):
+            data_path, name = keep["path"], keep["name"]
+            if not os.path.exists(data_path):
+                raise UserError("The uploaded file is gone (the page was reloaded or closed). Upload it again.")
+        else:
+            raise UserError("Upload a file or pick one of the examples first.")
+
+        # a fresh extraction folder for the preview; the run extracts its own copy
+        n = (s.data or {}).get("load_count", 0) + 1
+        workdir = s.dir / f"work-{n}"
+        for old in s.dir.glob("work-*"):
+            shutil.rmtree(old, ignore_errors=True)
+        ds, report = load_dataset(data_path, workdir=workdir, text_column=text_column or None,
+                                  label_column=label_column or None, path_column=path_column or None,
+                                  limits=self.limits)
+        rep = report.to_dict()
+        rep["source"] = name
+        data = {"path": data_path, "name": name, "ok": bool(report.ok), "modality": report.modality,
+                "text_column": report.text_column, "label_column": report.label_column,
+                "path_column": report.path_column, "columns": list(report.columns or []),
+                "class_counts": dict(report.class_counts or {}), "n_items": len(ds) if ds is not None else 0,
+                "load_count": n, "example": example or None}
+        s.data = data
+        return data, ds, rep
+
+    def session_data(self, session_hash: str | None) -> dict | None:
+        s = self.files.get(session_hash, create=False)
+        return s.data if s else None
+
+    # ---- training ------------------------------------------------------------------------------
+    def start(self, owner: str, data: dict | None, settings: dict) -> Run:
+        from ftapp.train.config import TrainConfig
+
+        if not data:
+            raise UserError("Load your data first (step 1).")
+        if not data.get("ok"):
+            raise UserError("The data has errors that block training. Fix them in step 1 and load it again.")
+        if not os.path.exists(data["path"]):
+            raise UserError("The uploaded file is gone (the page was reloaded or closed). Upload it again in step 1.")
+        model = (settings.get("model") or "").strip()
+        if not model:
+            raise UserError("Choose a model in step 2.")
+        if self.hosted and sess.looks_like_local_path(model):
+            raise UserError("On this hosted app only Hugging Face Hub ids work (e.g. 'distilbert-base-uncased'), "
+                            "not folders.")
+        cfg = {k: v for k, v in settings.items() if v is not None}
+        cfg.update(model=model, data=data["path"], text_column=data.get("text_column"),
+                   label_column=data.get("label_column"), path_column=data.get("path_column"))
+        try:
+            config = TrainConfig.from_dict(cfg)
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"Some settings are not valid: {exc}") from None
+        return self.runner.submit(config, owner=owner, extra_settings={"data_name": data["name"],
+                                                                         "modality": data.get("modality")})
+
+    def stop(self, owner: str, run_id: str | None) -> bool:
+        run = self.run(run_id, owner)
+        if run is None:
+            return False
+        return self.runner.stop(run.id, owner=run.owner)
+
+    # ---- finished runs -------------------------------------------------------------------------
+    def model_run(self, run_id: str | None, owner: str) -> Run:
+        run = self.run(run_id, owner)
+        if run is None:
+            raise UserError("Pick one of your finished runs first." if not run_id else
+                            "That run does not exist or is not yours.")
+        if not run.has_model:
+            raise UserError("This run has no trained model (yet). Pick a finished run.")
+        return run
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def run_modality(run: Run) -> str | None:
+    """text / image, from the run's settings, its model files or its data report."""
+    m = run.settings.get("modality")
+    if m:
+        return m
+    meta = read_json(run.dir / "ftapp_model.json")
+    if meta and meta.get("modality"):
+        return meta["modality"]
+    rep = read_json(run.dir / "data_report.json")
+    if rep:
+        return (rep.get("train") or {}).get("modality")
+    return None

@@ -1,0 +1,278 @@
+"""Plain-language text for the UI: status lines, readouts, labels. Pure functions, no Gradio."""
+from __future__ import annotations
+
+import html
+import math
+import re
+import time
+
+TERMINAL = ("finished", "stopped", "failed", "interrupted")
+
+
+def md_escape(text) -> str:
+    """User-provided text (file names, labels, messages quoting them) shown in Markdown."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>~])", r"\\\1", html.escape(str(text), quote=False))
+
+
+def fmt_params(n: int | None) -> str:
+    if n is None:
+        return "?"
+    if n >= 1e9:
+        return f"{n / 1e9:.1f}B"
+    if n >= 1e6:
+        return f"{n / 1e6:.1f}M"
+    if n >= 1e3:
+        return f"{n / 1e3:.0f}k"
+    return str(int(n))
+
+
+def fmt_lr(lr: float) -> str:
+    """1e-4 -> '1.0e-4' (no padded exponent)."""
+    mant, exp = f"{lr:.1e}".split("e")
+    return f"{mant}e{int(exp)}"
+
+
+def lr_from_log(x: float) -> float:
+    return float(f"{10 ** float(x):.1e}")
+
+
+def log_from_lr(lr: float) -> float:
+    return round(math.log10(lr), 2)
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return ""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        m, s = divmod(seconds, 60)
+        return f"{m} min {s:02d} s"
+    h, rem = divmod(seconds, 3600)
+    return f"{h} h {rem // 60:02d} min"
+
+
+def fmt_time(ts: float | None) -> str:
+    if not ts:
+        return ""
+    return time.strftime("%b %d %H:%M", time.localtime(ts))
+
+
+def fmt_pct(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:.1f} %"
+
+
+def queue_text(position: int | None) -> str:
+    if not position:
+        return ""
+    return "1 run ahead of yours" if position == 1 else f"{position} runs ahead of yours"
+
+
+def current_epoch(snap: dict) -> int:
+    steps = snap.get("steps") or []
+    if not steps:
+        return 0
+    return max(1, math.ceil(float(steps[-1].get("epoch", 0)) - 1e-9))
+
+
+def status_headline(snap: dict) -> str:
+    status = snap.get("status", "")
+    if status == "queued":
+        return "Waiting in the queue"
+    if status == "running":
+        phase = (snap.get("phase") or "working").strip()
+        return phase[:1].upper() + phase[1:]
+    return {"finished": "Finished", "stopped": "Stopped", "failed": "Failed",
+            "interrupted": "Interrupted"}.get(status, status.capitalize() or "Unknown")
+
+
+def status_markdown(snap: dict | None, position: int | None = None) -> str:
+    """The train-status text: phase, progress, ETA, queue position, device, outcome."""
+    if not snap:
+        return ("**No run yet.** Load data in step 1, check the settings in step 2, then press "
+                "**Start training**.")
+    status = snap.get("status", "")
+    settings = snap.get("settings") or {}
+    head = f"**{status_headline(snap)}**"
+    parts = []
+    if status == "queued":
+        q = queue_text(position)
+        parts.append(q + "; it starts automatically." if q else "It starts in a moment.")
+    elif status == "running":
+        pct = int(100 * float(snap.get("progress") or 0))
+        parts.append(f"{pct} % done")
+        total = settings.get("epochs")
+        ep = current_epoch(snap)
+        if ep and total:
+            parts.append(f"epoch {min(ep, total)} of {total}")
+        eta = fmt_duration(snap.get("eta_seconds"))
+        if eta:
+            parts.append(f"about {eta} left")
+    else:
+        msg = snap.get("message") or ""
+        if status == "finished":
+            parts.append("The run has finished. " + msg)
+        elif msg:
+            parts.append(msg)
+    best = snap.get("best") or {}
+    if status in TERMINAL and best.get("val_accuracy") is not None:
+        parts.append(f"Best validation accuracy: **{fmt_pct(best['val_accuracy'])}** (epoch {best.get('epoch')})")
+    lines = [head + (" — " + " · ".join(p.strip() for p in parts if p.strip()) if parts else "")]
+    details = []
+    if snap.get("device"):
+        details.append(f"Device: {snap['device']}")
+    name = md_escape(snap.get("model") or "")
+    data = md_escape(snap.get("data_name") or "")
+    if name:
+        details.append(f"Model: {name}")
+    if data:
+        details.append(f"Data: {data}")
+    details.append(f"Run {snap.get('id', '')}")
+    lines.append(" · ".join(details))
+    if status == "finished":
+        lines.append("Next: see how it does in **4 · Evaluate**, try it in **5 · Try it**, "
+                     "download it in **6 · Export**.")
+    elif status in ("failed", "interrupted") and snap.get("has_model"):
+        lines.append("A model from before the problem was saved and can still be used.")
+    notice = (snap.get("info") or {}).get("notice")
+    if notice:
+        lines.append(f"Note: {md_escape(notice)}")
+    return "\n\n".join(lines)
+
+
+def cache_note(snap: dict | None, cache_seen: bool = False) -> str:
+    """Explains the frozen-prefix speed-up when the run uses it."""
+    if not snap:
+        return ""
+    info = snap.get("info") or {}
+    k, n = info.get("frozen_layers"), info.get("n_blocks")
+    used = info.get("used_cache")
+    if used is None:
+        used = cache_seen or str(snap.get("phase", "")).startswith("computing the")
+    if not used or k is None or n is None:
+        return ""
+    rest = (f"the last {n - k} block{'s' if n - k != 1 else ''} and the new head" if n > k
+            else "the new head")
+    return (f"**Speed-up in use:** the {k} frozen blocks (of {n}) were computed once for every example, "
+            f"so epochs 2+ run only {rest}.")
+
+
+def freezing_readout(opts: dict | None, k: int, method: str = "full") -> str:
+    """'N of M blocks frozen — X of Y parameters train', plus the block names."""
+    if not opts:
+        return "Choose a model to see its blocks."
+    n = int(opts["n_blocks"])
+    k = max(0, min(int(k), n))
+    total = opts.get("total_params")
+    trainable = (opts.get("trainable_params") or [None] * (n + 1))
+    t = trainable[k] if k < len(trainable) else None
+    first = f"**{k} of {n} blocks frozen**"
+    if t is not None and total:
+        first += f" — {fmt_params(t)} of {fmt_params(total)} parameters train ({100 * t / total:.0f} %)"
+    if method == "lora":
+        first += ". With LoRA only small adapter matrices in the unfrozen blocks (and the new head) train"
+    names = list(opts.get("block_names") or [])
+    lines = [first + "."]
+    if names:
+        frozen = names[:k]
+        free = names[k:]
+        if frozen:
+            lines.append("Frozen (kept as pre-trained): " + ", ".join(md_escape(x) for x in frozen))
+        lines.append("Training: " + (", ".join(md_escape(x) for x in free) + " + " if free else "")
+                     + "the new classification head")
+    return "\n\n".join(lines)
+
+
+def lr_readout(x: float) -> str:
+    lr = lr_from_log(x)
+    return f"Learning rate: **{fmt_lr(lr)}** (= {lr:.7f}".rstrip("0").rstrip(".") + ")"
+
+
+def short_model(name: str | None) -> str:
+    """Local folders by their last part; catalog names and Hub ids as they are."""
+    name = (name or "").strip()
+    if name.startswith(("/", ".", "~")) or "\\" in name:
+        return name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or name
+    return name
+
+
+def run_label(snap: dict) -> str:
+    acc = (snap.get("best") or {}).get("val_accuracy")
+    bits = [fmt_time(snap.get("created")), short_model(snap.get("model")) or "?"]
+    if snap.get("data_name"):
+        bits.append(snap["data_name"])
+    label = " · ".join(bits) + f" — {snap.get('status', '')}"
+    if snap.get("id"):
+        label = f"#{str(snap['id'])[-6:]} " + label
+    if acc is not None and snap.get("status") in TERMINAL:
+        label += f" ({fmt_pct(acc)})"
+    return label
+
+
+RUNS_HEADERS = ["Started", "Model", "Data", "Status", "Best val. accuracy", "Run id"]
+
+
+def runs_rows(snaps: list[dict]) -> list[list]:
+    rows = []
+    for s in snaps:
+        acc = (s.get("best") or {}).get("val_accuracy")
+        status = s.get("status", "")
+        rows.append([fmt_time(s.get("created")), short_model(s.get("model")), s.get("data_name") or "", status,
+                     fmt_pct(acc) if acc is not None else "", s.get("id", "")])
+    return rows
+
+
+def data_report_markdown(report: dict, name: str) -> str:
+    """Summary of a DataReport.to_dict() for the Data tab."""
+    counts = report.get("class_counts") or {}
+    modality = report.get("modality")
+    name = md_escape(name)
+    lines = []
+    if report.get("ok"):
+        total = sum(counts.values())
+        kind = {"image": "pictures", "text": "texts"}.get(modality, "examples")
+        lines.append(f"**Ready to train** — {name}: {total} {kind} in {len(counts)} classes. "
+                     f"Next: **2 · Model & settings**.")
+    else:
+        fix = ("pick the right columns below and press **Use these columns**, or fix the file and upload it again"
+               if report.get("columns") else "fix the errors below and upload it again")
+        lines.append(f"**Cannot train on {name} yet** — {fix}.")
+    cols = []
+    if report.get("text_column"):
+        cols.append(f"text from column **{md_escape(report['text_column'])}**")
+    if report.get("path_column"):
+        cols.append(f"pictures from column **{md_escape(report['path_column'])}**")
+    if report.get("label_column"):
+        cols.append(f"classes from column **{md_escape(report['label_column'])}**")
+    if cols:
+        lines.append("Using " + ", ".join(cols) + ".")
+    dropped = report.get("dropped") or {}
+    if dropped:
+        lines.append("Left out: " + ", ".join(f"{n} ({md_escape(why)})" for why, n in dropped.items()) + ".")
+    errors = [p for p in report.get("problems", []) if p.get("level") == "error"]
+    warnings = [p for p in report.get("problems", []) if p.get("level") == "warning"]
+    if errors:
+        lines.append("**Errors (training is blocked):**\n" + _bullets(errors))
+    if warnings:
+        lines.append("**Warnings (training can go on, but have a look):**\n" + _bullets(warnings))
+    return "\n\n".join(lines)
+
+
+def skipped_markdown(report: dict, limit: int = 50) -> tuple[str, int]:
+    skipped = [p for p in report.get("problems", []) if p.get("level") == "skipped"]
+    if not skipped:
+        return "Nothing was skipped.", 0
+    text = _bullets(skipped[:limit])
+    if len(skipped) > limit:
+        text += f"\n- … and {len(skipped) - limit} more"
+    return text, len(skipped)
+
+
+def _bullets(problems: list[dict]) -> str:
+    out = []
+    for p in problems:
+        where = p.get("where") or ""
+        msg = p.get("message") or ""
+        out.append(f"- {md_escape(where) + ': ' if where else ''}{md_escape(msg)}")
+    return "\n".join(out)

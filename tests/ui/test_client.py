@@ -1,0 +1,160 @@
+"""The app over its API, with gradio_client: every Client is its own session."""
+from __future__ import annotations
+
+import time
+import zipfile
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+FAST = dict(epochs=3, batch_size=16, lr=3e-3, frozen_layers=0)
+
+
+def client(url: str) -> Client:
+    return Client(url, verbose=False, download_files=True)
+
+
+def wait_finished(c: Client, run_id: str, timeout: float = 120) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st = c.predict(run_id=run_id, api_name="/run_status")
+        if st["finished"]:
+            return st
+        time.sleep(0.5)
+    raise TimeoutError(f"run {run_id} did not finish")
+
+
+def test_endpoints_are_named(local_app):
+    _, url = local_app
+    names = set(client(url).view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/load_data", "/start_training", "/run_status", "/stop_training", "/predict", "/export_model",
+            "/list_runs"} <= names
+
+
+def test_full_flow_local(local_app, tiny_text_model, tmp_path):
+    demo, url = local_app
+    c = client(url)
+    rep = c.predict(example="support_tickets", api_name="/load_data")
+    assert rep["ok"] and rep["modality"] == "text" and len(rep["class_counts"]) >= 2 and not rep["errors"]
+
+    st = c.predict(model=tiny_text_model, **FAST, api_name="/start_training")
+    assert st["status"] in ("queued", "running")
+    final = wait_finished(c, st["id"])
+    assert final["status"] == "finished", final["message"]
+    assert final["n_steps"] > 0 and len(final["epochs"]) >= 1 and final["has_model"]
+    assert "finished" in final["status_text"].lower() and final["device"]
+
+    pred = c.predict(run_id=st["id"], text="I was charged twice, please refund my card", api_name="/predict")
+    classes = set(rep["class_counts"])
+    assert pred["label"] in classes and {x["label"] for x in pred["confidences"]} <= classes
+
+    path = c.predict(run_id=st["id"], api_name="/export_model")
+    assert zipfile.is_zipfile(path)
+    names = zipfile.ZipFile(path).namelist()
+    assert "model/ftapp_model.json" in names and "model/README.md" in names
+
+    runs = c.predict(api_name="/list_runs")
+    assert runs[0]["id"] == st["id"]
+
+
+def test_image_flow_and_evaluation_views(local_app, tiny_image_model, image_zip, tmp_path):
+    demo, url = local_app
+    c = client(url)
+    rep = c.predict(file=handle_file(str(image_zip)), api_name="/load_data")
+    assert rep["ok"] and rep["modality"] == "image" and set(rep["class_counts"]) == {"red", "blue"}
+    st = c.predict(model=tiny_image_model, epochs=2, batch_size=8, lr=3e-3, frozen_layers=1,
+                   api_name="/start_training")
+    final = wait_finished(c, st["id"])
+    assert final["status"] == "finished", final["message"]
+
+    from PIL import Image
+
+    picture = tmp_path / "red.png"
+    Image.new("RGB", (40, 40), (230, 20, 20)).save(picture)
+    pred = c.predict(run_id=st["id"], image=handle_file(str(picture)), api_name="/predict")
+    assert pred["label"] in {"red", "blue"}
+    with pytest.raises(AppError, match="picture"):
+        c.predict(run_id=st["id"], text="a text for an image model", api_name="/predict")
+
+    # what the Evaluate and Try-it tabs render for this run
+    from ftapp.ui import evaluate_tab, try_tab
+
+    ctx = demo.ftapp
+    summary, per_class, fig, gallery, texts, _ = evaluate_tab.render(ctx, "local", st["id"])
+    assert "Accuracy" in summary and list(per_class["class"]) == ["blue", "red"]
+    assert fig.data[0].type == "heatmap" and texts.visible is False
+    for item in gallery.value or []:
+        assert " → " in item["caption"] and item["caption"].endswith("%)")
+    info, text_box, image_box, *_rest, examples = try_tab.render(ctx, "local", st["id"])
+    assert image_box.visible and not text_box.visible and examples
+    assert all(p.startswith(str(ctx.runs_dir)) and p.endswith(".png") for p in examples)
+
+
+def test_errors_are_plain_messages(local_app, tmp_path):
+    _, url = local_app
+    c = client(url)
+    with pytest.raises(AppError, match="Load your data first"):
+        c.predict(model="whatever", api_name="/start_training")
+    bad = tmp_path / "notes.pdf"
+    bad.write_bytes(b"%PDF-1.4")
+    with pytest.raises(AppError, match="not a file ftapp can read"):
+        c.predict(file=handle_file(str(bad)), api_name="/load_data")
+    broken = tmp_path / "broken.csv"
+    broken.write_text("just one column\nhello\n")
+    rep = c.predict(file=handle_file(str(broken)), api_name="/load_data")
+    assert not rep["ok"] and rep["errors"]
+    with pytest.raises(AppError, match="errors that block training"):
+        c.predict(model="x", api_name="/start_training")
+    with pytest.raises(AppError) as err:
+        c.predict(run_id="nope", api_name="/run_status")
+    assert "Traceback" not in str(err.value)
+
+
+def test_hosted_isolation_and_queue(hosted_app, tiny_text_model, text_csv):
+    demo, url = hosted_app
+    a, b = client(url), client(url)
+    for c in (a, b):
+        assert c.predict(file=handle_file(str(text_csv)), api_name="/load_data")["ok"]
+
+    # hosted: local folders are refused before anything runs
+    with pytest.raises(AppError, match="Hub"):
+        a.predict(model=tiny_text_model, api_name="/start_training")
+
+    # A long run for A, put straight into the runner with the tiny local model: hosted mode refuses
+    # local folders (checked above), so this test lets the runner load it.
+    ctx = demo.ftapp
+    ctx.runner.allow_local_paths = True
+    from ftapp.train.config import TrainConfig
+
+    data_a = ctx.session_data(a.session_hash)
+    owner_a = ctx.owner(None, a.session_hash)
+    long = ctx.runner.submit(TrainConfig(model=tiny_text_model, data=data_a["path"], epochs=200, batch_size=2,
+                                         lr=1e-3, patience=500), owner=owner_a, extra_settings={"data_name": "t.csv"})
+    queued = ctx.runner.submit(TrainConfig(model=tiny_text_model, data=data_a["path"], epochs=1, lr=1e-3),
+                               owner=owner_a, extra_settings={"data_name": "t.csv"})
+    deadline = time.time() + 60
+    while a.predict(run_id=long.id, api_name="/run_status")["status"] != "running":
+        assert time.time() < deadline
+        time.sleep(0.2)
+
+    # queueing: the second run waits behind the first and says so
+    st = a.predict(run_id=queued.id, api_name="/run_status")
+    assert st["status"] == "queued" and st["queue_position"] == 1 and "1 run ahead of yours" in st["status_text"]
+
+    # isolation: B neither sees nor stops A's runs
+    assert b.predict(api_name="/list_runs") == []
+    with pytest.raises(AppError, match="No run"):
+        b.predict(run_id=long.id, api_name="/run_status")
+    assert b.predict(run_id=long.id, api_name="/stop_training")["stopped"] is False
+    with pytest.raises(AppError):
+        b.predict(run_id=long.id, text="hello", api_name="/predict")
+    assert long.active
+    assert {r["id"] for r in a.predict(api_name="/list_runs")} == {long.id, queued.id}
+
+    # A may stop its own runs: the queued one is cancelled, the running one stops within a step
+    assert a.predict(run_id=queued.id, api_name="/stop_training")["stopped"] is True
+    assert a.predict(run_id=long.id, api_name="/stop_training")["stopped"] is True
+    assert wait_finished(a, long.id, timeout=60)["status"] == "stopped"
+    assert a.predict(run_id=queued.id, api_name="/run_status")["status"] == "stopped"
+    ctx.runner.allow_local_paths = False

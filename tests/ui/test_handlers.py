@@ -1,0 +1,235 @@
+"""Pure UI functions: texts, charts, session/owner helpers, form conversions. No server."""
+from __future__ import annotations
+
+import time
+
+import plotly.graph_objects as go
+import pytest
+
+from ftapp.ui import charts, session
+from ftapp.ui.texts import (cache_note, data_report_markdown, fmt_lr, freezing_readout, lr_from_log, lr_readout,
+                            run_label, runs_rows, status_markdown)
+
+
+def snap(**kw) -> dict:
+    base = {"id": "20250101-120000-abcdef", "owner": "local", "created": time.time(), "status": "running",
+            "phase": "training", "message": "", "progress": 0.45, "eta_seconds": 80, "device": "CPU (2 threads, 2 cores)",
+            "info": {}, "best": {}, "has_model": False, "model": "all-MiniLM-L6-v2 (bundled)", "data_name": "tickets.csv",
+            "steps": [{"step": i, "epoch": round(i / 10, 4), "loss": 1.0 / i, "lr": 1e-4} for i in range(1, 26)],
+            "epochs": [{"epoch": 1, "train_loss": 0.9, "val_loss": 0.8, "val_accuracy": 0.7, "val_macro_f1": 0.6},
+                       {"epoch": 2, "train_loss": 0.5, "val_loss": 0.6, "val_accuracy": 0.8, "val_macro_f1": 0.75}],
+            "settings": {"epochs": 5, "model": "all-MiniLM-L6-v2 (bundled)"}}
+    base.update(kw)
+    return base
+
+
+# ---- status text -------------------------------------------------------------------------------
+
+def test_status_running_names_phase_progress_eta_device():
+    text = status_markdown(snap())
+    assert "Training" in text and "45 %" in text and "epoch 3 of 5" in text
+    assert "1 min 20 s left" in text and "CPU (2 threads" in text and "20250101-120000-abcdef" in text
+
+
+def test_status_queue_position_and_finished():
+    queued = status_markdown(snap(status="queued", phase="waiting in queue", steps=[], epochs=[]), position=2)
+    assert "Waiting in the queue" in queued and "2 runs ahead of yours" in queued
+    assert "1 run ahead of yours" in status_markdown(snap(status="queued", steps=[]), position=1)
+    done = status_markdown(snap(status="finished", phase="finished", message="Trained 5 epochs.",
+                                best={"epoch": 2, "val_accuracy": 0.8}))
+    assert "finished" in done.lower() and "80.0 %" in done and "Evaluate" in done
+
+
+def test_status_failed_shows_message_not_traceback():
+    text = status_markdown(snap(status="failed", phase="failed", message="The computer ran out of memory."))
+    assert "Failed" in text and "ran out of memory" in text and "Traceback" not in text
+    assert "No run yet" in status_markdown(None)
+
+
+def test_user_text_is_escaped():
+    text = status_markdown(snap(data_name="<img src=x onerror=alert(1)>.csv"))
+    assert "<img" not in text
+
+
+def test_cache_note_from_info_and_phase():
+    info = {"frozen_layers": 4, "n_blocks": 6, "used_cache": True}
+    note = cache_note(snap(info=info))
+    assert "4 frozen blocks" in note and "epochs 2+ run only the last 2 blocks" in note
+    assert cache_note(snap(info={**info, "used_cache": False})) == ""
+    # during training the engine has not said yet: the "computing the k frozen blocks" phase tells
+    running = snap(info={"frozen_layers": 2, "n_blocks": 6}, phase="computing the 2 frozen blocks once")
+    assert "last 4 blocks" in cache_note(running)
+    assert "only the new head" in cache_note(snap(info={"frozen_layers": 6, "n_blocks": 6, "used_cache": True}))
+
+
+def test_freezing_readout_counts_and_names():
+    opts = {"n_blocks": 3, "block_names": ["layer 1", "layer 2", "layer 3"], "default_frozen": 1,
+            "total_params": 1_000_000, "trainable_params": [1_000_000, 600_000, 300_000, 1_000]}
+    text = freezing_readout(opts, 1)
+    assert "1 of 3 blocks frozen" in text and "600k of 1.0M parameters train" in text
+    assert "Frozen (kept as pre-trained): layer 1" in text and "Training: layer 2, layer 3" in text
+    assert "3 of 3 blocks frozen" in freezing_readout(opts, 99)
+    assert "LoRA" in freezing_readout(opts, 1, "lora")
+
+
+def test_learning_rate_log_scale_readout():
+    assert lr_from_log(-4) == pytest.approx(1e-4)
+    assert fmt_lr(1e-4) == "1.0e-4"
+    assert "1.0e-4" in lr_readout(-4.0) and "3.2e-3" in lr_readout(-2.5)
+
+
+def test_runs_rows_and_labels():
+    s = snap(status="finished", best={"val_accuracy": 0.925, "epoch": 3}, model="/tmp/x/tiny-bert")
+    row = runs_rows([s])[0]
+    assert row[1] == "tiny-bert" and row[3] == "finished" and row[4] == "92.5 %" and row[5] == s["id"]
+    assert "92.5 %" in run_label(s) and "tiny-bert" in run_label(s) and "abcdef" in run_label(s)
+
+
+def test_data_report_markdown_blocks_on_errors():
+    ok = {"ok": True, "modality": "text", "class_counts": {"a": 10, "b": 12}, "problems": [],
+          "text_column": "text", "label_column": "label"}
+    assert "Ready to train" in data_report_markdown(ok, "t.csv") and "22 texts in 2 classes" in data_report_markdown(ok, "t.csv")
+    bad = {"ok": False, "class_counts": {}, "problems": [{"level": "error", "where": "t.csv", "message": "no label column"}]}
+    text = data_report_markdown(bad, "t.csv")
+    assert "Cannot train" in text and "no label column" in text
+
+
+# ---- charts ---------------------------------------------------------------------------------------
+
+def test_loss_and_validation_figures_from_snapshot():
+    s = snap()
+    loss = charts.loss_figure(s)
+    assert isinstance(loss, go.Figure)
+    assert list(loss.data[0].x) == list(range(1, 26)) and len(loss.data) == 2   # raw + smoothed
+    assert loss.layout.uirevision == s["id"]                                    # keeps the user's zoom
+    val = charts.validation_figure(s)
+    names = [t.name for t in val.data]
+    assert names == ["training loss", "validation loss", "validation accuracy"]
+    assert list(val.data[2].y) == [0.7, 0.8]
+
+
+def test_empty_figures_explain_themselves():
+    for fig in (charts.loss_figure(None), charts.validation_figure(snap(epochs=[])), charts.compare_figure([]),
+                charts.class_counts_figure({}), charts.confusion_figure(None, None)):
+        assert fig.layout.annotations and fig.layout.annotations[0].text
+
+
+def test_compare_confusion_and_counts():
+    a, b = snap(id="run-a"), snap(id="run-b")
+    fig = charts.compare_figure([a, b])
+    assert len(fig.data) == 4
+    cm = charts.confusion_figure(["x", "y"], [[3, 1], [0, 4]])
+    assert cm.data[0].text[0][1] == "1" and cm.data[0].z[0][0] == pytest.approx(0.75)
+    bars = charts.class_counts_figure({"b": 3, "a": 10})
+    assert list(bars.data[0].x) == ["a", "b"]
+    lr = charts.lr_figure({"lr": 1e-3, "lrs": [1e-5, 1e-4, 1e-3], "losses": [1.0, 0.8, 0.9]})
+    assert lr.layout.xaxis.type == "log"
+
+
+# ---- hosted mode and owners ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env,expected", [
+    ({}, False), ({"FTAPP_MODE": "hosted"}, True), ({"SPACE_ID": "me/app"}, True), ({"SYSTEM": "spaces"}, True),
+    ({"SPACE_ID": "me/app", "FTAPP_MODE": "local"}, False), ({"FTAPP_MODE": "local"}, False)])
+def test_hosted_detection(monkeypatch, env, expected):
+    for k in ("FTAPP_MODE", "SPACE_ID", "SYSTEM"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert session.hosted() is expected
+
+
+def test_owner_ids():
+    a = session.new_owner_id()
+    assert session.valid_owner_id(a) and a != session.new_owner_id()
+    assert session.owner_for(a, "sess", is_hosted=True) == a
+    assert session.owner_for(None, "sess", is_hosted=False) == "local"
+    # forged or missing browser ids never become "local" or someone's chosen name
+    for bad in (None, "local", "admin", "u-123", {"x": 1}):
+        owner = session.owner_for(bad, "sess-1", is_hosted=True)
+        assert owner.startswith("api-") and owner == session.api_owner_id("sess-1")
+    assert session.api_owner_id("sess-1") != session.api_owner_id("sess-2")
+    assert session.can_see("u-a", "u-b", is_hosted=False) and not session.can_see("u-a", "u-b", is_hosted=True)
+    assert session.looks_like_local_path("/models/x") and session.looks_like_local_path("./m")
+    assert not session.looks_like_local_path("distilbert-base-uncased")
+
+
+def test_session_files_removed_on_release_unless_a_run_needs_them():
+    files = session.SessionFiles()
+    a = files.get("a").dir
+    b = files.get("b").dir
+    upload = a / "upload-1" / "data.csv"
+    upload.parent.mkdir()
+    upload.write_text("x")
+    files.release("a", in_use={str(upload)})       # a queued run still reads it: kept
+    assert a.exists()
+    files.sweep(in_use=set())                      # the run has started/ended: now removed
+    assert not a.exists() and b.exists()
+    files.release("b")
+    assert not b.exists() and len(files) == 0
+
+
+# ---- the settings form ------------------------------------------------------------------------------
+
+def test_collect_and_refill_round_trip():
+    from ftapp.ui import settings_tab
+
+    s = settings_tab.collect("  my-model ", "lora", 3, -3.0, 4, 16, 0.05, 0.2, 0, 0.25, 7, "0.1", True)
+    assert s["model"] == "my-model" and s["method"] == "lora" and s["frozen_layers"] == 3
+    assert s["lr"] == pytest.approx(1e-3) and s["batch_size"] == 16 and s["dropout"] == 0.1 and s["augment"]
+    assert s["patience"] > s["epochs"]          # 0 = never stop early
+    out = settings_tab.refill({**s, "modality": "text"}, {"n_blocks": 6, "frozen_layers": 3})
+    assert out[1] == "lora" and out[3] == pytest.approx(-3.0) and out[4] == 4 and out[8] == 0 and out[11] == "0.1"
+    assert "3 of 6 blocks frozen" in out[13]
+
+
+# ---- the Train tab's polling view and owner filtering (a real run store, no server) -------------------
+
+def test_poll_view_skips_unchanged_parts_and_filters_owners(tmp_path):
+    import gradio as gr
+
+    from ftapp.ui import train_tab
+    from ftapp.ui.core import AppContext
+
+    ctx = AppContext.create(tmp_path / "runs", hosted=True)
+    run = ctx.store.create({"model": "m", "epochs": 2, "data_name": "d.csv"}, owner="u-" + "a" * 32)
+    run.record("status", status="running")
+    run.record("phase", phase="training")
+    run.record("step", step=1, epoch=0.5, loss=1.0, lr=1e-4)
+    owner = run.owner
+
+    first = train_tab.view(ctx, owner, run.id, None)
+    status, cache, loss, val, stop, timer, seen, table, select, compare = first
+    assert "Training" in status and loss.data and timer.active is True and stop.interactive is True
+
+    again = train_tab.view(ctx, owner, run.id, seen)          # nothing new: nothing re-sent
+    assert all(isinstance(x, type(gr.skip())) for i, x in enumerate(again) if i != 6)
+
+    run.record("step", step=2, epoch=1.0, loss=0.8, lr=1e-4)
+    more = train_tab.view(ctx, owner, run.id, again[6])
+    assert list(more[2].data[0].x) == [1, 2] and isinstance(more[3], type(gr.skip()))
+
+    run.record("status", status="finished", message="done")
+    done = train_tab.view(ctx, owner, run.id, more[6])
+    assert "finished" in done[0] and done[5].active is False and done[4].interactive is False
+
+    # someone else's browser sees nothing of it
+    other = "u-" + "b" * 32
+    assert ctx.run(run.id, other) is None and ctx.runs(other) == []
+    assert "No run yet" in train_tab.view(ctx, other, run.id, None)[0]
+    assert not ctx.stop(other, run.id)
+
+
+def test_cache_note_found_in_the_event_log_after_the_phase_passed(tmp_path):
+    from ftapp.ui import train_tab
+    from ftapp.ui.core import AppContext
+
+    ctx = AppContext.create(tmp_path / "runs", hosted=False)
+    run = ctx.store.create({"model": "m", "epochs": 2}, owner="local")
+    run.record("status", status="running")
+    run.record("info", n_blocks=6, frozen_layers=2)
+    run.record("phase", phase="computing the 2 frozen blocks once")
+    run.record("phase", phase="training")          # the page looks only now (or after a reload)
+    run.record("step", step=1, epoch=0.5, loss=1.0, lr=1e-4)
+    out = train_tab.view(ctx, "local", run.id, None)
+    assert "the 2 frozen blocks (of 6) were computed once" in out[1] and "last 4 blocks" in out[1]
