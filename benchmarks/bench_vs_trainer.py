@@ -115,12 +115,16 @@ def ftapp_command() -> list[str]:
     return [exe]
 
 
+FTAPP_PRECISION = "auto"   # set by --ftapp-precision
+
+
 def run_ftapp(cfg: Config, work: Path, logs: Path, tag: str) -> dict:
     out = work / f"ftapp-{tag}"
     train_cmd = ftapp_command() + [
         "train", "--data", str(TRAIN_CSV), "--test-data", str(TEST_CSV), "--model", MODEL, "--out", str(out),
         "--frozen-layers", str(cfg.frozen), "--epochs", str(cfg.epochs), "--lr", repr(cfg.lr),
-        "--batch-size", str(BATCH_SIZE), "--seed", str(SEED), "--patience", str(PATIENCE)]
+        "--batch-size", str(BATCH_SIZE), "--seed", str(SEED), "--patience", str(PATIENCE),
+        "--precision", FTAPP_PRECISION]
     load0 = os.getloadavg()[0]
     wall, _, cpu = timed(train_cmd, logs / f"{tag}-ftapp-train")
     metrics = json.loads((out / "metrics.json").read_text())
@@ -204,7 +208,9 @@ def table(results: list[dict], mach: dict, repeat: int) -> str:
            f"({mach['torch_threads']} threads, CUDA {'yes' if mach['cuda'] else 'no'}), "
            f"transformers {mach['transformers']}, Python {mach['python']}.",
            f"Wall = whole processes, spawn to exit (imports, model load, test scoring included); "
-           f"ftapp = one `ftapp train --test-data` process. "
+           f"ftapp = one `ftapp train --test-data --precision {FTAPP_PRECISION}` process (auto: bf16 mixed "
+           f"precision on CPUs with native bf16, as this one{' has' if cpu_bf16() else ' has not'}); the Trainer "
+           f"script runs in fp32, its default on CPU. "
            f"{'Median of ' + str(repeat) + ' runs.' if repeat > 1 else 'One run each.'}",
            f"ftapp ran with --patience {PATIENCE}: early stopping cannot end it sooner than the Trainer "
            f"(which has none); both train every epoch. Acc check: ftapp >= Trainer - {ACC_TOLERANCE}.",
@@ -314,6 +320,7 @@ def run_app(cfg: Config, work: Path, logs: Path, tag: str) -> dict:
 _CLI_IN_PROCESS = """
 import json, sys, time
 import ftapp.cli, ftapp.train.job
+import transformers.modeling_utils  # the app's runner loads these while the server starts
 t0 = time.perf_counter()
 rc = ftapp.cli.main(sys.argv[1:])
 print(json.dumps({"rc": rc, "submit_to_finished_s": time.perf_counter() - t0}), flush=True)
@@ -334,6 +341,12 @@ def run_cli_in_process(cfg: Config, work: Path, logs: Path) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     return {"run_span_s": span, "submit_to_finished_s": result["submit_to_finished_s"],
             "train_loop_s": metrics["train_seconds"]}
+
+
+def cpu_bf16() -> bool:
+    from ftapp.train.device import cpu_has_native_bf16
+
+    return cpu_has_native_bf16()
 
 
 def run_span(run_dir: Path) -> float:
@@ -395,8 +408,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json-out", type=Path, help="write the results here as JSON")
     p.add_argument("--app", action="store_true", help="also measure training through the app against the CLI")
     p.add_argument("--app-config", choices=names, default="part-frozen")
+    p.add_argument("--ftapp-precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="ftapp's --precision (auto = bf16 on CPUs with native bf16); the Trainer runs fp32")
     p.add_argument("--logs", type=Path, help="keep every process's stdout/stderr here (default: a temp folder)")
     args = p.parse_args(argv)
+    global FTAPP_PRECISION
+    FTAPP_PRECISION = args.ftapp_precision
     if args.repeat < 1:
         p.error("--repeat must be at least 1")
     for f in (TRAIN_CSV, TEST_CSV, BASELINE):

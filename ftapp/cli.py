@@ -62,6 +62,9 @@ def _progress_printer(started: float):
             _err(f"Training on {data['n_train']} examples, validating on {data['n_val']}.")
         elif kind == "info" and "freezing" in data:
             _err(f"           {data['freezing']} Device: {data.get('device', '')}. Learning rate {data['lr']:.1e}.")
+        elif kind == "info" and "precision" in data:
+            _err(f"           Precision: {'bf16 mixed' if data['precision'] == 'bf16' else 'fp32'}. "
+                 + ("Frozen blocks are computed once." if data["used_cache"] else ""))
         elif kind == "info" and data.get("notice"):
             _err(f"           {data['notice']}")
 
@@ -88,7 +91,8 @@ def cmd_train(args) -> int:
                          method=args.method, frozen_layers=args.frozen_layers, lr=args.lr, epochs=args.epochs,
                          batch_size=args.batch_size, weight_decay=args.weight_decay, warmup_ratio=args.warmup,
                          patience=args.patience, augment=args.augment, dropout=args.dropout,
-                         val_fraction=args.val_fraction, seed=args.seed, cache_prefix=not args.no_cache)
+                         val_fraction=args.val_fraction, seed=args.seed, cache_prefix=not args.no_cache,
+                         precision=args.precision)
     started = time.time()
     run = new_run(args.out, {**config.to_dict(), "data_name": Path(args.data).name}, owner="cli")
     run.listeners.append(_progress_printer(started))
@@ -183,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dropout", type=float, default=None)
     t.add_argument("--text-column"); t.add_argument("--label-column"); t.add_argument("--path-column")
     t.add_argument("--no-cache", action="store_true", help="recompute frozen blocks every epoch (for comparisons)")
+    t.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="auto: bf16 mixed precision on GPUs and on CPUs with native bf16, else fp32")
     t.set_defaults(fn=cmd_train)
 
     e = sub.add_parser("evaluate", help="score a trained model on labelled data")

@@ -58,6 +58,11 @@ class Runner:
         return True
 
     def _work(self) -> None:
+        # Load the engine here, in the background, while the app starts serving pages: importing
+        # ftapp stays fast, and the first run does not pay ~3 s of torch/transformers imports.
+        from ftapp.train.job import execute
+        import transformers.modeling_utils  # noqa: F401 — what the first model load would import
+
         while True:
             with self._cv:
                 while not self._queue:
@@ -65,8 +70,6 @@ class Runner:
                 run, config = self._queue.popleft()
                 self._current = run
             try:
-                from ftapp.train.job import execute   # torch & co. load with the first run, not at app start
-
                 execute(config, run, limits=self.limits, allow_local_paths=self.allow_local_paths)
             finally:
                 with self._cv:

