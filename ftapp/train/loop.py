@@ -89,9 +89,10 @@ class Fitter:
         self.emit("phase", phase=f"computing the {clf.frozen_blocks} frozen blocks once")
         total = len(train_x) + len(val_x)
         report = lambda done, _n, base=0: self.emit("progress", progress=0.1 * (base + done) / total, eta_seconds=None)
-        train_states, as_tuple = prefix_cache.compute_states(clf, train_x, clf.frozen_blocks, 64, self.device, report)
+        train_states, as_tuple = prefix_cache.compute_states(clf, train_x, clf.frozen_blocks, 64, self.device, report,
+                                                             self.autocast)
         val_states, _ = prefix_cache.compute_states(clf, val_x, clf.frozen_blocks, 64, self.device,
-                                                    lambda d, n: report(d, n, len(train_x)))
+                                                    lambda d, n: report(d, n, len(train_x)), self.autocast)
         self.data = {"train": train_states, "val": val_states}
         return prefix_cache.bypass_prefix(clf, clf.frozen_blocks, as_tuple)
 

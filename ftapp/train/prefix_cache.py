@@ -32,7 +32,8 @@ def cache_supported(clf, k: int, augment: bool) -> bool:
 
 
 @torch.no_grad()
-def compute_states(clf, encoded: list, k: int, batch_size: int, device, on_batch=None):
+def compute_states(clf, encoded: list, k: int, batch_size: int, device, on_batch=None,
+                   autocast=contextlib.nullcontext()):
     """Outputs of the first k blocks for every encoded example.
 
     Text: a list of [length, hidden] tensors (padding dropped, re-padded per batch later).
@@ -58,7 +59,8 @@ def compute_states(clf, encoded: list, k: int, batch_size: int, device, on_batch
             chunk = [encoded[i] for i in idx]
             batch = {key: v.to(device) for key, v in clf.preprocess.collate(chunk).items()}
             try:
-                model(**batch)
+                with autocast:
+                    model(**batch)
             except _StopForward:
                 pass
             out = captured.pop("out")
