@@ -42,6 +42,7 @@ class Run:
     epochs: list = field(default_factory=list)   # {"epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1"}
     best: dict = field(default_factory=dict)
     has_model: bool = False
+    restored: bool = False          # found on disk at start-up (a run of an earlier app process)
     listeners: list = field(default_factory=list, repr=False)   # callables(kind, data): must be quick
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -157,7 +158,8 @@ class RunStore:
     @staticmethod
     def _read_run(run_dir: Path) -> Run:
         meta = json.loads((run_dir / "settings.json").read_text())
-        run = Run(meta["id"], run_dir, meta.get("owner", "local"), meta["settings"], meta.get("created", 0))
+        run = Run(meta["id"], run_dir, meta.get("owner", "local"), meta["settings"], meta.get("created", 0),
+                  restored=True)
         status_file = run_dir / "status.json"
         if status_file.exists():
             s = json.loads(status_file.read_text())

@@ -91,12 +91,13 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     return ok
 
 
-def _hub_call(name: str, fn, *args, **kwargs):
-    """Run a from_pretrained call, turning network and format failures into one clear message.
-    Without a reachable Hub only the local cache is consulted, so failure is immediate."""
+def _hub_call(name: str, fn, path: str, **kwargs):
+    """Run fn(path, **kwargs) (a from_pretrained), turning network and format failures into one
+    clear message about `name`. A local folder never touches the network; without a reachable
+    Hub only the local cache is consulted, so failure is immediate."""
     from huggingface_hub import constants
 
-    offline = not os.path.isdir(name) and not hub_reachable()
+    offline = not os.path.isdir(path) and not hub_reachable()
     was_offline = constants.HF_HUB_OFFLINE
     if offline:
         # Local cache only: transformers' side look-ups (adapter configs…) skip the network too.
@@ -104,13 +105,13 @@ def _hub_call(name: str, fn, *args, **kwargs):
         constants.HF_HUB_OFFLINE = True
         kwargs["local_files_only"] = True
     try:
-        return fn(*args, **kwargs)
+        return fn(path, **kwargs)
     except (OSError, ValueError, KeyError) as exc:
         text = str(exc)
         if "trust_remote_code" in text:
             raise ModelError(f"'{name}' needs custom code to run, which ftapp does not execute for safety. "
                              "Pick another model.") from None
-        if os.path.isdir(name):
+        if os.path.isdir(path):
             raise ModelError(f"The folder '{name}' does not hold a model transformers can load "
                              f"(config.json and weights). Details: {text.splitlines()[0][:200]}") from None
         if kwargs.get("local_files_only"):

@@ -292,7 +292,7 @@ def build_demo(runs_dir: str | os.PathLike | None = None, hosted: bool | None = 
         @guarded(len(load_outs))
         def on_load(browser_value, request: gr.Request):
             value = browser_value
-            if ctx.hosted and not valid_owner_id(browser_value):
+            if not valid_owner_id(browser_value):   # every browser gets its own id, in both modes
                 value = new_owner_id()
             who = owner(value, request)
             latest = ctx.latest_run(who)
@@ -311,4 +311,18 @@ def build_demo(runs_dir: str | os.PathLike | None = None, hosted: bool | None = 
 
     demo.ftapp = ctx
     demo.queue(default_concurrency_limit=2, max_size=64)
+    calm_queue_polling(demo)
     return demo
+
+
+def calm_queue_polling(demo: gr.Blocks) -> None:
+    """Gradio's queue polls for new events every 1 ms and for progress-bar updates every 10 ms,
+    even when idle, waking a thread and taking the GIL over a thousand times a second. Next to a
+    training thread on a 2-core machine that made training ~10 % slower inside the app than from
+    the CLI (measured with benchmarks/bench_vs_trainer.py --app). Every 20 ms for events and
+    10 times a second for progress bars are still instant for a person. Gradio has no public
+    setting for these, so they are set only where the attributes exist."""
+    queue = getattr(demo, "_queue", None)
+    for attr, seconds in (("sleep_when_free", 0.02), ("progress_update_sleep_when_free", 0.1)):
+        if queue is not None and getattr(queue, attr, seconds) < seconds:
+            setattr(queue, attr, seconds)

@@ -56,22 +56,21 @@ class AppContext:
 
     # ---- owners and runs ---------------------------------------------------------------------
     def owner(self, browser_value, session_hash: str | None) -> str:
-        return sess.owner_for(browser_value, session_hash, self.hosted)
-
-    def _filter(self, owner: str) -> str | None:
-        return owner if self.hosted else None   # local mode: one user sees every run
+        return sess.owner_for(browser_value, session_hash)
 
     def runs(self, owner: str) -> list[Run]:
-        return self.store.list(owner=self._filter(owner))
+        return [r for r in self.store.list() if sess.can_see(r, owner, self.hosted)]
 
     def run(self, run_id: str | None, owner: str) -> Run | None:
-        if not run_id:
-            return None
-        return self.store.get(run_id, owner=self._filter(owner))
+        run = self.store.get(run_id) if run_id else None
+        return run if run is not None and sess.can_see(run, owner, self.hosted) else None
 
     def latest_run(self, owner: str) -> Run | None:
+        """What a (re)loaded page shows: this browser's latest run, else (local mode, e.g. after a
+        restart) the latest earlier run."""
         runs = self.runs(owner)
-        return runs[0] if runs else None
+        own = [r for r in runs if r.owner == owner]
+        return (own or runs or [None])[0]
 
     def runs_with_model(self, owner: str) -> list[Run]:
         return [r for r in self.runs(owner) if r.has_model and r.status in TERMINAL]
@@ -179,7 +178,7 @@ class AppContext:
         run = self.run(run_id, owner)
         if run is None:
             return False
-        return self.runner.stop(run.id, owner=run.owner)
+        return self.runner.stop(run.id, owner=owner)     # only ever your own run
 
     # ---- finished runs -------------------------------------------------------------------------
     def model_run(self, run_id: str | None, owner: str) -> Run:

@@ -1,9 +1,14 @@
 """Who is looking, and where their uploads live.
 
-Hosted mode (a public Space): every browser sees only its own runs. The owner id is a random
-token kept in the browser's localStorage (``gr.BrowserState``) so that a page reload keeps it;
-``request.session_hash`` changes on every reload, so it is only the fallback for API clients.
-Local mode: one user, owner "local", every run visible, local model folders allowed.
+Every browser gets an owner id: a random token kept in its localStorage (``gr.BrowserState``) so
+that a page reload keeps it; ``request.session_hash`` changes on every reload, so it is only the
+fallback for API clients. Only the owner can stop a run, and a reload reattaches to the owner's
+latest run.
+
+Hosted mode (a public Space): every browser sees only its own runs. Local mode (one person on
+their own machine): also every earlier run found on disk at start-up (earlier app sessions, the
+history after a restart), but two tabs open at the same time still keep their live runs apart;
+local model folders are allowed.
 """
 from __future__ import annotations
 
@@ -20,7 +25,6 @@ from pathlib import Path
 
 log = logging.getLogger("ftapp.ui")
 
-LOCAL_OWNER = "local"
 _OWNER_RE = re.compile(r"^(u|api)-[0-9a-f]{32}$")
 
 
@@ -54,17 +58,16 @@ def api_owner_id(session_hash: str | None) -> str:
     return "api-" + digest
 
 
-def owner_for(browser_value, session_hash: str | None, is_hosted: bool) -> str:
+def owner_for(browser_value, session_hash: str | None) -> str:
     """The owner id to file runs under and to filter runs by."""
-    if not is_hosted:
-        return LOCAL_OWNER
     if valid_owner_id(browser_value):
         return browser_value
     return api_owner_id(session_hash)
 
 
-def can_see(run_owner: str, viewer: str, is_hosted: bool) -> bool:
-    return (not is_hosted) or run_owner == viewer
+def can_see(run, viewer: str, is_hosted: bool) -> bool:
+    """Your own runs; in local mode also the runs of earlier app processes."""
+    return run.owner == viewer or (not is_hosted and run.restored)
 
 
 def looks_like_local_path(name: str) -> bool:

@@ -49,3 +49,14 @@ def test_model_of_the_wrong_kind_for_the_data_is_explained(tiny_image_model):
         load_pretrained(tiny_image_model, ["a", "b"], modality="text")
     with pytest.raises(ModelError, match="is a text model, but the data is image"):
         load_pretrained("all-MiniLM-L6-v2 (bundled)", ["a", "b"], modality="image")
+
+
+def test_bundled_and_local_models_never_probe_the_network(monkeypatch, tiny_text_model):
+    import ftapp.models.loading as loading
+
+    def no_network(*_a, **_k):
+        raise AssertionError("the network was probed for a model on disk")
+
+    monkeypatch.setattr(loading, "hub_reachable", no_network)
+    assert load_pretrained("all-MiniLM-L6-v2 (bundled)", ["a", "b"]).n_blocks == 6
+    assert load_pretrained(tiny_text_model, ["a", "b"], modality="text").n_blocks == 2

@@ -81,12 +81,13 @@ def test_image_flow_and_evaluation_views(local_app, tiny_image_model, image_zip,
     from ftapp.ui import evaluate_tab, try_tab
 
     ctx = demo.ftapp
-    summary, per_class, fig, gallery, texts, _ = evaluate_tab.render(ctx, "local", st["id"])
+    owner = ctx.store.get(st["id"]).owner      # this client's session
+    summary, per_class, fig, gallery, texts, _ = evaluate_tab.render(ctx, owner, st["id"])
     assert "Accuracy" in summary and list(per_class["class"]) == ["blue", "red"]
     assert fig.data[0].type == "heatmap" and texts.visible is False
     for item in gallery.value or []:
         assert " → " in item["caption"] and item["caption"].endswith("%)")
-    info, text_box, image_box, *_rest, examples = try_tab.render(ctx, "local", st["id"])
+    info, text_box, image_box, *_rest, examples = try_tab.render(ctx, owner, st["id"])
     assert image_box.visible and not text_box.visible and examples
     assert all(p.startswith(str(ctx.runs_dir)) and p.endswith(".png") for p in examples)
 
@@ -158,3 +159,18 @@ def test_hosted_isolation_and_queue(hosted_app, tiny_text_model, text_csv):
     assert wait_finished(a, long.id, timeout=60)["status"] == "stopped"
     assert a.predict(run_id=queued.id, api_name="/run_status")["status"] == "stopped"
     ctx.runner.allow_local_paths = False
+
+
+def test_local_mode_sessions_keep_their_runs_apart(local_app, tiny_text_model, text_csv):
+    """Even on one person's machine, two tabs open at once neither see nor stop each other's runs."""
+    _, url = local_app
+    a, b = client(url), client(url)
+    assert a.predict(file=handle_file(str(text_csv)), api_name="/load_data")["ok"]
+    run = a.predict(model=tiny_text_model, epochs=100, batch_size=2, patience=0, api_name="/start_training")
+    assert run["id"] not in {r["id"] for r in b.predict(api_name="/list_runs")}
+    assert b.predict(run_id=run["id"], api_name="/stop_training")["stopped"] is False
+    with pytest.raises(AppError, match="No run"):
+        b.predict(run_id=run["id"], api_name="/run_status")
+    assert a.predict(run_id=run["id"], api_name="/run_status")["status"] in ("queued", "running")
+    assert a.predict(run_id=run["id"], api_name="/stop_training")["stopped"] is True
+    assert wait_finished(a, run["id"], timeout=60)["status"] == "stopped"

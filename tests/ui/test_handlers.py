@@ -6,7 +6,7 @@ import time
 import plotly.graph_objects as go
 import pytest
 
-from ftapp.ui import charts, session
+from ftapp.ui import charts, core, session
 from ftapp.ui.texts import (cache_note, data_report_markdown, fmt_lr, freezing_readout, lr_from_log, lr_readout,
                             run_label, runs_rows, status_markdown)
 
@@ -142,14 +142,31 @@ def test_hosted_detection(monkeypatch, env, expected):
 def test_owner_ids():
     a = session.new_owner_id()
     assert session.valid_owner_id(a) and a != session.new_owner_id()
-    assert session.owner_for(a, "sess", is_hosted=True) == a
-    assert session.owner_for(None, "sess", is_hosted=False) == "local"
+    assert session.owner_for(a, "sess") == a
     # forged or missing browser ids never become "local" or someone's chosen name
     for bad in (None, "local", "admin", "u-123", {"x": 1}):
-        owner = session.owner_for(bad, "sess-1", is_hosted=True)
+        owner = session.owner_for(bad, "sess-1")
         assert owner.startswith("api-") and owner == session.api_owner_id("sess-1")
     assert session.api_owner_id("sess-1") != session.api_owner_id("sess-2")
-    assert session.can_see("u-a", "u-b", is_hosted=False) and not session.can_see("u-a", "u-b", is_hosted=True)
+
+
+def test_local_mode_keeps_live_runs_of_two_tabs_apart_but_lists_earlier_runs(tmp_path):
+    """Local mode: two tabs open at once do not see or stop each other's runs; runs of an
+    earlier app process (found on disk at start-up) are listed for everyone."""
+    from ftapp.runs import RunStore
+
+    earlier = RunStore(tmp_path / "runs").create({"model": "m"}, owner="u-" + "0" * 32)
+    earlier.record("status", status="finished", has_model=True)
+    ctx = core.AppContext.create(runs_dir=tmp_path / "runs", hosted=False)
+    alice, bob = session.new_owner_id(), session.new_owner_id()
+    mine = ctx.store.create({"model": "m"}, owner=alice)
+    mine.record("status", status="running")
+    assert {r.id for r in ctx.runs(alice)} == {mine.id, earlier.id}
+    assert {r.id for r in ctx.runs(bob)} == {earlier.id}
+    assert ctx.run(mine.id, bob) is None and ctx.stop(bob, mine.id) is False
+    assert ctx.latest_run(alice).id == mine.id and ctx.latest_run(bob).id == earlier.id
+    hosted = core.AppContext.create(runs_dir=tmp_path / "runs", hosted=True)
+    assert hosted.runs(bob) == []
     assert session.looks_like_local_path("/models/x") and session.looks_like_local_path("./m")
     assert not session.looks_like_local_path("distilbert-base-uncased")
 
