@@ -119,21 +119,12 @@ def _load_model(directory: str):
 
 
 def cmd_evaluate(args) -> int:
-    from ftapp.data import load_dataset
-    from ftapp.evaluate import evaluation_report
+    from ftapp.evaluate import evaluate_file
 
     _check_path(args.data, "The data file")
     clf = _load_model(args.model)
     with tempfile.TemporaryDirectory(prefix="ftapp-eval-") as work:
-        ds, report = load_dataset(args.data, workdir=work, modality=clf.modality, text_column=args.text_column,
-                                  label_column=args.label_column)
-        if not report.ok:
-            raise CliError("The data cannot be used: " + " ".join(str(p) for p in report.errors))
-        unknown = sorted(set(ds.labels) - set(clf.labels))
-        if unknown:
-            raise CliError(f"The data has classes the model was not trained on: {', '.join(unknown)}.")
-        y = [clf.labels.index(l) for l in ds.labels]
-        result = evaluation_report(clf.labels, y, clf.predict_proba(ds.items), ds.items, ds.origins)
+        result = evaluate_file(clf, args.data, work, text_column=args.text_column, label_column=args.label_column)
     result.pop("misclassified")
     print(json.dumps(result))
     return 0
@@ -212,9 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 — users get one line, never a traceback
         if os.environ.get("FTAPP_DEBUG"):
             raise
+        from ftapp.evaluate import UnusableData
         from ftapp.models import ModelError
 
-        known = isinstance(exc, (CliError, ModelError))
+        known = isinstance(exc, (CliError, ModelError, UnusableData))
         _err(f"ftapp: error: {exc}" if known else f"ftapp: error: {type(exc).__name__}: {exc}")
         return EXIT_USAGE if known else EXIT_FAILED
 

@@ -27,3 +27,23 @@ def evaluation_report(labels: list[str], y_true: list[int], probs: torch.Tensor,
         "misclassified": wrong[:max_misclassified],
         "n_misclassified": len(wrong),
     }
+
+
+class UnusableData(Exception):
+    """Labelled data a model cannot be scored on; the message is for the user."""
+
+
+def evaluate_file(clf, path, workdir, *, text_column=None, label_column=None, path_column=None,
+                  limits=None, what: str = "data") -> dict:
+    """Score a trained model on a labelled file (the CLI's `evaluate`, training's --test-data)."""
+    from ftapp.data import Limits, load_dataset
+
+    ds, report = load_dataset(path, workdir=workdir, modality=clf.modality, text_column=text_column,
+                              label_column=label_column, path_column=path_column, limits=limits or Limits())
+    if not report.ok:
+        raise UnusableData(f"The {what} cannot be used: " + " ".join(str(p) for p in report.errors))
+    unknown = sorted(set(ds.labels) - set(clf.labels))
+    if unknown:
+        raise UnusableData(f"The {what} has classes the model was not trained on: {', '.join(unknown)}.")
+    y = [clf.labels.index(label) for label in ds.labels]
+    return evaluation_report(clf.labels, y, clf.proba_encoded(clf.preprocess.encode(ds.items)), ds.items, ds.origins)

@@ -165,6 +165,7 @@ def _load_transformers(name: str, path: str, labels: list[str], modality: str) -
                               AutoModelForSequenceClassification, AutoTokenizer)
 
     transformers.logging.set_verbosity_error()  # "some weights newly initialised" is the point here
+    transformers.logging.disable_progress_bar()  # ftapp reports progress itself (CLI stderr, the app)
     id2label = dict(enumerate(labels))
     auto = AutoModelForSequenceClassification if modality == "text" else AutoModelForImageClassification
     model = _hub_call(name, auto.from_pretrained, path, num_labels=len(labels), id2label=id2label,

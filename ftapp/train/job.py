@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from ftapp.data import Dataset, Limits, find_leaks, load_dataset, train_val_split
-from ftapp.evaluate import evaluation_report
+from ftapp.evaluate import UnusableData, evaluate_file, evaluation_report
 from ftapp.models import ModelError, load_pretrained
 from ftapp.runs import Run, atomic_write_json
 from ftapp.train.config import DEFAULT_LR, TrainConfig, default_frozen_layers
@@ -124,14 +124,16 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
                    "frozen_layers": clf.frozen_blocks, "n_blocks": clf.n_blocks, "status": result.status}
         if config.test_data:
             emit("phase", phase="scoring the test file")
-            test = score_test_file(clf, config, workdir, limits)
+            test = evaluate_file(clf, config.test_data, workdir / "test", text_column=config.text_column,
+                                 label_column=config.label_column, path_column=config.path_column,
+                                 limits=limits, what="test data")
             atomic_write_json(run.dir / "test_report.json", test)
             metrics.update(test_accuracy=test["accuracy"], test_macro_f1=test["macro_f1"], n_test=test["n"])
         atomic_write_json(run.dir / "metrics.json", metrics)
         status = {"finished": "finished", "stopped": "stopped", "diverged": "failed"}[result.status]
         emit("phase", phase={"finished": "finished", "stopped": "stopped", "failed": "failed"}[status])
         emit("status", status=status, message=result.message, has_model=True)
-    except (RunFailed, ModelError) as exc:
+    except (RunFailed, ModelError, UnusableData) as exc:
         _fail(run, str(exc))
     except MemoryError:
         _fail(run, "The computer ran out of memory. Try a smaller batch size, a smaller model, or fewer images.")
@@ -144,22 +146,6 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
     finally:
         release(device)
         shutil.rmtree(workdir, ignore_errors=True) if workdir.is_relative_to(run.dir) else None
-
-
-def score_test_file(clf, config: TrainConfig, workdir: Path, limits: Limits) -> dict:
-    """Evaluate the final model on a held-out labelled file (never seen in training or validation)."""
-    test, report = load_dataset(config.test_data, workdir=workdir / "test", modality=clf.modality,
-                                text_column=config.text_column, label_column=config.label_column,
-                                path_column=config.path_column, limits=limits)
-    if not report.ok:
-        raise RunFailed("The test data cannot be used: " + " ".join(str(p) for p in report.errors))
-    unknown = sorted(set(test.labels) - set(clf.labels))
-    if unknown:
-        raise RunFailed(f"The test data has classes the model was not trained on: {', '.join(unknown)}.")
-    y = [clf.labels.index(label) for label in test.labels]
-    result = evaluation_report(clf.labels, y, clf.proba_encoded(clf.preprocess.encode(test.items)),
-                               test.items, test.origins)
-    return result
 
 
 def _fail(run: Run, message: str) -> None:

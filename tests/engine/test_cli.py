@@ -89,3 +89,13 @@ def test_bad_input_gives_one_line_and_non_zero_exit(case, tmp_path, tiny_text_mo
     expected = {"single_class": "spam", "missing_file": "does not exist", "not_a_model": "not a model trained by ftapp",
                 "unknown_model": "no-such-org/nothing-here", "bad_column": "category"}[case]
     assert expected in last, out.stderr
+
+
+def test_evaluate_on_classes_the_model_never_saw_says_so(trained, tmp_path):
+    model_dir = trained[0] / "model"
+    csv = tmp_path / "other.csv"
+    csv.write_text("text,label\n" + "".join(f"row {i},{'weather' if i % 2 else 'sports'}\n" for i in range(10)))
+    out = ftapp("evaluate", "--model", model_dir, "--data", csv)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "ftapp: error: The data has classes the model was not trained on: sports, weather."]
