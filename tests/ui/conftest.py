@@ -3,17 +3,23 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import time
 import urllib.request
 
 import pytest
 
+# One Gradio upload folder for the whole session: Gradio reads GRADIO_TEMP_DIR when a file
+# arrives, so per-app values would send one app's uploads into another's folder when two test
+# apps are alive at once (then Gradio refuses them as "not uploaded by a user").
+os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="ftapp-test-gradio-")
+
 
 @contextlib.contextmanager
 def running_app(tmp_path, hosted: bool):
-    """build_demo() + launch(prevent_thread_lock=True) with its own runs dir and Gradio temp dir."""
-    env = {"FTAPP_MODE": "hosted" if hosted else "local", "GRADIO_TEMP_DIR": str(tmp_path / "gradio-tmp"),
-           "FTAPP_RUNS_DIR": str(tmp_path / "runs"), "GRADIO_ANALYTICS_ENABLED": "False"}
+    """build_demo() + launch(prevent_thread_lock=True) with its own runs dir."""
+    env = {"FTAPP_MODE": "hosted" if hosted else "local", "FTAPP_RUNS_DIR": str(tmp_path / "runs"),
+           "GRADIO_ANALYTICS_ENABLED": "False"}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     demo = None
