@@ -13,6 +13,8 @@ from ftapp.ui.common import guarded
 from ftapp.ui.core import AppContext, UserError
 from ftapp.ui.texts import fmt_lr, freezing_readout, log_from_lr, lr_from_log, lr_readout, md_escape
 
+DEFAULTS = TrainConfig(model="")   # the form starts from the engine's defaults, not a copy of them
+
 DROPOUT_CHOICES = [("The model's own", "model"), ("0.0 (none)", "0.0"), ("0.1", "0.1"), ("0.2", "0.2"),
                    ("0.3", "0.3"), ("0.5", "0.5")]
 METHOD_CHOICES = [("Unfreeze whole blocks", "full"), ("LoRA adapters (lighter)", "lora")]
@@ -116,38 +118,38 @@ def build(ctx: AppContext) -> SimpleNamespace:
                 ui.suggest = gr.Button("Suggest a rate", size="sm", scale=0, min_width=150, elem_id="lr-suggest")
             ui.lr_message = gr.Markdown("", elem_id="lr-message")
             ui.lr_plot = gr.Plot(visible=False, show_label=False, elem_id="lr-plot")
-            ui.epochs = gr.Slider(label="Epochs", minimum=1, maximum=30, step=1, value=5, elem_id="epochs",
+            ui.epochs = gr.Slider(label="Epochs", minimum=1, maximum=30, step=1, value=DEFAULTS.epochs, elem_id="epochs",
                                   info="How many times the model sees every training example. More can help "
                                        "until it starts memorising (validation loss rises).")
-            ui.batch = gr.Dropdown(label="Batch size", choices=[4, 8, 16, 32, 64, 128], value=32,
+            ui.batch = gr.Dropdown(label="Batch size", choices=[4, 8, 16, 32, 64, 128], value=DEFAULTS.batch_size,
                                    elem_id="batch-size",
                                    info="Examples per update step. Smaller uses less memory; lower it if you "
                                         "run out of memory.")
     with gr.Accordion("Advanced settings", open=False, elem_id="advanced"):
         with gr.Row():
-            ui.weight_decay = gr.Slider(label="Weight decay", minimum=0, maximum=0.3, step=0.01, value=0.01,
+            ui.weight_decay = gr.Slider(label="Weight decay", minimum=0, maximum=0.3, step=0.01, value=DEFAULTS.weight_decay,
                                         elem_id="weight-decay",
                                         info="Gently pulls weights toward zero each step, which fights "
                                              "memorising the training data.")
-            ui.warmup = gr.Slider(label="Warm-up share", minimum=0, maximum=0.5, step=0.05, value=0.1,
+            ui.warmup = gr.Slider(label="Warm-up share", minimum=0, maximum=0.5, step=0.05, value=DEFAULTS.warmup_ratio,
                                   elem_id="warmup",
                                   info="Share of the steps at the start during which the learning rate ramps up "
                                        "from zero, so early steps do not wreck the pre-trained weights.")
             ui.patience = gr.Slider(label="Early-stopping patience (0 = off)", minimum=0, maximum=10, step=1,
-                                    value=3, elem_id="patience",
+                                    value=DEFAULTS.patience, elem_id="patience",
                                     info="Stop when the validation loss has not improved for this many epochs; "
                                          "the best epoch is kept.")
         with gr.Row():
             ui.val_fraction = gr.Slider(label="Validation share", minimum=0.05, maximum=0.5, step=0.05,
-                                        value=0.2, elem_id="val-fraction",
+                                        value=DEFAULTS.val_fraction, elem_id="val-fraction",
                                         info="Share of your examples held out to check the model; they are "
                                              "never trained on.")
-            ui.seed = gr.Number(label="Random seed", value=0, precision=0, elem_id="seed",
+            ui.seed = gr.Number(label="Random seed", value=DEFAULTS.seed, precision=0, elem_id="seed",
                                 info="Fixes the shuffling and the split: the same seed gives the same run.")
             ui.dropout = gr.Dropdown(label="Dropout", choices=DROPOUT_CHOICES, value="model", elem_id="dropout",
                                      info="Randomly silences this share of connections while training, against "
                                           "memorising. Keep the model's own unless it over-fits.")
-            ui.augment = gr.Checkbox(label="Augment pictures", value=False, elem_id="augment",
+            ui.augment = gr.Checkbox(label="Augment pictures", value=DEFAULTS.augment, elem_id="augment",
                                      info="Pictures only: random crops, flips and colour changes each epoch, so "
                                           "the model sees more variety (slower: no speed-up from frozen blocks).")
     return ui
