@@ -14,7 +14,9 @@ from pathlib import Path
 MODEL_FILES = ("config.json", "model.safetensors", "ftapp_model.json", "preprocessor_config.json",
                "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
                "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spiece.model",
-               "settings.json", "metrics.json", "report.json")
+               "metrics.json", "report.json")
+# Settings leave the machine without file-system paths (a server's temp folders, a user's disk).
+PATH_SETTINGS = ("data", "val_data", "test_data")
 
 
 class ExportError(Exception):
@@ -26,14 +28,27 @@ def _safe(text) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+!|<>~])", r"\\\1", html.escape(str(text), quote=False))
 
 
-def model_card(run_dir: Path) -> str:
+def _public_name(model: str) -> str:
+    """A Hub id or bundled name as is; a model folder on this disk by its folder name only."""
+    return Path(model).name if model.startswith(("/", ".", "~")) or Path(model).is_dir() else model
+
+
+def _settings(run_dir: Path) -> dict:
     settings = json.loads((run_dir / "settings.json").read_text())["settings"]
+    public = {k: v for k, v in settings.items() if k not in PATH_SETTINGS}
+    if public.get("model"):
+        public["model"] = _public_name(public["model"])
+    return public
+
+
+def model_card(run_dir: Path) -> str:
+    settings = _settings(run_dir)
     report = json.loads((run_dir / "report.json").read_text()) if (run_dir / "report.json").exists() else {}
     meta = json.loads((run_dir / "ftapp_model.json").read_text())
     task = "text-classification" if meta["modality"] == "text" else "image-classification"
     lines = ["---", f"pipeline_tag: {task}", "library_name: " + ("transformers" if meta["kind"] == "transformers" else "timm"),
              "tags: [ftapp, fine-tuned]", "---", "",
-             f"# Fine-tuned {_safe(meta['source'])}", "",
+             f"# Fine-tuned {_safe(_public_name(meta['source']))}", "",
              f"Fine-tuned with ftapp to sort {meta['modality']} into {len(meta['labels'])} classes: "
              + ", ".join(_safe(l) for l in meta["labels"]) + ".", ""]
     if report:
@@ -48,7 +63,7 @@ def model_card(run_dir: Path) -> str:
                   "| | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
         lines += [f"| **{labels[i]}** | " + " | ".join(str(v) for v in row) + " |"
                   for i, row in enumerate(report["confusion_matrix"])]
-    shown = {k: v for k, v in settings.items() if k not in ("data", "val_data") and v is not None}
+    shown = {k: v for k, v in settings.items() if v is not None}
     lines += ["", "## Training settings", "", "| setting | value |", "|---|---|"]
     lines += [f"| {_safe(k)} | {_safe(v)} |" for k, v in sorted(shown.items())]
     if meta["kind"] == "transformers":
@@ -65,6 +80,8 @@ def _stage(run_dir: Path, dest: Path) -> Path:
     for name in MODEL_FILES:
         if (run_dir / name).exists():
             shutil.copyfile(run_dir / name, dest / name)
+    settings = _settings(run_dir)
+    (dest / "settings.json").write_text(json.dumps(settings, indent=2))
     (dest / "README.md").write_text(model_card(run_dir))
     return dest
 

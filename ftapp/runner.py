@@ -6,12 +6,22 @@ queue; only the run's owner may do either.
 """
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import deque
 
 from ftapp.data import Limits
 from ftapp.runs import Run, RunStore
 from ftapp.train.config import TrainConfig
+
+
+log = logging.getLogger("ftapp")
+
+
+def _engine_missing(config, run, **_kwargs) -> None:
+    run.record("status", status="failed",
+               message="The training engine could not be loaded (see the server log). Reinstall ftapp.")
 
 
 class Runner:
@@ -60,8 +70,12 @@ class Runner:
     def _work(self) -> None:
         # Load the engine here, in the background, while the app starts serving pages: importing
         # ftapp stays fast, and the first run does not pay ~3 s of torch/transformers imports.
-        from ftapp.train.job import execute
-        import transformers.modeling_utils  # noqa: F401 — what the first model load would import
+        try:
+            from ftapp.train.job import execute
+            import transformers.modeling_utils  # noqa: F401 — what the first model load would import
+        except Exception:  # noqa: BLE001 — report it on the runs, never leave them queued forever
+            log.exception("the training engine could not be loaded")
+            execute = _engine_missing
 
         while True:
             with self._cv:
@@ -77,8 +91,6 @@ class Runner:
 
     def wait(self, run: Run, timeout: float | None = None) -> bool:
         """Block until the run has ended (for the CLI and tests)."""
-        import time
-
         deadline = None if timeout is None else time.time() + timeout
         while run.active:
             if deadline is not None and time.time() > deadline:

@@ -49,7 +49,8 @@ class Run:
 
     # ---- written by the trainer --------------------------------------------------------
     def record(self, kind: str, **data) -> None:
-        """Store one event and append it to metrics.jsonl. Cheap and never blocks on readers."""
+        """Store one event and append it to metrics.jsonl. Cheap and never blocks on readers.
+        Progress/ETA is transient (derived from the step count) and stays in memory only."""
         with self._lock:
             if kind == "step":
                 self.steps.append(data)
@@ -67,12 +68,14 @@ class Run:
                 self.status = data["status"]
                 self.message = data.get("message", self.message)
                 self.has_model = data.get("has_model", self.has_model)
-            line = json.dumps({"t": round(time.time(), 3), "kind": kind, **data}, default=str)
-        try:
-            with open(self.dir / "metrics.jsonl", "a") as f:
-                f.write(line + "\n")
-        except OSError:
-            pass  # a full disk must not kill training; the in-memory history stays complete
+            line = None if kind == "progress" else json.dumps({"t": round(time.time(), 3), "kind": kind, **data},
+                                                              default=str)
+        if line is not None:
+            try:
+                with open(self.dir / "metrics.jsonl", "a") as f:
+                    f.write(line + "\n")
+            except OSError:
+                pass  # a full disk must not kill training; the in-memory history stays complete
         if kind in ("status", "best", "info", "phase"):
             self.save_status()
         for listener in list(self.listeners):

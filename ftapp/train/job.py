@@ -23,7 +23,7 @@ from ftapp.models import ModelError, load_pretrained
 from ftapp.runs import Run, atomic_write_json
 from ftapp.train.config import DEFAULT_LR, TrainConfig, default_frozen_layers
 from ftapp.train.device import describe_device, pick_device, release
-from ftapp.train.loop import Fitter
+from ftapp.train.loop import Fitter, trainable_state
 
 log = logging.getLogger("ftapp")
 
@@ -105,7 +105,7 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
         train_y, val_y = [index[l] for l in train.labels], [index[l] for l in val.labels]
 
         result = _fit_with_oom_retry(clf, config, device, run, train_x, train_y, val_x, val_y)
-        emit("info", used_cache=result.used_cache, train_seconds=round(result.train_seconds, 2))
+        emit("info", train_seconds=round(result.train_seconds, 2))
         if result.best_epoch is None:    # diverged before the first validation: nothing worth keeping
             raise RunFailed(result.message)
 
@@ -131,7 +131,7 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
             metrics.update(test_accuracy=test["accuracy"], test_macro_f1=test["macro_f1"], n_test=test["n"])
         atomic_write_json(run.dir / "metrics.json", metrics)
         status = {"finished": "finished", "stopped": "stopped", "diverged": "failed"}[result.status]
-        emit("phase", phase={"finished": "finished", "stopped": "stopped", "failed": "failed"}[status])
+        emit("phase", phase=status)
         emit("status", status=status, message=result.message, has_model=True)
     except (RunFailed, ModelError, UnusableData) as exc:
         _fail(run, str(exc))
@@ -145,7 +145,8 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
         _fail(run, f"Training failed unexpectedly: {str(exc)[:300]}. Details are in error.log in the run folder.")
     finally:
         release(device)
-        shutil.rmtree(workdir, ignore_errors=True) if workdir.is_relative_to(run.dir) else None
+        if workdir.is_relative_to(run.dir):   # a caller's own workdir is the caller's to remove
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _fail(run: Run, message: str) -> None:
@@ -155,7 +156,7 @@ def _fail(run: Run, message: str) -> None:
 
 def _fit_with_oom_retry(clf, config, device, run, train_x, train_y, val_x, val_y):
     """On GPU out-of-memory, start again from the pre-trained weights with half the batch size."""
-    initial = {k: v.detach().clone() for k, v in clf.model.state_dict().items()}
+    initial = trainable_state(clf.model)
     while True:
         try:
             return Fitter(clf, config, device, run.record, run.stop_event,
@@ -166,7 +167,7 @@ def _fit_with_oom_retry(clf, config, device, run, train_x, train_y, val_x, val_y
             config.batch_size //= 2
             run.record("info", notice=f"The GPU ran out of memory; retrying with batch size {config.batch_size}.",
                        batch_size=config.batch_size)
-            clf.model.load_state_dict(initial)
+            clf.model.load_state_dict(initial, strict=False)
             release(device)
 
 

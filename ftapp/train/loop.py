@@ -61,6 +61,14 @@ class FitResult:
     val_probs: torch.Tensor   # class probabilities of the kept model on the validation set
 
 
+def trainable_state(model) -> dict:
+    """A copy of what training can change: trainable parameters and buffers (BatchNorm
+    statistics). Frozen weights never change, so they are not copied."""
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    names |= {n for n, _ in model.named_buffers()}
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if k in names}
+
+
 def _no_emit(kind, **data):
     pass
 
@@ -136,12 +144,6 @@ class Fitter:
                                                                 total_steps))
         return opt, sched
 
-    def _trainable_state(self) -> dict:
-        model = self.clf.model
-        names = {n for n, p in model.named_parameters() if p.requires_grad}
-        names |= {n for n, _ in model.named_buffers()}
-        return {k: v.detach().clone() for k, v in model.state_dict().items() if k in names}
-
     @torch.no_grad()
     def validate(self, labels: list[int]) -> dict:
         self.clf.model.eval()
@@ -206,7 +208,7 @@ class Fitter:
                     metrics = {"epoch": epoch, "train_loss": sum(losses) / len(losses), **self.validate(val_y)}
                     self.emit("epoch", **{k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()})
                     if metrics["val_loss"] < best - 1e-4:
-                        best, best_state, best_epoch, bad_epochs = metrics["val_loss"], self._trainable_state(), epoch, 0
+                        best, best_state, best_epoch, bad_epochs = metrics["val_loss"], trainable_state(clf.model), epoch, 0
                         self.emit("best", **metrics)
                         if self.on_best is not None:
                             with prefix_cache.whole_model(clf):
@@ -225,7 +227,7 @@ class Fitter:
                 status = "stopped"
                 if best_state is None:   # stopped inside epoch 1: the current weights are all we have
                     metrics = {"epoch": round(step / steps_per_epoch, 2), **self.validate(val_y)}
-                    best_state, best_epoch = self._trainable_state(), metrics["epoch"]
+                    best_state, best_epoch = trainable_state(clf.model), metrics["epoch"]
                     self.emit("best", **metrics)
                 message = f"Stopped by request. Kept the best model so far (epoch {best_epoch})."
             except Diverged:

@@ -58,6 +58,9 @@ def test_export_zip_holds_a_loadable_model_and_card(finished_run, tmp_path):
         zf.extractall(tmp_path / "unzipped")
     assert {"model/config.json", "model/model.safetensors", "model/README.md", "model/tokenizer.json"} <= names
     assert not any("metrics.jsonl" in n or "work" in n for n in names)
+    settings = json.loads((tmp_path / "unzipped" / "model" / "settings.json").read_text())
+    assert settings["epochs"] == 1 and "data" not in settings      # no file-system paths leave the machine
+    assert str(tmp_path.parent) not in (tmp_path / "unzipped" / "model" / "README.md").read_text()
     out = pipeline("text-classification", model=str(tmp_path / "unzipped" / "model"))("refund my invoice")
     assert out[0]["label"] in ("billing", "bug", "<b>praise</b>|*x*")
 

@@ -35,6 +35,7 @@ def test_text_run_with_defaults_learns_and_writes_everything(tmp_path, text_csv)
     # metrics.jsonl holds the same history (the UI redraws from it after a restart)
     kinds = [json.loads(l)["kind"] for l in (run.dir / "metrics.jsonl").read_text().splitlines()]
     assert kinds.count("step") == len(run.steps) and kinds.count("epoch") == len(run.epochs)
+    assert "progress" not in kinds            # transient: in memory for the UI, not one more line per step
 
 
 def test_saved_text_model_loads_in_transformers_pipeline(tmp_path, tiny_text_model, text_csv):
