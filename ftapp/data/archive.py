@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 import tempfile
 import zipfile
@@ -220,7 +219,3 @@ def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: str, budget
             pass
     return status, written
 
-
-def remove_tree(path: str | os.PathLike) -> None:
-    """Best-effort cleanup helper for callers."""
-    shutil.rmtree(path, ignore_errors=True)

@@ -16,10 +16,10 @@ import re
 import zipfile
 from collections import Counter, defaultdict
 
-from .archive import is_junk, note_junk, safe_extract
+from .archive import ARCHIVE_EXTENSIONS, is_junk, note_junk, safe_extract
 from .images import IMAGE_EXTENSIONS, check_image, is_image_name, unsupported_reason
 from .report import DataReport, Dataset, Limits, display_name, human_size
-from .text import (LABEL_NAMES, PATH_NAMES, TABLE_EXTENSIONS, Table, choose_text_columns, encoding_warning,
+from .text import (OLD_EXCEL, LABEL_NAMES, PATH_NAMES, TABLE_EXTENSIONS, Table, choose_text_columns, encoding_warning,
                    find_column, is_id_column, normalise_numeric_labels, read_table, read_text_file, resolve_chosen,
                    text_examples_from_table, truncation_message)
 
@@ -90,7 +90,7 @@ def _load(source, workdir, modality, text_column, label_column, path_column, lim
         return _load_folder(root, f"{name}:", upload_root=root, modality=modality, text_column=text_column,
                             label_column=label_column, path_column=path_column, limits=limits, report=report,
                             unpacked_zip=True)
-    if ext in TABLE_EXTENSIONS or ext in (".xls", ".ods", ".numbers"):
+    if ext in TABLE_EXTENSIONS or ext in OLD_EXCEL:
         # A table uploaded on its own: in hosted mode it may not point at pictures on the server.
         upload_root = os.path.dirname(os.path.abspath(source)) if limits.allow_local_paths else None
         return _load_table(source, name, upload_root, modality, text_column, label_column, path_column,
@@ -161,7 +161,7 @@ def _load_folder(root, origin_prefix, upload_root, modality, text_column, label_
     def ext(f):
         return os.path.splitext(f)[1].lower()
 
-    tables = [f for f in files if ext(f) in INNER_TABLE_EXTENSIONS | {".xls"}]
+    tables = [f for f in files if ext(f) in INNER_TABLE_EXTENSIONS | OLD_EXCEL]
     txts = [f for f in files if ext(f) == ".txt"]
     images = [f for f in files if ext(f) in IMAGE_EXTENSIONS]
     in_class_folders = [f for f in txts + images if "/" in f]
@@ -219,7 +219,7 @@ def _load_class_folders(root: str, files: list[str], origin_prefix: str, modalit
     for rel in files:
         full = os.path.join(root, rel)
         e = os.path.splitext(rel)[1].lower()
-        if e in (".zip", ".rar", ".7z", ".tar", ".gz", ".tgz"):
+        if e in ARCHIVE_EXTENSIONS:
             report.skip(rel, "is an archive inside the upload, which is not opened. Unzip it and include "
                              "its folders instead.")
             continue

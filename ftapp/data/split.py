@@ -35,15 +35,9 @@ def train_val_split(ds: Dataset, val_fraction: float = 0.2, seed: int = 0) -> tu
         n_classes = len(set(pool_labels))
         from sklearn.model_selection import train_test_split   # ~1 s to import: only when splitting
 
-        # sklearn needs room for every class on both sides.
+        # Room for every class on both sides: each pooled class has >= 2 examples, so 1 <= n_val.
         n_val = min(max(round(val_fraction * len(pool)), n_classes), len(pool) - n_classes)
-        if n_classes == 1 and n_val >= 1:
-            tr, va = train_test_split(pool, test_size=n_val, random_state=seed, shuffle=True)
-        elif n_val >= 1:
-            tr, va = train_test_split(pool, test_size=n_val, random_state=seed, shuffle=True,
-                                      stratify=pool_labels)
-        else:
-            tr, va = list(pool), []
+        tr, va = train_test_split(pool, test_size=n_val, random_state=seed, shuffle=True, stratify=pool_labels)
         tr, va = _ensure_each_class_on_both_sides(list(tr), list(va), ds.labels, seed)
         train_idx += tr
         val_idx = va

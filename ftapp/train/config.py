@@ -34,6 +34,22 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def problems(self) -> list[str]:
+        """Settings out of range, in plain words (checked before a run starts)."""
+        checks = [
+            (self.epochs >= 1, "Epochs must be at least 1."),
+            (self.batch_size >= 1, "Batch size must be at least 1."),
+            (0 < self.val_fraction < 1, "The validation share must be between 0 and 1, for example 0.2."),
+            (self.lr is None or self.lr > 0, "The learning rate must be above 0, for example 1e-4."),
+            (self.weight_decay >= 0, "Weight decay cannot be negative."),
+            (0 <= self.warmup_ratio < 1, "The warm-up share must be between 0 and 1, for example 0.1."),
+            (self.patience >= 0, "Early-stopping patience cannot be negative (0 turns it off)."),
+            (self.method in ("full", "lora"), "The method must be 'full' or 'lora'."),
+            (self.precision in ("auto", "fp32", "bf16"), "Precision must be auto, fp32 or bf16."),
+            (self.frozen_layers is None or self.frozen_layers >= 0, "Frozen layers cannot be negative."),
+        ]
+        return [message for ok, message in checks if not ok]
+
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}

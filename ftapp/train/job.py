@@ -85,6 +85,8 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
     run.device = describe_device(device)
     emit("status", status="running", message="")
     try:
+        if config.problems():
+            raise RunFailed(" ".join(config.problems()))
         emit("phase", phase="preparing data")
         train, val, reports = prepare_data(config, workdir, limits)
         atomic_write_json(run.dir / "data_report.json", reports)

@@ -65,7 +65,8 @@ def test_predict_prints_one_json_line_per_input(trained):
         assert sum(x["score"] for x in r["labels"]) == pytest.approx(1.0, abs=1e-3)
 
 
-@pytest.mark.parametrize("case", ["single_class", "missing_file", "not_a_model", "unknown_model", "bad_column"])
+@pytest.mark.parametrize("case", ["single_class", "missing_file", "not_a_model", "unknown_model", "bad_column",
+                                  "bad_setting"])
 def test_bad_input_gives_one_line_and_non_zero_exit(case, tmp_path, tiny_text_model):
     csv = tmp_path / "data.csv"
     csv.write_text("text,label\n" + "".join(f"example number {i},spam\n" for i in range(12)))
@@ -76,6 +77,8 @@ def test_bad_input_gives_one_line_and_non_zero_exit(case, tmp_path, tiny_text_mo
         "unknown_model": ("train", "--data", csv, "--model", "no-such-org/nothing-here", "--out", tmp_path / "o"),
         "bad_column": ("train", "--data", csv, "--model", tiny_text_model, "--label-column", "category",
                        "--out", tmp_path / "o"),
+        "bad_setting": ("train", "--data", csv, "--model", tiny_text_model, "--val-fraction", "0",
+                        "--out", tmp_path / "o"),
     }[case]
     if case == "unknown_model":
         csv.write_text("text,label\n" + "".join(f"example {i},{'ab'[i % 2]}\n" for i in range(12)))
@@ -87,7 +90,8 @@ def test_bad_input_gives_one_line_and_non_zero_exit(case, tmp_path, tiny_text_mo
     if case != "unknown_model":
         assert len(lines) == 1, out.stderr   # the reason, nothing else
     expected = {"single_class": "spam", "missing_file": "does not exist", "not_a_model": "not a model trained by ftapp",
-                "unknown_model": "no-such-org/nothing-here", "bad_column": "category"}[case]
+                "unknown_model": "no-such-org/nothing-here", "bad_column": "category",
+                "bad_setting": "validation share must be between 0 and 1"}[case]
     assert expected in last, out.stderr
 
 

@@ -123,15 +123,24 @@ def test_unknown_model_fails_with_a_clear_message(tmp_path, text_csv):
     assert "'no-such-org/no-such-model-xyz'" in run.message and "bundled model" in run.message
 
 
-def test_exception_in_training_thread_marks_run_failed_and_next_run_works(tmp_path, tiny_text_model, text_csv):
+def test_exception_in_training_thread_marks_run_failed_and_next_run_works(tmp_path, tiny_text_model, text_csv,
+                                                                         monkeypatch):
+    from ftapp.models.preprocess import TextPreprocessor
     from ftapp.runner import Runner
 
     store = RunStore(tmp_path / "runs")
     runner = Runner(store)
-    bad = runner.submit(TrainConfig(model=tiny_text_model, data=str(text_csv), epochs=1, batch_size=0))
+    original = TextPreprocessor.encode
+
+    def broken_once(self, texts):           # a bug of ours inside the training thread
+        monkeypatch.setattr(TextPreprocessor, "encode", original)
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(TextPreprocessor, "encode", broken_once)
+    bad = runner.submit(TrainConfig(model=tiny_text_model, data=str(text_csv), epochs=1))
     assert runner.wait(bad, timeout=120)
     assert bad.status == "failed" and (bad.dir / "error.log").exists()
-    assert "error.log" in bad.message
+    assert "error.log" in bad.message and "IndexError" in (bad.dir / "error.log").read_text()
     good = runner.submit(TrainConfig(model=tiny_text_model, data=str(text_csv), epochs=2, lr=3e-3))
     assert runner.wait(good, timeout=120) and good.status == "finished", good.message
 
