@@ -15,6 +15,7 @@ import gradio as gr
 from ftapp.ui import api, data_tab, evaluate_tab, export_tab, settings_tab, train_tab, try_tab
 from ftapp.ui.common import choose, guarded, skips
 from ftapp.ui.core import AppContext, UserError
+from ftapp.ui.common import user_message
 from ftapp.ui.session import new_owner_id, valid_owner_id
 from ftapp.ui.texts import md_escape, run_label
 
@@ -276,9 +277,10 @@ def build_demo(runs_dir: str | os.PathLike | None = None, hosted: bool | None = 
                 url = export_tab.push(ctx, owner(browser_value, request), run_id, repo, token)
                 return "", f"Pushed to [{md_escape(url)}]({url})."
             except Exception as exc:  # noqa: BLE001
-                from ftapp.ui.common import user_message
-
-                msg = user_message(exc) or "The push failed for an unexpected reason. Check the token and name."
+                msg = user_message(exc)
+                if msg is None:   # a bug of ours: the operator must see it — by type only, the token stays out
+                    log.error("Hub push failed unexpectedly: %s", type(exc).__name__)
+                    msg = "The push failed for an unexpected reason. Check the token and name."
                 if token:
                     msg = msg.replace(token.strip() or "\0", "***")
                 return "", f"**Push failed:** {md_escape(msg)}"

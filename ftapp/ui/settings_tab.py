@@ -175,7 +175,7 @@ def collect(model, method, frozen, lr_log, epochs, batch, weight_decay, warmup, 
         "batch_size": int(batch or 32),
         "weight_decay": float(weight_decay if weight_decay is not None else 0.01),
         "warmup_ratio": float(warmup if warmup is not None else 0.1),
-        "patience": patience if patience > 0 else epochs + 1,   # 0 = never stop early
+        "patience": patience,   # 0 = never stop early (the engine's meaning)
         "val_fraction": float(val_fraction or 0.2),
         "seed": int(seed or 0),
         "dropout": None if dropout in (None, "", "model") else float(dropout),
@@ -220,7 +220,7 @@ def refill(settings: dict, info: dict | None = None) -> tuple:
     slider = gr.Slider(**slider_kw)
     return (gr.update(value=model), s.get("method", "full"), slider, lr_log, epochs, int(s.get("batch_size") or 32),
             float(s.get("weight_decay", 0.01)), float(s.get("warmup_ratio", 0.1)),
-            0 if patience > epochs else patience, float(s.get("val_fraction") or 0.2), int(s.get("seed") or 0),
+            patience, float(s.get("val_fraction") or 0.2), int(s.get("seed") or 0),
             dropout_value, bool(s.get("augment")), readout, lr_readout(lr_log))
 
 

@@ -141,16 +141,14 @@ def status_markdown(snap: dict | None, position: int | None = None) -> str:
     return "\n\n".join(lines)
 
 
-def cache_note(snap: dict | None, cache_seen: bool = False) -> str:
-    """Explains the frozen-prefix speed-up when the run uses it."""
+def cache_note(snap: dict | None) -> str:
+    """Explains the frozen-prefix speed-up when the run uses it (the engine says so in the run's
+    info before it computes the frozen blocks)."""
     if not snap:
         return ""
     info = snap.get("info") or {}
     k, n = info.get("frozen_layers"), info.get("n_blocks")
-    used = info.get("used_cache")
-    if used is None:
-        used = cache_seen or str(snap.get("phase", "")).startswith("computing the")
-    if not used or k is None or n is None:
+    if not info.get("used_cache") or k is None or n is None:
         return ""
     rest = (f"the last {n - k} block{'s' if n - k != 1 else ''} and the new head" if n > k
             else "the new head")

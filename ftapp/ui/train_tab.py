@@ -73,15 +73,7 @@ def view(ctx: AppContext, owner: str, run_id: str | None, seen: dict | None, for
     new["status_text"] = status_markdown(snap, pos)
     status = new["status_text"] if not same or new["status_text"] != old.get("status_text") else gr.skip()
 
-    new["cache_seen"] = bool((same and old.get("cache_seen"))
-                             or (snap and str(snap.get("phase", "")).startswith("computing the")))
-    new["cache_checked"] = bool(same and old.get("cache_checked"))
-    if snap and not new["cache_seen"] and not new["cache_checked"] and "used_cache" not in (snap.get("info") or {}) \
-            and snap.get("steps"):
-        # the engine says "used_cache" only after training; until then its phase history tells
-        new["cache_seen"] = computed_prefix(run)
-        new["cache_checked"] = True
-    new["cache_text"] = cache_note(snap, new["cache_seen"])
+    new["cache_text"] = cache_note(snap)
     cache = new["cache_text"] if not same or new["cache_text"] != old.get("cache_text") else gr.skip()
 
     new["steps"] = len(snap["steps"]) if snap else 0
@@ -108,18 +100,6 @@ def view(ctx: AppContext, owner: str, run_id: str | None, seen: dict | None, for
     else:
         runs_table = run_select = compare = gr.skip()
     return (status, cache, loss, val, stop, timer, new, runs_table, run_select, compare)
-
-
-def computed_prefix(run) -> bool:
-    """Did this run compute its frozen blocks once (the prefix cache)? Read from its event log."""
-    try:
-        with open(run.dir / "metrics.jsonl") as f:
-            for line in f:
-                if '"phase"' in line and "computing the" in line:
-                    return True
-    except OSError:
-        pass
-    return False
 
 
 def compare_view(ctx: AppContext, owner: str, run_ids: list[str] | None):

@@ -271,3 +271,10 @@ def test_precision_setting_is_resolved_and_reported(tmp_path, tiny_text_model, t
         run = _train(tmp_path, name=precision, model=tiny_text_model, data=str(text_csv), epochs=1, lr=3e-3,
                      precision=precision)
         assert run.status == "finished" and run.info["precision"] == precision
+
+
+def test_patience_zero_turns_early_stopping_off(tmp_path, tiny_text_model, text_csv):
+    # the same over-fitting setting that stops early with patience 1 runs every epoch with 0
+    run = _train(tmp_path, model=tiny_text_model, data=str(text_csv), epochs=8, lr=3e-2, patience=0,
+                 frozen_layers=0, warmup_ratio=0.0)
+    assert run.status == "finished" and len(run.epochs) == 8 and "Stopped early" not in run.message

@@ -56,9 +56,11 @@ def test_cache_note_from_info_and_phase():
     note = cache_note(snap(info=info))
     assert "4 frozen blocks" in note and "epochs 2+ run only the last 2 blocks" in note
     assert cache_note(snap(info={**info, "used_cache": False})) == ""
-    # during training the engine has not said yet: the "computing the k frozen blocks" phase tells
-    running = snap(info={"frozen_layers": 2, "n_blocks": 6}, phase="computing the 2 frozen blocks once")
+    # while the frozen blocks are being computed the engine has already said it uses the cache
+    running = snap(info={"frozen_layers": 2, "n_blocks": 6, "used_cache": True},
+                   phase="computing the 2 frozen blocks once")
     assert "last 4 blocks" in cache_note(running)
+    assert cache_note(snap(info={"frozen_layers": 2, "n_blocks": 6})) == ""   # not said (yet): no claim
     assert "only the new head" in cache_note(snap(info={"frozen_layers": 6, "n_blocks": 6, "used_cache": True}))
 
 
@@ -194,7 +196,7 @@ def test_collect_and_refill_round_trip():
     s = settings_tab.collect("  my-model ", "lora", 3, -3.0, 4, 16, 0.05, 0.2, 0, 0.25, 7, "0.1", True)
     assert s["model"] == "my-model" and s["method"] == "lora" and s["frozen_layers"] == 3
     assert s["lr"] == pytest.approx(1e-3) and s["batch_size"] == 16 and s["dropout"] == 0.1 and s["augment"]
-    assert s["patience"] > s["epochs"]          # 0 = never stop early
+    assert s["patience"] == 0                   # 0 = never stop early: the engine's own meaning
     out = settings_tab.refill({**s, "modality": "text"}, {"n_blocks": 6, "frozen_layers": 3})
     assert out[1] == "lora" and out[3] == pytest.approx(-3.0) and out[4] == 4 and out[8] == 0 and out[11] == "0.1"
     assert "3 of 6 blocks frozen" in out[13]
@@ -237,7 +239,7 @@ def test_poll_view_skips_unchanged_parts_and_filters_owners(tmp_path):
     assert not ctx.stop(other, run.id)
 
 
-def test_cache_note_found_in_the_event_log_after_the_phase_passed(tmp_path):
+def test_cache_note_shown_after_the_phase_passed(tmp_path):
     from ftapp.ui import train_tab
     from ftapp.ui.core import AppContext
 
@@ -245,6 +247,7 @@ def test_cache_note_found_in_the_event_log_after_the_phase_passed(tmp_path):
     run = ctx.store.create({"model": "m", "epochs": 2}, owner="local")
     run.record("status", status="running")
     run.record("info", n_blocks=6, frozen_layers=2)
+    run.record("info", used_cache=True, precision="fp32")          # as Fitter._prepare reports it
     run.record("phase", phase="computing the 2 frozen blocks once")
     run.record("phase", phase="training")          # the page looks only now (or after a reload)
     run.record("step", step=1, epoch=0.5, loss=1.0, lr=1e-4)
