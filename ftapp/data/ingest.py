@@ -19,9 +19,9 @@ from collections import Counter, defaultdict
 from .archive import ARCHIVE_EXTENSIONS, is_junk, note_junk, safe_extract
 from .images import IMAGE_EXTENSIONS, check_image, is_image_name, unsupported_reason
 from .report import DataReport, Dataset, Limits, display_name, human_size
-from .text import (OLD_EXCEL, LABEL_NAMES, PATH_NAMES, TABLE_EXTENSIONS, Table, choose_text_columns, encoding_warning,
-                   find_column, is_id_column, normalise_numeric_labels, read_table, read_text_file, resolve_chosen,
-                   text_examples_from_table, truncation_message)
+from .text import (OLD_EXCEL, LABEL_NAMES, PATH_NAMES, TABLE_EXTENSIONS, Table, choose_text_columns, complete_rows,
+                   encoding_warning, find_column, is_id_column, normalise_numeric_labels, read_table, read_text_file,
+                   resolve_chosen, text_examples_from_table, truncation_message)
 
 log = logging.getLogger(__name__)
 
@@ -379,20 +379,12 @@ def _image_table(table: Table, pcol: str, label_column, table_path: str, upload_
     real_root = os.path.realpath(upload_root) if upload_root else None
 
     items, labels, origins = [], [], []
-    no_path, no_label = [], []
     used: set[str] = set()
     # file-name index of the upload, built on first need; never for a lone table (its folder may be huge)
     names: dict[str, list[str]] | None = {} if note_unlisted and upload_root else None
     by_name: list[str] = []
-    for raw_path, raw_label, where in zip(table.df[pcol], table.df[lcol], table.row_names):
-        value = str(raw_path or "").strip()
-        lab = str(raw_label or "").strip()
-        if not value:
-            no_path.append(where)
-            continue
-        if not lab:
-            no_label.append(where)
-            continue
+    rows, no_path, no_label = complete_rows(table, pcol, lcol)
+    for value, lab, where in rows:
         full, reason = _resolve_image_path(value, bases, real_root, limits)
         if reason and "not found" in reason and names is not None:
             # People often list just "IMG_1.JPG" while the file sits in a sub-folder, or the case differs

@@ -476,21 +476,29 @@ def _row_no(row_name: str) -> str:
     return row_name.rsplit(" ", 1)[-1]
 
 
+def complete_rows(table: Table, first: str, second: str) -> tuple[list[tuple[str, str, str]], list[str], list[str]]:
+    """The rows whose two cells are both filled, as (first, second, row name) with the cells
+    stripped; then the names of the rows missing the first cell, and of those missing the second."""
+    rows, no_first, no_second = [], [], []
+    for a, b, where in zip(table.df[first], table.df[second], table.row_names):
+        a = "" if a is None else str(a).strip()
+        b = "" if b is None else str(b).strip()
+        if not a:
+            no_first.append(where)
+        elif not b:
+            no_second.append(where)
+        else:
+            rows.append((a, b, where))
+    return rows, no_first, no_second
+
+
 def text_examples_from_table(table: Table, text_col: str, label_col: str, report: DataReport,
                              limits: Limits) -> tuple[list[str], list[str], list[str]]:
     """Returns (texts, labels, origins); empty texts / missing labels are dropped and counted."""
     texts, labels, origins = [], [], []
-    empty_rows, nolabel_rows = [], []
     n_cut, first_cut = 0, None
-    for raw_text, raw_label, where in zip(table.df[text_col], table.df[label_col], table.row_names):
-        t = "" if raw_text is None else str(raw_text).strip()
-        lab = "" if raw_label is None else str(raw_label).strip()
-        if not t:
-            empty_rows.append(where)
-            continue
-        if not lab:
-            nolabel_rows.append(where)
-            continue
+    rows, empty_rows, nolabel_rows = complete_rows(table, text_col, label_col)
+    for t, lab, where in rows:
         if len(t) > limits.max_text_chars:
             t = t[: limits.max_text_chars]
             n_cut += 1
