@@ -76,23 +76,25 @@ def _check_path(path: str | None, what: str) -> None:
         raise CliError(f"{what} '{path}' does not exist.")
 
 
+def config_from_args(args):
+    """TrainConfig from the parsed options: an option left out is None, and TrainConfig decides."""
+    from ftapp.train.config import SETTINGS, TrainConfig
+
+    paths = {k: os.path.abspath(getattr(args, k)) if getattr(args, k) else None
+             for k in ("data", "val_data", "test_data")}
+    chosen = {name: getattr(args, name) for name in SETTINGS}
+    return TrainConfig.from_dict({"model": args.model, **paths, "text_column": args.text_column,
+                                  "label_column": args.label_column, "path_column": args.path_column, **chosen})
+
+
 def cmd_train(args) -> int:
-    from ftapp.runs import new_run
-    from ftapp.train.config import TrainConfig
+    from ftapp.runs import RunFolder, new_run
     from ftapp.train.job import execute
 
     _check_path(args.data, "The data file")
     _check_path(args.val_data, "The validation file")
     _check_path(args.test_data, "The test file")
-    config = TrainConfig(model=args.model, data=os.path.abspath(args.data),
-                         val_data=os.path.abspath(args.val_data) if args.val_data else None,
-                         test_data=os.path.abspath(args.test_data) if args.test_data else None,
-                         text_column=args.text_column, label_column=args.label_column, path_column=args.path_column,
-                         method=args.method, frozen_layers=args.frozen_layers, lr=args.lr, epochs=args.epochs,
-                         batch_size=args.batch_size, weight_decay=args.weight_decay, warmup_ratio=args.warmup,
-                         patience=args.patience, augment=args.augment, dropout=args.dropout,
-                         val_fraction=args.val_fraction, seed=args.seed, cache_prefix=not args.no_cache,
-                         precision=args.precision)
+    config = config_from_args(args)
     started = time.time()
     run = new_run(args.out, {**config.to_dict(), "data_name": Path(args.data).name}, owner="cli")
     run.listeners.append(_progress_printer(started))
@@ -103,7 +105,7 @@ def cmd_train(args) -> int:
     if run.status == "failed":
         _err(f"ftapp: error: {run.message}")
         return EXIT_FAILED
-    metrics = json.loads((Path(args.out) / "metrics.json").read_text())
+    metrics = RunFolder(args.out).metrics()
     test = (f" Test accuracy {metrics['test_accuracy']:.3f}, macro-F1 {metrics['test_macro_f1']:.3f} "
             f"({metrics['n_test']} examples)." if "test_accuracy" in metrics else "")
     _err(f"{run.message}\nValidation accuracy {metrics['val_accuracy']:.3f}, macro-F1 {metrics['val_macro_f1']:.3f}, "
@@ -162,24 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", required=True, help="zip/folder of class folders, or CSV/TSV/JSONL/XLSX")
     t.add_argument("--model", required=True, help="a name from `ftapp models`, a Hub id or a local folder")
     t.add_argument("--out", required=True, help="folder for the model, metrics.json and the run's records")
-    t.add_argument("--frozen-layers", type=int, default=None, help="blocks kept frozen (default: model's choice)")
-    t.add_argument("--lr", type=float, default=None)
-    t.add_argument("--epochs", type=int, default=5)
-    t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--val-data", default=None, help="separate validation file (default: split off --val-fraction)")
     t.add_argument("--test-data", default=None, help="held-out test file, scored once after training")
-    t.add_argument("--val-fraction", type=float, default=0.2)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--method", choices=["full", "lora"], default="full")
-    t.add_argument("--weight-decay", type=float, default=0.01)
-    t.add_argument("--warmup", type=float, default=0.1, help="fraction of steps spent warming up")
-    t.add_argument("--patience", type=int, default=3, help="early stopping patience in epochs")
-    t.add_argument("--augment", action="store_true", help="images: random crops, flips, colour jitter")
-    t.add_argument("--dropout", type=float, default=None)
     t.add_argument("--text-column"); t.add_argument("--label-column"); t.add_argument("--path-column")
-    t.add_argument("--no-cache", action="store_true", help="recompute frozen blocks every epoch (for comparisons)")
-    t.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
-                   help="auto: bf16 mixed precision on GPUs and on CPUs with native bf16, else fp32")
+    add_setting_options(t)
     t.set_defaults(fn=cmd_train)
 
     e = sub.add_parser("evaluate", help="score a trained model on labelled data")
@@ -193,6 +181,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("inputs", nargs="+", help="image paths or texts")
     r.set_defaults(fn=cmd_predict)
     return p
+
+
+def add_setting_options(parser: argparse.ArgumentParser) -> None:
+    """One option per training setting, from TrainConfig: the defaults are TrainConfig's."""
+    from ftapp.train.config import SETTINGS
+
+    for s in SETTINGS.values():
+        default = "chosen by ftapp" if s.default is None else s.default
+        text = f"{s.help} (default: {default})"
+        names = [s.option, *s.aliases]
+        if s.kind is bool:
+            parser.add_argument(*names, dest=s.name, action=argparse.BooleanOptionalAction, default=None, help=text)
+        else:
+            parser.add_argument(*names, dest=s.name, type=s.kind, default=None, help=text,
+                                choices=s.choices if s.kind is str else None)   # numbers: any value
 
 
 def main(argv: list[str] | None = None) -> int:

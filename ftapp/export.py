@@ -10,11 +10,14 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from ftapp.models.catalog import looks_like_local_path
+from ftapp.runs import RunFolder
+
 # What belongs in an exported model; run bookkeeping (metrics.jsonl, work files) stays behind.
-MODEL_FILES = ("config.json", "model.safetensors", "ftapp_model.json", "preprocessor_config.json",
+MODEL_FILES = ("config.json", "model.safetensors", RunFolder.MODEL_META, "preprocessor_config.json",
                "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
                "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spiece.model",
-               "metrics.json", "report.json")
+               RunFolder.METRICS, RunFolder.REPORT)
 # Settings leave the machine without file-system paths (a server's temp folders, a user's disk).
 PATH_SETTINGS = ("data", "val_data", "test_data")
 
@@ -30,11 +33,12 @@ def _safe(text) -> str:
 
 def _public_name(model: str) -> str:
     """A Hub id or bundled name as is; a model folder on this disk by its folder name only."""
-    return Path(model).name if model.startswith(("/", ".", "~")) or Path(model).is_dir() else model
+    return Path(model).name if looks_like_local_path(model) else model
 
 
 def _settings(run_dir: Path) -> dict:
-    settings = json.loads((run_dir / "settings.json").read_text())["settings"]
+    """The settings the run used (the engine's choices included), without file-system paths."""
+    settings = RunFolder(run_dir).effective_settings()
     public = {k: v for k, v in settings.items() if k not in PATH_SETTINGS}
     if public.get("model"):
         public["model"] = _public_name(public["model"])
@@ -43,8 +47,9 @@ def _settings(run_dir: Path) -> dict:
 
 def model_card(run_dir: Path) -> str:
     settings = _settings(run_dir)
-    report = json.loads((run_dir / "report.json").read_text()) if (run_dir / "report.json").exists() else {}
-    meta = json.loads((run_dir / "ftapp_model.json").read_text())
+    folder = RunFolder(run_dir)
+    report = folder.report() or {}
+    meta = folder.model_meta()
     task = "text-classification" if meta["modality"] == "text" else "image-classification"
     lines = ["---", f"pipeline_tag: {task}", "library_name: " + ("transformers" if meta["kind"] == "transformers" else "timm"),
              "tags: [ftapp, fine-tuned]", "---", "",
@@ -74,14 +79,14 @@ def model_card(run_dir: Path) -> str:
 
 def _stage(run_dir: Path, dest: Path) -> Path:
     run_dir = Path(run_dir)
-    if not (run_dir / "ftapp_model.json").exists():
+    if not RunFolder(run_dir).has_model:
         raise ExportError("This run has no saved model to export. Pick a finished run.")
     dest.mkdir(parents=True, exist_ok=True)
     for name in MODEL_FILES:
         if (run_dir / name).exists():
             shutil.copyfile(run_dir / name, dest / name)
     settings = _settings(run_dir)
-    (dest / "settings.json").write_text(json.dumps(settings, indent=2))
+    (dest / RunFolder.SETTINGS).write_text(json.dumps(settings, indent=2))
     (dest / "README.md").write_text(model_card(run_dir))
     return dest
 

@@ -6,6 +6,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ftapp.models import Classifier, ModelError, load_trained
+from ftapp.runs import RunFolder
 
 _CACHE: "OrderedDict[tuple[str, float], Classifier]" = OrderedDict()
 _LOCK = threading.Lock()
@@ -14,7 +15,7 @@ _MAX_MODELS = 3
 
 def model_for(run_dir: str | Path) -> Classifier:
     run_dir = Path(run_dir)
-    marker = run_dir / "ftapp_model.json"
+    marker = run_dir / RunFolder.MODEL_META
     if not marker.exists():
         raise ModelError("This run has no saved model yet. Pick a finished run.")
     key = (str(run_dir.resolve()), marker.stat().st_mtime)   # a re-saved model is reloaded
@@ -31,13 +32,16 @@ def model_for(run_dir: str | Path) -> Classifier:
 
 
 def predict_run(run_dir: str | Path, item, top_k: int = 5) -> dict[str, float]:
-    """item: a text, an image path or a PIL image."""
+    """item: a text, an image path or a PIL image. Wrong or missing input gets a plain message."""
     clf = model_for(run_dir)
-    if clf.modality == "text" and not isinstance(item, str):
-        raise ModelError("This model reads text: type a sentence.")
-    if clf.modality == "text" and not item.strip():
-        raise ModelError("Type some text first.")
-    if clf.modality == "image" and isinstance(item, str) and not Path(item).is_file():
+    if clf.modality == "text":
+        if item is not None and not isinstance(item, str):
+            raise ModelError("This model reads text: type a sentence.")
+        if not (item or "").strip():
+            raise ModelError("Type some text first.")
+    elif item is None or item == "":
+        raise ModelError("Upload a picture or take one with the webcam first.")
+    elif isinstance(item, str) and not Path(item).is_file():
         raise ModelError("This model reads images: upload a picture.")
     try:
         return clf.predict([item], top_k=top_k)[0]

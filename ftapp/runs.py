@@ -4,6 +4,9 @@ Data flows one way: the trainer records events here, the CLI and the UI read the
 appends to an in-memory list and one line of metrics.jsonl, so a slow or absent reader can never
 hold the trainer up. Runs found on disk at start-up are listed again; one that was still running
 when the process died is marked "interrupted" (its best checkpoint, if saved, stays usable).
+
+This module owns the run folder: the names of its files, how to read them, the statuses and the
+event kinds. Everyone else asks it.
 """
 from __future__ import annotations
 
@@ -15,7 +18,33 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ftapp.models.catalog import MODEL_META
+
 ACTIVE = ("queued", "running")
+TERMINAL = ("finished", "stopped", "failed", "interrupted")
+
+# The events a run records (`Run.record(kind, **data)`), each one line of metrics.jsonl except
+# "progress", which is derived from the step count and kept in memory only.
+EVENTS = {
+    "status": "status (queued | running | finished | stopped | failed | interrupted), message, has_model",
+    "phase": "phase: what the run is doing now, in words ('training', 'validating epoch 2', …)",
+    "progress": "progress (0–1) and eta_seconds",
+    "step": "one optimizer step: step, epoch (fractional), loss, lr",
+    "epoch": "one validation: epoch, train_loss, val_loss, val_accuracy, val_macro_f1",
+    "best": "a new best epoch: the same keys as 'epoch'",
+    "info": "facts about the run, merged into Run.info (keys below)",
+    "settings": "effective settings the engine chose or changed (lr, frozen_layers, batch_size …)",
+}
+INFO_KEYS = {
+    "n_train": "training examples", "n_val": "validation examples", "classes": "class names, sorted",
+    "warnings": "data warnings, in words", "data_summary": "the data report as plain text",
+    "n_blocks": "blocks of the model", "frozen_layers": "blocks kept frozen",
+    "trainable_params": "parameters that train", "total_params": "all parameters",
+    "freezing": "the freezing summary, in words", "lr": "learning rate", "device": "what trains, in words",
+    "used_cache": "whether the frozen-prefix cache is used", "precision": "bf16 | fp32",
+    "notice": "something the user should know (e.g. an out-of-memory retry)",
+    "train_seconds": "seconds spent in the training loop",
+}
 
 
 def atomic_write_json(path: Path, data) -> None:
@@ -24,22 +53,89 @@ def atomic_write_json(path: Path, data) -> None:
     os.replace(tmp, path)
 
 
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+class RunFolder:
+    """The files of one run folder (an app run, or the CLI's --out folder)."""
+
+    SETTINGS = "settings.json"        # {"id", "owner", "created", "settings": what the user asked for}
+    STATUS = "status.json"            # Run.summary(), rewritten on every status/phase/info/best/settings event
+    EVENTS = "metrics.jsonl"          # every event but progress, one JSON line each
+    METRICS = "metrics.json"          # headline numbers of a finished run
+    REPORT = "report.json"            # evaluation on the validation split (evaluate.evaluation_report)
+    TEST_REPORT = "test_report.json"  # the same on --test-data
+    DATA_REPORT = "data_report.json"  # what ingestion found
+    MODEL_META = MODEL_META           # written with the model: kind, modality, labels, source
+    ERROR_LOG = "error.log"           # the traceback of an unexpected failure
+    EXAMPLES = "examples"             # validation pictures the app shows (uploads are temporary)
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def read(self, name: str) -> dict | None:
+        return read_json(self.path / name)
+
+    def write(self, name: str, data) -> None:
+        atomic_write_json(self.path / name, data)
+
+    @property
+    def has_model(self) -> bool:
+        return (self.path / self.MODEL_META).is_file()
+
+    def report(self) -> dict | None:
+        return self.read(self.REPORT)
+
+    def metrics(self) -> dict | None:
+        return self.read(self.METRICS)
+
+    def model_meta(self) -> dict | None:
+        return self.read(self.MODEL_META)
+
+    def requested_settings(self) -> dict:
+        return (self.read(self.SETTINGS) or {}).get("settings") or {}
+
+    def effective_settings(self) -> dict:
+        """What the run actually used: the request, overlaid with what the engine chose."""
+        status = self.read(self.STATUS) or {}
+        return {**self.requested_settings(), **(status.get("effective") or {})}
+
+    def modality(self) -> str | None:
+        """text / image, from the settings, the model files or the data report."""
+        m = self.requested_settings().get("modality")
+        if m:
+            return m
+        meta = self.model_meta()
+        if meta and meta.get("modality"):
+            return meta["modality"]
+        rep = self.read(self.DATA_REPORT)
+        return (rep.get("train") or {}).get("modality") if rep else None
+
+
 @dataclass
 class Run:
     id: str
     dir: Path
     owner: str
-    settings: dict
+    settings: dict                  # what was asked for (settings.json)
     created: float = field(default_factory=time.time)
-    status: str = "queued"          # queued | running | finished | stopped | failed | interrupted
+    status: str = "queued"          # one of ACTIVE or TERMINAL
     phase: str = "waiting in queue"
     message: str = ""
     progress: float = 0.0
     eta_seconds: float | None = None
     device: str = ""
-    info: dict = field(default_factory=dict)     # block counts, parameter counts, cache use…
-    steps: list = field(default_factory=list)    # {"step", "epoch", "loss"}
-    epochs: list = field(default_factory=list)   # {"epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1"}
+    info: dict = field(default_factory=dict)        # INFO_KEYS
+    effective: dict = field(default_factory=dict)   # settings the engine chose or changed
+    steps: list = field(default_factory=list)       # "step" events
+    epochs: list = field(default_factory=list)      # "epoch" events
     best: dict = field(default_factory=dict)
     has_model: bool = False
     restored: bool = False          # found on disk at start-up (a run of an earlier app process)
@@ -47,36 +143,26 @@ class Run:
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    @property
+    def files(self) -> RunFolder:
+        return RunFolder(self.dir)
+
     # ---- written by the trainer --------------------------------------------------------
     def record(self, kind: str, **data) -> None:
-        """Store one event and append it to metrics.jsonl. Cheap and never blocks on readers.
-        Progress/ETA is transient (derived from the step count) and stays in memory only."""
+        """Store one event and append it to metrics.jsonl. Cheap and never blocks on readers."""
+        if kind not in EVENTS:
+            raise ValueError(f"unknown run event {kind!r}")   # a programming mistake
         with self._lock:
-            if kind == "step":
-                self.steps.append(data)
-            elif kind == "epoch":
-                self.epochs.append(data)
-            elif kind == "phase":
-                self.phase = data["phase"]
-            elif kind == "progress":
-                self.progress, self.eta_seconds = data["progress"], data.get("eta_seconds")
-            elif kind == "info":
-                self.info.update(data)
-            elif kind == "best":
-                self.best = data
-            elif kind == "status":
-                self.status = data["status"]
-                self.message = data.get("message", self.message)
-                self.has_model = data.get("has_model", self.has_model)
+            self._apply(kind, data)
             line = None if kind == "progress" else json.dumps({"t": round(time.time(), 3), "kind": kind, **data},
                                                               default=str)
         if line is not None:
             try:
-                with open(self.dir / "metrics.jsonl", "a") as f:
+                with open(self.dir / RunFolder.EVENTS, "a") as f:
                     f.write(line + "\n")
             except OSError:
                 pass  # a full disk must not kill training; the in-memory history stays complete
-        if kind in ("status", "best", "info", "phase"):
+        if kind in ("status", "best", "info", "phase", "settings"):
             self.save_status()
         for listener in list(self.listeners):
             try:
@@ -84,29 +170,59 @@ class Run:
             except Exception:  # noqa: BLE001 — a broken reader must never stop training
                 self.listeners.remove(listener)
 
+    def _apply(self, kind: str, data: dict) -> None:
+        """The one place that interprets events: live recording and re-reading metrics.jsonl."""
+        if kind == "step":
+            self.steps.append(data)
+        elif kind == "epoch":
+            self.epochs.append(data)
+        elif kind == "phase":
+            self.phase = data["phase"]
+        elif kind == "progress":
+            self.progress, self.eta_seconds = data["progress"], data.get("eta_seconds")
+        elif kind == "info":
+            self.info.update(data)
+        elif kind == "settings":
+            self.effective.update(data)
+        elif kind == "best":
+            self.best = data
+        elif kind == "status":
+            self.status = data["status"]
+            self.message = data.get("message", self.message)
+            self.has_model = data.get("has_model", self.has_model)
+
     def save_status(self) -> None:
         try:
-            atomic_write_json(self.dir / "status.json", self.summary())
+            self.files.write(RunFolder.STATUS, self.summary())
         except OSError:
             pass
 
     # ---- read by the UI / CLI ------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def ended(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def effective_settings(self) -> dict:
+        """What the run used: the request overlaid with the engine's choices (refills the form)."""
+        return {**self.settings, **self.effective}
+
     def summary(self) -> dict:
         return {"id": self.id, "owner": self.owner, "created": self.created, "status": self.status,
                 "phase": self.phase, "message": self.message, "progress": self.progress,
                 "eta_seconds": self.eta_seconds, "device": self.device, "info": dict(self.info),
-                "best": dict(self.best), "has_model": self.has_model, "model": self.settings.get("model"),
-                "data_name": self.settings.get("data_name", "")}
+                "effective": dict(self.effective), "best": dict(self.best), "has_model": self.has_model,
+                "model": self.settings.get("model"), "data_name": self.settings.get("data_name", "")}
 
     def snapshot(self) -> dict:
         """A consistent copy of everything a chart needs."""
         with self._lock:
             return {**self.summary(), "steps": list(self.steps), "epochs": list(self.epochs),
-                    "settings": dict(self.settings)}
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
+                    "settings": self.effective_settings}
 
 
 def new_run_id() -> str:
@@ -118,9 +234,38 @@ def new_run(run_dir: str | os.PathLike, settings: dict, owner: str = "local", ru
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     run = Run(run_id or new_run_id(), run_dir, owner, dict(settings))
-    atomic_write_json(run_dir / "settings.json", {"id": run.id, "owner": owner,
-                                                  "created": run.created, "settings": settings})
+    run.files.write(RunFolder.SETTINGS, {"id": run.id, "owner": owner, "created": run.created, "settings": settings})
     run.save_status()
+    return run
+
+
+def read_run(run_dir: Path) -> Run:
+    """A run folder written by an earlier process, with its whole history."""
+    folder = RunFolder(run_dir)
+    meta = json.loads((folder / RunFolder.SETTINGS).read_text())
+    run = Run(meta["id"], run_dir, meta.get("owner", "local"), meta["settings"], meta.get("created", 0),
+              restored=True)
+    status = folder.read(RunFolder.STATUS) or {}
+    for key in ("status", "phase", "message", "progress", "device", "info", "effective", "best", "has_model"):
+        if key in status:
+            setattr(run, key, status[key])
+    events = folder / RunFolder.EVENTS
+    if events.exists():
+        for line in events.read_text().splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # the last line may be cut off by a crash
+            kind = event.pop("kind", None)
+            event.pop("t", None)
+            if kind in ("step", "epoch"):   # the rest is already in status.json
+                run._apply(kind, event)
+    if run.active:
+        run.status = "interrupted"
+        run.phase = "interrupted"
+        run.message = ("The app stopped while this run was training."
+                       + (" Its best model so far was saved and can be used." if run.has_model else ""))
+        run.save_status()
     return run
 
 
@@ -151,41 +296,9 @@ class RunStore:
         return sorted(runs, key=lambda r: r.created, reverse=True)
 
     def _load_existing(self) -> None:
-        for settings_file in sorted(self.root.glob("*/settings.json")):
+        for settings_file in sorted(self.root.glob(f"*/{RunFolder.SETTINGS}")):
             try:
-                run = self._read_run(settings_file.parent)
+                run = read_run(settings_file.parent)
             except (OSError, ValueError, KeyError):
                 continue  # a half-written folder: not a run we can show
             self._runs[run.id] = run
-
-    @staticmethod
-    def _read_run(run_dir: Path) -> Run:
-        meta = json.loads((run_dir / "settings.json").read_text())
-        run = Run(meta["id"], run_dir, meta.get("owner", "local"), meta["settings"], meta.get("created", 0),
-                  restored=True)
-        status_file = run_dir / "status.json"
-        if status_file.exists():
-            s = json.loads(status_file.read_text())
-            for key in ("status", "phase", "message", "progress", "device", "info", "best", "has_model"):
-                if key in s:
-                    setattr(run, key, s[key])
-        metrics = run_dir / "metrics.jsonl"
-        if metrics.exists():
-            for line in metrics.read_text().splitlines():
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue  # the last line may be cut off by a crash
-                kind = event.pop("kind", None)
-                event.pop("t", None)
-                if kind == "step":
-                    run.steps.append(event)
-                elif kind == "epoch":
-                    run.epochs.append(event)
-        if run.status in ACTIVE:
-            run.status = "interrupted"
-            run.phase = "interrupted"
-            run.message = ("The app stopped while this run was training."
-                           + (" Its best model so far was saved and can be used." if run.has_model else ""))
-            run.save_status()
-        return run

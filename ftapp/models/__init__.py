@@ -3,12 +3,14 @@
 The catalog is plain data; everything else needs torch and transformers and is imported on
 first use, so listing models (the app's first page, `ftapp models`) starts fast.
 """
-from ftapp.models.catalog import BUNDLED_IMAGE, BUNDLED_TEXT, CATALOG, ModelSpec, default_model, find_spec, models_for
+from ftapp.models.catalog import (BUNDLED_IMAGE, BUNDLED_TEXT, CATALOG, ModelSpec, default_frozen_layers, default_model,
+                                  find_spec, models_for)
 
 _LAZY = {"Classifier": "ftapp.models.classifier", "ModelError": "ftapp.models.loading",
          "load_pretrained": "ftapp.models.loading", "load_trained": "ftapp.models.loading"}
 
-__all__ = ["BUNDLED_IMAGE", "BUNDLED_TEXT", "CATALOG", "ModelSpec", "default_model", "find_spec", "models_for",
+__all__ = ["BUNDLED_IMAGE", "BUNDLED_TEXT", "CATALOG", "ModelSpec", "default_frozen_layers", "default_model", "find_spec",
+           "models_for",
            *_LAZY]
 
 

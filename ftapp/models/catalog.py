@@ -5,7 +5,12 @@ the catalog only decides what the app lists first and how it describes them.
 """
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import asdict, dataclass
+
+# Written beside every model ftapp saves (kind, modality, labels, source): how ftapp reloads it.
+MODEL_META = "ftapp_model.json"
 
 BUNDLED_TEXT = "all-MiniLM-L6-v2 (bundled)"
 BUNDLED_IMAGE = "EfficientNet-Lite0 (bundled)"
@@ -52,5 +57,24 @@ def find_spec(name: str) -> ModelSpec | None:
     return next((s for s in CATALOG if s.name == name), None)
 
 
+def looks_like_local_path(name: str) -> bool:
+    """A folder on this disk (or written like one), as opposed to a catalog name or Hub id."""
+    name = (name or "").strip()
+    return (name.startswith(("/", ".", "~", "\\")) or bool(re.match(r"^[A-Za-z]:[\\/]", name))
+            or os.path.isdir(name))
+
+
 def default_model(modality: str) -> str:
     return BUNDLED_TEXT if modality == "text" else BUNDLED_IMAGE
+
+
+def default_frozen_layers(n_blocks: int, modality: str) -> int:
+    """What a newcomer gets: keep the early, general-purpose blocks, adapt the later ones.
+
+    Text: freeze the first third (MiniLM: 2 of 6). Images: freeze all but the last two blocks
+    (EfficientNet-Lite0: 6 of 8), so training reuses ImageNet features and runs fast on CPU
+    thanks to the frozen-prefix cache.
+    """
+    if n_blocks <= 1:
+        return 0
+    return n_blocks // 3 if modality == "text" else max(n_blocks - 2, 0)

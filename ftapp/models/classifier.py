@@ -13,10 +13,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ftapp.models.catalog import MODEL_META
 from ftapp.models.layout import Layout, find_layout
 from ftapp.models.preprocess import ImagePreprocessor, TextPreprocessor
-
-FTAPP_CONFIG = "ftapp_model.json"
 
 
 def logits_of(output) -> torch.Tensor:
@@ -178,4 +177,4 @@ class Classifier:
             # timm rebuilds BatchNorm with its own eps; the bundled weights need theirs (1e-3)
             meta["bn_eps"] = next(m.eps for m in self.model.modules() if isinstance(m, nn.BatchNorm2d))
             meta["image"] = self.preprocess.spec.to_dict()
-        (directory / FTAPP_CONFIG).write_text(json.dumps(meta, indent=2))
+        (directory / MODEL_META).write_text(json.dumps(meta, indent=2))

@@ -1,21 +1,42 @@
 """What the frozen-layers slider shows: block count, names and trainable parameters for each k."""
 from __future__ import annotations
 
-import functools
+import threading
+from collections import OrderedDict
 
-from ftapp.models.loading import load_pretrained
-from ftapp.train.config import default_frozen_layers
+from ftapp.models.catalog import default_frozen_layers, looks_like_local_path
+
+_CACHE: "OrderedDict[tuple, dict]" = OrderedDict()
+_LOCK = threading.Lock()
+_MAX = 16
 
 
-@functools.lru_cache(maxsize=8)
-def freezing_options(name: str, modality: str, allow_local_paths: bool = True) -> dict:
-    """Loads the model once per name (cached) with a two-class head; raises ModelError."""
+def cached_freezing_options(name: str, modality: str | None) -> dict | None:
+    """The options of a model already inspected, or None. Never loads a model (slider moves)."""
+    with _LOCK:
+        opts = _CACHE.get((name, modality))
+        if opts is not None:
+            _CACHE.move_to_end((name, modality))
+        return opts
+
+
+def freezing_options(name: str, modality: str | None, allow_local_paths: bool = True) -> dict:
+    """Loads the model once per name (then cached) with a two-class head; raises ModelError."""
+    from ftapp.models.loading import load_pretrained
+
+    hit = cached_freezing_options(name, modality)
+    if hit is not None and (allow_local_paths or not looks_like_local_path(name)):
+        return hit
     clf = load_pretrained(name, ["a", "b"], modality=modality, allow_local_paths=allow_local_paths)
     trainable = []
     for k in range(clf.n_blocks + 1):
         clf.freeze(k)
         trainable.append(clf.param_counts()[0])
-    return {"n_blocks": clf.n_blocks, "block_names": clf.layout.block_names,
+    opts = {"n_blocks": clf.n_blocks, "block_names": clf.layout.block_names,
             "default_frozen": default_frozen_layers(clf.n_blocks, clf.modality),
-            "total_params": clf.param_counts()[1], "trainable_params": trainable,
-            "modality": clf.modality}
+            "total_params": clf.param_counts()[1], "trainable_params": trainable, "modality": clf.modality}
+    with _LOCK:
+        _CACHE[(name, modality)] = opts
+        while len(_CACHE) > _MAX:
+            _CACHE.popitem(last=False)
+    return opts

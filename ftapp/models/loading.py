@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from ftapp.models.catalog import BUNDLED_IMAGE, BUNDLED_TEXT, find_spec
-from ftapp.models.classifier import FTAPP_CONFIG, Classifier
+from ftapp.models.catalog import BUNDLED_IMAGE, BUNDLED_TEXT, MODEL_META, find_spec, looks_like_local_path
+from ftapp.models.classifier import Classifier
 from ftapp.models.preprocess import ImagePreprocessor, ImageSpec, TextPreprocessor
 
 
@@ -133,8 +133,7 @@ def load_pretrained(name: str, labels: list[str], *, modality: str | None = None
         if modality == "text":
             raise ModelError(f"'{name}' is an image model, but the data is text. Pick a text model.")
         return _bundled_efficientnet(labels)
-    looks_local = name.startswith((".", "/", "~")) or os.path.isdir(name)
-    if looks_local and not allow_local_paths:
+    if not allow_local_paths and looks_like_local_path(name):
         raise ModelError("Local folders can only be used when ftapp runs on your own machine. "
                          "Enter a Hugging Face Hub id such as 'distilbert-base-uncased'.")
     path = name
@@ -189,9 +188,9 @@ def image_spec_of(processor) -> ImageSpec:
 def load_trained(directory: str | os.PathLike) -> Classifier:
     """A model saved by `Classifier.save` (the CLI's --out folder or a run's model folder)."""
     directory = Path(directory)
-    meta_file = directory / FTAPP_CONFIG
+    meta_file = directory / MODEL_META
     if not meta_file.is_file():
-        raise ModelError(f"'{directory}' is not a model trained by ftapp (no {FTAPP_CONFIG} in it).")
+        raise ModelError(f"'{directory}' is not a model trained by ftapp (no {MODEL_META} in it).")
     meta = json.loads(meta_file.read_text())
     labels = meta["labels"]
     if meta["kind"] == "timm":

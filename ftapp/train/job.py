@@ -19,9 +19,9 @@ import torch
 
 from ftapp.data import Dataset, Limits, find_leaks, load_dataset, train_val_split
 from ftapp.evaluate import UnusableData, evaluate_file, evaluation_report
-from ftapp.models import ModelError, load_pretrained
-from ftapp.runs import Run, atomic_write_json
-from ftapp.train.config import DEFAULT_LR, TrainConfig, default_frozen_layers
+from ftapp.models import ModelError, default_frozen_layers, load_pretrained
+from ftapp.runs import Run, RunFolder
+from ftapp.train.config import TrainConfig, default_lr
 from ftapp.train.device import describe_device, pick_device, release
 from ftapp.train.loop import Fitter, trainable_state
 
@@ -89,14 +89,18 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
             raise RunFailed(" ".join(config.problems()))
         emit("phase", phase="preparing data")
         train, val, reports = prepare_data(config, workdir, limits)
-        atomic_write_json(run.dir / "data_report.json", reports)
+        files = run.files
+        files.write(RunFolder.DATA_REPORT, reports)
         classes = train.classes
         emit("info", n_train=len(train), n_val=len(val), classes=classes, warnings=reports["warnings"],
              data_summary=reports["summary"])
 
         emit("phase", phase="loading model")
-        config.lr = config.lr or DEFAULT_LR[train.modality]
+        config.lr = config.lr or default_lr(train.modality)
         clf = configure_model(config, classes, train.modality, allow_local_paths)
+        config.frozen_layers = clf.frozen_blocks
+        emit("settings", lr=config.lr, frozen_layers=clf.frozen_blocks, batch_size=config.batch_size,
+             method=config.method)
         trainable, total = clf.param_counts()
         emit("info", n_blocks=clf.n_blocks, frozen_layers=clf.frozen_blocks, trainable_params=trainable,
              total_params=total, freezing=clf.freezing_summary(), lr=config.lr, device=run.device)
@@ -119,7 +123,7 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
             report["examples"] = [{"item": val.items[i], "label": val.labels[i]} for i in _spread(val.labels)]
         emit("phase", phase="saving")
         save_model(clf, run.dir)
-        atomic_write_json(run.dir / "report.json", report)
+        files.write(RunFolder.REPORT, report)
         metrics = {"val_accuracy": report["accuracy"], "val_macro_f1": report["macro_f1"],
                    "train_seconds": round(result.train_seconds, 2), "best_epoch": result.best_epoch,
                    "epochs_run": result.epochs_run, "used_prefix_cache": result.used_cache,
@@ -129,9 +133,9 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
             test = evaluate_file(clf, config.test_data, workdir / "test", text_column=config.text_column,
                                  label_column=config.label_column, path_column=config.path_column,
                                  limits=limits, what="test data")
-            atomic_write_json(run.dir / "test_report.json", test)
+            files.write(RunFolder.TEST_REPORT, test)
             metrics.update(test_accuracy=test["accuracy"], test_macro_f1=test["macro_f1"], n_test=test["n"])
-        atomic_write_json(run.dir / "metrics.json", metrics)
+        files.write(RunFolder.METRICS, metrics)
         status = {"finished": "finished", "stopped": "stopped", "diverged": "failed"}[result.status]
         emit("phase", phase=status)
         emit("status", status=status, message=result.message, has_model=True)
@@ -142,7 +146,7 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
     except OSError as exc:
         _fail(run, f"Could not write the results ({exc.strerror or exc}). Free some disk space and try again.")
     except Exception as exc:  # noqa: BLE001 — the run must end with a status, whatever happened
-        (run.dir / "error.log").write_text(traceback.format_exc())
+        (run.dir / RunFolder.ERROR_LOG).write_text(traceback.format_exc())
         log.exception("run %s failed", run.id)
         _fail(run, f"Training failed unexpectedly: {str(exc)[:300]}. Details are in error.log in the run folder.")
     finally:
@@ -167,8 +171,8 @@ def _fit_with_oom_retry(clf, config, device, run, train_x, train_y, val_x, val_y
             if config.batch_size <= 1:
                 raise RunFailed("The GPU ran out of memory even with batch size 1. Pick a smaller model.") from None
             config.batch_size //= 2
-            run.record("info", notice=f"The GPU ran out of memory; retrying with batch size {config.batch_size}.",
-                       batch_size=config.batch_size)
+            run.record("info", notice=f"The GPU ran out of memory; retrying with batch size {config.batch_size}.")
+            run.record("settings", batch_size=config.batch_size)
             clf.model.load_state_dict(initial, strict=False)
             release(device)
 
@@ -211,7 +215,7 @@ def save_model(clf, run_dir: Path) -> None:
 def _keep_example_images(run_dir: Path, report: dict, val: Dataset, n_examples: int = 24) -> None:
     """Copy the validation images the app shows (misclassified ones, try-it examples) into the run
     folder: uploads are temporary, the run is not."""
-    out = run_dir / "examples"
+    out = run_dir / RunFolder.EXAMPLES
     out.mkdir(exist_ok=True)
     picks = _spread(val.labels, n_examples)
     wanted = {w["item"] for w in report["misclassified"]} | {val.items[i] for i in picks}

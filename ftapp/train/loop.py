@@ -3,7 +3,8 @@ best epoch restored, stop requests honoured within one step.
 
 It is a plain loop (nanoGPT style) rather than transformers.Trainer because it must train on
 cached frozen-prefix states, report every step to the run store, and stop on request; the
-schedule comes from transformers, the metrics from scikit-learn.
+schedule formulas are transformers' (written out in `schedule`, tested equal), the metrics
+come from scikit-learn.
 """
 from __future__ import annotations
 

@@ -5,20 +5,40 @@ mode; in local mode every client sees every run, as the page does.
     load_data, start_training, run_status, stop_training, list_runs, predict, export_model
 """
 
+import inspect
+from typing import Optional
+
 import gradio as gr
 
+from ftapp.data import Problem
+from ftapp.train.config import SETTINGS
+from ftapp.ui import export_tab, try_tab
 from ftapp.ui.common import guarded
 from ftapp.ui.core import AppContext, UserError
 from ftapp.ui.texts import status_markdown
-from ftapp.ui import export_tab, try_tab
 
 
 def _problems(report: dict, level: str) -> list[str]:
-    out = []
-    for p in report.get("problems", []):
-        if p.get("level") == level:
-            out.append(f"{p['where']}: {p['message']}" if p.get("where") else p["message"])
-    return out
+    return [str(Problem(**p)) for p in report.get("problems", []) if p.get("level") == level]
+
+
+def with_settings_parameters(fn):
+    """Give `fn(request, model, **settings)` the signature gradio_client shows: `model` and one
+    parameter per training setting (from TrainConfig), each None by default (= TrainConfig's default)."""
+    params = [inspect.Parameter("model", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="", annotation=str)]
+    params += [inspect.Parameter(s.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                                 annotation=Optional[s.kind]) for s in SETTINGS.values()]
+    params.append(inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                                    annotation=gr.Request))
+
+    def endpoint(*values):
+        named = dict(zip([p.name for p in params], values))
+        return fn(named.pop("request"), named.pop("model"), **named)
+
+    endpoint.__name__, endpoint.__doc__ = fn.__name__, fn.__doc__
+    endpoint.__signature__ = inspect.Signature(params, return_annotation=dict)
+    endpoint.__annotations__ = {p.name: p.annotation for p in params} | {"return": dict}
+    return endpoint
 
 
 def status_dict(ctx: AppContext, run) -> dict:
@@ -28,7 +48,7 @@ def status_dict(ctx: AppContext, run) -> dict:
     info = snap.get("info") or {}
     return {
         "id": snap["id"], "status": snap["status"], "phase": snap["phase"], "message": snap["message"],
-        "finished": snap["status"] in ("finished", "stopped", "failed", "interrupted"),
+        "finished": run.ended,
         "progress": round(float(snap.get("progress") or 0), 4), "eta_seconds": snap.get("eta_seconds"),
         "queue_position": pos, "device": snap.get("device"), "model": snap.get("model"),
         "data_name": snap.get("data_name"), "has_model": snap.get("has_model"), "best": snap.get("best"),
@@ -107,27 +127,13 @@ def build(ctx: AppContext) -> None:
     a_trigger.click(export_model, inputs=[a_run], outputs=a_zip, api_name="export_model", concurrency_limit=2)
 
     # ---- JSON-only endpoints ---------------------------------------------------------------------
+    @with_settings_parameters
     @guarded(api=True)
-    def start_training(model: str = "", frozen_layers: int | None = None, lr: float | None = None, epochs: int = 5,
-                       batch_size: int = 32, method: str = "full", weight_decay: float = 0.01,
-                       warmup_ratio: float = 0.1, patience: int = 3, augment: bool = False,
-                       val_fraction: float = 0.2, seed: int = 0, dropout: float | None = None,
-                       request: gr.Request = None) -> dict:
-        """Queue a training run on this session's data (load_data first). Empty model = the bundled default;
-        frozen_layers/lr None = the model's recommended values."""
-        from ftapp.models import default_model
-
-        sh = getattr(request, "session_hash", None)
-        data = ctx.session_data(sh)
-        settings = {"model": (model or "").strip() or (default_model(data["modality"]) if data and data.get("modality")
-                                                      else ""),
-                    "frozen_layers": None if frozen_layers is None else int(frozen_layers),
-                    "lr": None if not lr else float(lr), "epochs": int(epochs), "batch_size": int(batch_size),
-                    "method": method if method in ("full", "lora") else "full",
-                    "weight_decay": float(weight_decay), "warmup_ratio": float(warmup_ratio),
-                    "patience": int(patience), "augment": bool(augment), "val_fraction": float(val_fraction),
-                    "seed": int(seed), "dropout": None if dropout is None else float(dropout)}
-        run = ctx.start(owner_of(request), data, settings)
+    def start_training(request: gr.Request, model: str, **settings) -> dict:
+        """Queue a training run on this session's data (load_data first). Empty model = the bundled default
+        for the data; a setting left out (None) takes TrainConfig's default."""
+        data = ctx.session_data(getattr(request, "session_hash", None))
+        run = ctx.start(owner_of(request), data, {"model": model, **settings})
         return status_dict(ctx, run)
 
     gr.api(start_training, api_name="start_training", concurrency_limit=4)

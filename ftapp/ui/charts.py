@@ -4,7 +4,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ftapp.ui.texts import TERMINAL, run_label
+from ftapp.runs import TERMINAL
+from ftapp.ui.texts import run_label
 
 BLUE, ORANGE, GREEN, GREY = "#2563eb", "#ea580c", "#16a34a", "#94a3b8"
 PALETTE = ["#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777"]
@@ -40,8 +41,28 @@ def _smooth(values: list[float], weight: float) -> list[float]:
     return out
 
 
+MAX_LOSS_POINTS = 600   # drawn per trace; more would not show on a chart this wide
+
+
+def loss_needs_redraw(drawn: int, now: int, active: bool) -> bool:
+    """Redraw the loss chart once 5 % more steps (at least one) have arrived, and always once the
+    run has ended: a long run costs tens of redraws, not one per poll with ever more points."""
+    if now == drawn:
+        return False
+    return not active or now - drawn >= max(1, drawn // 20)
+
+
+def _thin(n: int, limit: int = MAX_LOSS_POINTS) -> list[int]:
+    """Indices of at most `limit` evenly spread points, the last one included."""
+    if n <= limit:
+        return list(range(n))
+    stride = (n - 1) / (limit - 1)
+    return sorted({round(i * stride) for i in range(limit)})
+
+
 def loss_figure(snap: dict | None) -> go.Figure:
-    """Training loss at every step (raw and smoothed), x = step, with epoch boundaries."""
+    """Training loss at every step (raw and smoothed), x = step, with epoch boundaries. The
+    smoothed line is computed on every step, then both lines are thinned to MAX_LOSS_POINTS."""
     title = "Training loss (every step)"
     steps = (snap or {}).get("steps") or []
     if not steps:
@@ -52,24 +73,27 @@ def loss_figure(snap: dict | None) -> go.Figure:
         else:
             msg = "The curve appears with the first training step."
         return empty_figure(title, msg)
-    x = [s["step"] for s in steps]
-    y = [s["loss"] for s in steps]
+    x_all = [s["step"] for s in steps]
+    y_all = [s["loss"] for s in steps]
+    keep = _thin(len(steps))
+    x, y = [x_all[i] for i in keep], [y_all[i] for i in keep]
     fig = go.Figure()
-    raw_style = dict(color=GREY, width=1) if len(y) >= 20 else dict(color=BLUE, width=2)
-    fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers" if len(y) < 20 else "lines", name="loss",
+    many = len(y_all) >= 20
+    raw_style = dict(color=GREY, width=1) if many else dict(color=BLUE, width=2)
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines" if many else "lines+markers", name="loss",
                              line=raw_style, marker=dict(size=4), hovertemplate="%{y:.4f}"))
-    if len(y) >= 20:
-        weight = min(0.9, 1 - 10 / len(y))
-        fig.add_trace(go.Scatter(x=x, y=_smooth(y, weight), mode="lines", name="smoothed",
+    if many:
+        smooth = _smooth(y_all, min(0.9, 1 - 10 / len(y_all)))
+        fig.add_trace(go.Scatter(x=x, y=[smooth[i] for i in keep], mode="lines", name="smoothed",
                                  line=dict(color=BLUE, width=2.5), hovertemplate="%{y:.4f}"))
-    # a dotted line where each epoch ends
+    # a dotted line where each epoch ends (not for hundreds of tiny epochs: they would hide the curve)
     prev = 0
-    for s in steps:
+    for s in steps if int(steps[-1].get("epoch") or 0) <= 50 else []:
         ep = int(s.get("epoch") or 0)
         if ep > prev and abs(float(s.get("epoch") or 0) - ep) < 1e-6:
             fig.add_vline(x=s["step"], line=dict(color="#cbd5e1", width=1, dash="dot"))
             prev = ep
-    fig.update_xaxes(title_text="step", rangemode="tozero", dtick=1 if x[-1] <= 10 else None)
+    fig.update_xaxes(title_text="step", rangemode="tozero", dtick=1 if x_all[-1] <= 10 else None)
     fig.update_yaxes(title_text="loss")
     return _layout(fig, title, revision=(snap or {}).get("id"))
 

@@ -1,12 +1,14 @@
-"""Small helpers shared by the tabs: the error guard and update shortcuts."""
+"""Small pieces shared by the tabs: the error guard, the shared page state, the run picker."""
 from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
 
 import gradio as gr
 
-from ftapp.ui.core import UserError
+from ftapp.ui.core import AppContext, UserError
+from ftapp.ui.texts import run_label
 
 log = logging.getLogger("ftapp.ui")
 
@@ -18,15 +20,15 @@ def user_message(exc: BaseException) -> str | None:
     """The message of an error that is meant for the user (ours or the engine's), else None."""
     if isinstance(exc, UserError):
         return str(exc)
-    names = {"ModelError", "ExportError", "RunFailed", "ImageError"}
+    names = {"ModelError", "ExportError", "RunFailed", "ImageError", "UnusableData"}
     if type(exc).__name__ in names and type(exc).__module__.startswith("ftapp"):
         return str(exc)
     return None
 
 
-def guarded(n_outputs: int = 0, *, api: bool = False, on_error=None):
+def guarded(*, api: bool = False, on_error=None):
     """Catch every failure of a handler: show a plain message (gr.Warning in the UI, gr.Error for
-    API clients) and leave the outputs unchanged. Never shows a traceback."""
+    API clients) and change nothing (or what `on_error(message)` returns). Never a traceback."""
 
     def deco(fn):
         @functools.wraps(fn)
@@ -43,20 +45,23 @@ def guarded(n_outputs: int = 0, *, api: bool = False, on_error=None):
                 if api:
                     raise gr.Error(msg, print_exception=False) from None
                 gr.Warning(msg)
-                if on_error is not None:
-                    return on_error(msg)
-                return skips(n_outputs)
+                return on_error(msg) if on_error is not None else gr.skip()
         return wrapper
 
     return deco
 
 
-def skips(n: int):
-    if n == 0:
-        return None
-    if n == 1:
-        return gr.skip()
-    return tuple(gr.skip() for _ in range(n))
+@dataclass
+class Shared:
+    """What every tab may read: the app context and the page's cross-tab state."""
+    ctx: AppContext
+    owner: gr.BrowserState     # this browser's owner id (localStorage: a reload keeps it)
+    run: gr.State              # the run the Train tab shows
+    picked: gr.State           # the run last picked in Evaluate / Try it / Export (they follow each other)
+    modality: gr.State         # "text" | "image" of the loaded data
+
+    def who(self, browser_value, request: gr.Request | None) -> str:
+        return self.ctx.owner(browser_value, getattr(request, "session_hash", None))
 
 
 def choose(value, choices: list, default=None):
@@ -65,3 +70,15 @@ def choose(value, choices: list, default=None):
     if value in values:
         return value
     return default if default in values else (values[0] if values else None)
+
+
+def run_picker(shared: Shared, tab: gr.Tab, dropdown: gr.Dropdown) -> None:
+    """Opening the tab lists the finished runs with a model, keeping the one picked anywhere else."""
+
+    @guarded()
+    def refresh(browser_value, current, picked, request: gr.Request):
+        choices = [(run_label(r.summary()), r.id) for r in shared.ctx.runs_with_model(shared.who(browser_value, request))]
+        return gr.Dropdown(choices=choices, value=choose(picked, choices, default=choose(current, choices)))
+
+    tab.select(refresh, inputs=[shared.owner, dropdown, shared.picked], outputs=[dropdown], api_visibility="private",
+               show_progress="hidden")

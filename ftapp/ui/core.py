@@ -7,7 +7,6 @@ turns engine objects into plain dicts. Every user-facing failure is a `UserError
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import shutil
@@ -15,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftapp.data import Limits, load_dataset
+from ftapp.models.catalog import default_model, looks_like_local_path
 from ftapp.runner import Runner
 from ftapp.runs import Run, RunStore
 from ftapp.ui import session as sess
-from ftapp.ui.texts import TERMINAL
 
 log = logging.getLogger("ftapp.ui")
 
@@ -73,7 +72,7 @@ class AppContext:
         return (own or runs or [None])[0]
 
     def runs_with_model(self, owner: str) -> list[Run]:
-        return [r for r in self.runs(owner) if r.has_model and r.status in TERMINAL]
+        return [r for r in self.runs(owner) if r.has_model and r.ended]
 
     def position(self, run: Run) -> int | None:
         return self.runner.position(run) if run.active else None
@@ -158,19 +157,19 @@ class AppContext:
             raise UserError("The data has errors that block training. Fix them in step 1 and load it again.")
         if not os.path.exists(data["path"]):
             raise UserError("The uploaded file is gone (the page was reloaded or closed). Upload it again in step 1.")
-        model = (settings.get("model") or "").strip()
-        if not model:
-            raise UserError("Choose a model in step 2.")
-        if self.hosted and sess.looks_like_local_path(model):
+        model = (settings.get("model") or "").strip() or default_model(data["modality"])
+        if self.hosted and looks_like_local_path(model):
             raise UserError("On this hosted app only Hugging Face Hub ids work (e.g. 'distilbert-base-uncased'), "
                             "not folders.")
-        cfg = {k: v for k, v in settings.items() if v is not None}
-        cfg.update(model=model, data=data["path"], text_column=data.get("text_column"),
+        cfg = {**settings, "model": model}
+        cfg.update(data=data["path"], text_column=data.get("text_column"),
                    label_column=data.get("label_column"), path_column=data.get("path_column"))
         try:
-            config = TrainConfig.from_dict(cfg)
-        except (TypeError, ValueError) as exc:
-            raise UserError(f"Some settings are not valid: {exc}") from None
+            config = TrainConfig.from_user(cfg)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        if config.problems():
+            raise UserError(" ".join(config.problems()))
         return self.runner.submit(config, owner=owner, extra_settings={"data_name": data["name"],
                                                                          "modality": data.get("modality")})
 
@@ -189,24 +188,3 @@ class AppContext:
         if not run.has_model:
             raise UserError("This run has no trained model (yet). Pick a finished run.")
         return run
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def run_modality(run: Run) -> str | None:
-    """text / image, from the run's settings, its model files or its data report."""
-    m = run.settings.get("modality")
-    if m:
-        return m
-    meta = read_json(run.dir / "ftapp_model.json")
-    if meta and meta.get("modality"):
-        return meta["modality"]
-    rep = read_json(run.dir / "data_report.json")
-    if rep:
-        return (rep.get("train") or {}).get("modality")
-    return None

@@ -1,14 +1,12 @@
 """Step 1 — Data: upload or pick an example, see the data report."""
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import gradio as gr
 import pandas as pd
 
 from ftapp.ui import charts
-from ftapp.ui.common import guarded
-from ftapp.ui.core import DATA_SUFFIXES, AppContext
+from ftapp.ui.common import Shared, guarded
+from ftapp.ui.core import DATA_SUFFIXES
 from ftapp.ui.texts import data_report_markdown, md_escape, skipped_markdown
 
 NONE = "— none —"
@@ -21,66 +19,99 @@ HELP = """\
 """
 
 
-def build(ctx: AppContext) -> SimpleNamespace:
-    ui = SimpleNamespace()
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=300):
-            ui.upload = gr.File(label="Your labelled data", file_types=list(DATA_SUFFIXES), file_count="single",
-                                elem_id="data-upload", height=150)
-            gr.Markdown(HELP, elem_classes=["help"])
-            gr.Markdown("**No data at hand?** Try a bundled example:")
-            with gr.Row():
-                ui.example_text = gr.Button("Support tickets (text)", size="sm", elem_id="data-example-text")
-                ui.example_image = gr.Button("Shapes (pictures)", size="sm", elem_id="data-example-image")
-        with gr.Column(scale=3, min_width=360):
-            ui.status = gr.Markdown("Upload your data or pick an example to see what ftapp found in it.",
-                                    elem_id="data-status", elem_classes=["status-box"])
-            ui.classes_plot = gr.Plot(charts.class_counts_figure(None), show_label=False, elem_id="data-classes")
-    with gr.Row(visible=False) as ui.columns_row:
-        ui.text_col = gr.Dropdown(label="Text column", choices=[], elem_id="data-text-column",
-                                  info="The column holding the text the model should read.")
-        ui.label_col = gr.Dropdown(label="Label column", choices=[], elem_id="data-label-column",
-                                   info="The column holding the right answer (the class) for each row.")
-        ui.path_col = gr.Dropdown(label="Picture-file column", choices=[], elem_id="data-path-column",
-                                  info="Only for tables that list picture files instead of texts.")
-        ui.apply_cols = gr.Button("Use these columns", elem_id="data-apply-columns", scale=0, min_width=160)
-    ui.preview_gallery = gr.Gallery(label="A few pictures per class", visible=False, columns=8, height=260,
-                                    object_fit="contain", elem_id="data-preview-images", allow_preview=True)
-    ui.preview_table = gr.Dataframe(label="A few rows per class", visible=False, wrap=True, interactive=False,
-                                    elem_id="data-preview-table", max_height=320)
-    with gr.Accordion("Skipped files and rows", open=False, visible=False, elem_id="data-skipped") as ui.skipped_acc:
-        ui.skipped = gr.Markdown()
-    return ui
+class DataTab:
+    def __init__(self, shared: Shared):
+        self.shared = shared
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2, min_width=300):
+                self.upload = gr.File(label="Your labelled data", file_types=list(DATA_SUFFIXES), file_count="single",
+                                      elem_id="data-upload", height=150)
+                gr.Markdown(HELP, elem_classes=["help"])
+                gr.Markdown("**No data at hand?** Try a bundled example:")
+                with gr.Row():
+                    self.example_text = gr.Button("Support tickets (text)", size="sm", elem_id="data-example-text")
+                    self.example_image = gr.Button("Shapes (pictures)", size="sm", elem_id="data-example-image")
+            with gr.Column(scale=3, min_width=360):
+                self.status = gr.Markdown("Upload your data or pick an example to see what ftapp found in it.",
+                                          elem_id="data-status", elem_classes=["status-box"])
+                self.classes_plot = gr.Plot(charts.class_counts_figure(None), show_label=False, elem_id="data-classes")
+        with gr.Row(visible=False) as self.columns_row:
+            self.text_col = gr.Dropdown(label="Text column", choices=[], elem_id="data-text-column",
+                                        info="The column holding the text the model should read.")
+            self.label_col = gr.Dropdown(label="Label column", choices=[], elem_id="data-label-column",
+                                         info="The column holding the right answer (the class) for each row.")
+            self.path_col = gr.Dropdown(label="Picture-file column", choices=[], elem_id="data-path-column",
+                                        info="Only for tables that list picture files instead of texts.")
+            self.apply_cols = gr.Button("Use these columns", elem_id="data-apply-columns", scale=0, min_width=160)
+        self.preview_gallery = gr.Gallery(label="A few pictures per class", visible=False, columns=8, height=260,
+                                          object_fit="contain", elem_id="data-preview-images", allow_preview=True)
+        self.preview_table = gr.Dataframe(label="A few rows per class", visible=False, wrap=True, interactive=False,
+                                          elem_id="data-preview-table", max_height=320)
+        with gr.Accordion("Skipped files and rows", open=False, visible=False,
+                          elem_id="data-skipped") as self.skipped_acc:
+            self.skipped = gr.Markdown()
+        self.events: list = []   # the events that change the data; other tabs follow them
 
+    @property
+    def outputs(self) -> list:
+        return [self.status, self.classes_plot, self.columns_row, self.text_col, self.label_col, self.path_col,
+                self.preview_gallery, self.preview_table, self.skipped_acc, self.skipped]
 
-def outputs(ui) -> list:
-    return [ui.status, ui.classes_plot, ui.columns_row, ui.text_col, ui.label_col, ui.path_col,
-            ui.preview_gallery, ui.preview_table, ui.skipped_acc, ui.skipped]
+    def render(self, data: dict, ds, report: dict) -> dict:
+        """A load result → the tab's updates."""
+        columns = data.get("columns") or []
+        is_table = bool(columns)
+        col_choices = [(c, c) for c in columns]
+        skipped_text, n_skipped = skipped_markdown(report)
+        out = {self.status: data_report_markdown(report, data["name"]),
+               self.classes_plot: charts.class_counts_figure(data.get("class_counts")),
+               self.columns_row: gr.Row(visible=is_table),
+               self.text_col: gr.Dropdown(choices=col_choices, value=data.get("text_column"), visible=is_table),
+               self.label_col: gr.Dropdown(choices=col_choices, value=data.get("label_column"), visible=is_table),
+               self.path_col: gr.Dropdown(choices=[(NONE, NONE)] + col_choices, value=data.get("path_column") or NONE,
+                                          visible=is_table),
+               self.preview_gallery: gr.Gallery(value=None, visible=False),
+               self.preview_table: gr.Dataframe(value=None, visible=False),
+               self.skipped_acc: gr.Accordion(label=f"Skipped files and rows ({n_skipped})", visible=n_skipped > 0),
+               self.skipped: skipped_text}
+        if ds is not None and ds.modality == "image":
+            out[self.preview_gallery] = gr.Gallery(value=_image_preview(ds), visible=True)
+        elif ds is not None:
+            out[self.preview_table] = gr.Dataframe(value=_text_preview(ds), visible=True)
+        return out
 
+    def failed(self, msg: str) -> dict:
+        return {self.status: f"**Could not load the data:** {md_escape(msg)}"}
 
-N_OUTPUTS = 10
+    # ---- handlers ------------------------------------------------------------------------------
+    def on_upload(self, file, request: gr.Request):
+        if not file:
+            return gr.skip()
+        return guarded(on_error=self.failed)(self._load)(request, source=file)
 
+    def on_example_text(self, request: gr.Request):
+        return guarded(on_error=self.failed)(self._load)(request, example="support_tickets")
 
-def render(data: dict, ds, report: dict) -> tuple:
-    """Turn a load result into the Data tab's outputs."""
-    status = data_report_markdown(report, data["name"])
-    columns = data.get("columns") or []
-    is_table = bool(columns)
-    col_choices = [(c, c) for c in columns]
-    text_col = gr.Dropdown(choices=col_choices, value=data.get("text_column"), visible=is_table)
-    label_col = gr.Dropdown(choices=col_choices, value=data.get("label_column"), visible=is_table)
-    path_col = gr.Dropdown(choices=[(NONE, NONE)] + col_choices, value=data.get("path_column") or NONE,
-                           visible=is_table)
-    gallery = gr.Gallery(value=None, visible=False)
-    table = gr.Dataframe(value=None, visible=False)
-    if ds is not None and ds.modality == "image":
-        gallery = gr.Gallery(value=_image_preview(ds), visible=True)
-    elif ds is not None:
-        table = gr.Dataframe(value=_text_preview(ds), visible=True)
-    skipped_text, n_skipped = skipped_markdown(report)
-    acc = gr.Accordion(label=f"Skipped files and rows ({n_skipped})", visible=n_skipped > 0)
-    return (status, charts.class_counts_figure(data.get("class_counts")), gr.Row(visible=is_table),
-            text_col, label_col, path_col, gallery, table, acc, skipped_text)
+    def on_example_image(self, request: gr.Request):
+        return guarded(on_error=self.failed)(self._load)(request, example="shapes")
+
+    def on_columns(self, text_col, label_col, path_col, request: gr.Request):
+        keep = self.shared.ctx.session_data(request.session_hash)
+        path_col = None if path_col in (None, "", NONE) else path_col
+        return guarded(on_error=self.failed)(self._load)(request, keep=keep, text_column=text_col,
+                                                          label_column=label_col, path_column=path_col)
+
+    def _load(self, request: gr.Request, **kw) -> dict:
+        return self.render(*self.shared.ctx.load_data(request.session_hash, **kw))
+
+    def wire(self) -> None:
+        common = dict(outputs=self.outputs, api_visibility="private", show_progress_on=[self.status])
+        self.events = [
+            self.upload.upload(self.on_upload, inputs=[self.upload], **common),
+            self.example_text.click(self.on_example_text, inputs=None, **common),
+            self.example_image.click(self.on_example_image, inputs=None, **common),
+            self.apply_cols.click(self.on_columns, inputs=[self.text_col, self.label_col, self.path_col], **common),
+        ]
 
 
 def _image_preview(ds, per_class: int = 4) -> list:
@@ -102,46 +133,3 @@ def _text_preview(ds, per_class: int = 3, max_chars: int = 240) -> pd.DataFrame:
             rows.append((label, text if len(text) <= max_chars else text[:max_chars] + "…"))
     rows.sort(key=lambda r: r[0])
     return pd.DataFrame(rows, columns=["class", "text"])
-
-
-def failed(msg: str) -> tuple:
-    return (f"**Could not load the data:** {md_escape(msg)}",) + tuple(gr.skip() for _ in range(N_OUTPUTS - 1))
-
-
-def wire(ctx: AppContext, ui) -> dict:
-    """Returns the events that change the data, so the app can chain the model/settings update."""
-
-    @guarded(N_OUTPUTS, on_error=failed)
-    def on_upload(file, request: gr.Request):
-        if not file:
-            return tuple(gr.skip() for _ in range(N_OUTPUTS))
-        data, ds, report = ctx.load_data(request.session_hash, source=file)
-        return render(data, ds, report)
-
-    @guarded(N_OUTPUTS, on_error=failed)
-    def on_example(name: str, request: gr.Request):
-        data, ds, report = ctx.load_data(request.session_hash, example=name)
-        return render(data, ds, report)
-
-    @guarded(N_OUTPUTS, on_error=failed)
-    def on_columns(text_col, label_col, path_col, request: gr.Request):
-        current = ctx.session_data(request.session_hash)
-        path_col = None if path_col in (None, "", NONE) else path_col
-        data, ds, report = ctx.load_data(request.session_hash, keep=current, text_column=text_col,
-                                         label_column=label_col, path_column=path_col)
-        return render(data, ds, report)
-
-    def example_text(request: gr.Request):
-        return on_example("support_tickets", request)
-
-    def example_image(request: gr.Request):
-        return on_example("shapes", request)
-
-    outs = outputs(ui)
-    common = dict(outputs=outs, api_visibility="private", show_progress_on=[ui.status])
-    return {
-        "upload": ui.upload.upload(on_upload, inputs=[ui.upload], **common),
-        "example_text": ui.example_text.click(example_text, inputs=None, **common),
-        "example_image": ui.example_image.click(example_image, inputs=None, **common),
-        "columns": ui.apply_cols.click(on_columns, inputs=[ui.text_col, ui.label_col, ui.path_col], **common),
-    }

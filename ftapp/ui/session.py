@@ -70,10 +70,6 @@ def can_see(run, viewer: str, is_hosted: bool) -> bool:
     return run.owner == viewer or (not is_hosted and run.restored)
 
 
-def looks_like_local_path(name: str) -> bool:
-    name = (name or "").strip()
-    return (name.startswith(("/", ".", "~", "\\")) or bool(re.match(r"^[A-Za-z]:[\\/]", name))
-            or os.path.isdir(name))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,50 +1,31 @@
-"""Step 2 — Model & settings: which pre-trained model, how much of it trains, how fast."""
+"""Step 2 — Model & settings: which pre-trained model, how much of it trains, how fast.
+
+The form is built from the engine's settings schema (`ftapp.train.config.SETTINGS`): labels, help
+texts, ranges and defaults come from there. Handlers take the form keyed by setting name
+(`inputs_kwargs=tab.form`) and return `{component: update}`.
+"""
 from __future__ import annotations
 
 import threading
-from types import SimpleNamespace
 
 import gradio as gr
 
 from ftapp.models import default_model, find_spec, models_for
-from ftapp.train.config import DEFAULT_LR, TrainConfig, default_frozen_layers
+from ftapp.models.catalog import looks_like_local_path
+from ftapp.models.inspect import cached_freezing_options, freezing_options
+from ftapp.train.config import SETTINGS, TrainConfig, default_lr
 from ftapp.ui import charts
-from ftapp.ui.common import guarded
-from ftapp.ui.core import AppContext, UserError
+from ftapp.ui.common import Shared, guarded
+from ftapp.ui.core import UserError
 from ftapp.ui.texts import fmt_lr, freezing_readout, log_from_lr, lr_from_log, lr_readout, md_escape
 
-DEFAULTS = TrainConfig(model="")   # the form starts from the engine's defaults, not a copy of them
-
-DROPOUT_CHOICES = [("The model's own", "model"), ("0.0 (none)", "0.0"), ("0.1", "0.1"), ("0.2", "0.2"),
+DEFAULTS = TrainConfig()
+MODEL_OWN = "model"
+DROPOUT_CHOICES = [("The model's own", MODEL_OWN), ("0.0 (none)", "0.0"), ("0.1", "0.1"), ("0.2", "0.2"),
                    ("0.3", "0.3"), ("0.5", "0.5")]
-METHOD_CHOICES = [("Unfreeze whole blocks", "full"), ("LoRA adapters (lighter)", "lora")]
-LR_MIN, LR_MAX = -6.0, -1.0
-
-
-class FreezeCache:
-    """freezing_options results the UI already has, so slider moves never load a model."""
-
-    def __init__(self):
-        self._d: dict = {}
-        self._lock = threading.Lock()
-
-    def get(self, model: str, modality: str | None):
-        with self._lock:
-            return self._d.get((model, modality))
-
-    def load(self, ctx: AppContext, model: str, modality: str | None) -> dict:
-        from ftapp.models.inspect import freezing_options
-
-        hit = self.get(model, modality)
-        if hit is not None:
-            return hit
-        opts = freezing_options(model, modality, allow_local_paths=not ctx.hosted)
-        with self._lock:
-            self._d[(model, modality)] = opts
-        return opts
-
-
-FREEZE = FreezeCache()
+METHOD_LABELS = {"full": "Unfreeze whole blocks", "lora": "LoRA adapters (lighter)"}
+LR_MIN, LR_MAX = (round(log_from_lr(SETTINGS["lr"].minimum)), round(log_from_lr(SETTINGS["lr"].maximum)))
+NO_MODEL = "Choose a model to see its blocks."
 
 
 class Latest:
@@ -87,248 +68,257 @@ def model_description(name: str, hosted: bool) -> str:
     return f"Custom model: **{md_escape(name)}** ({kind}). It must be a transformers classification-ready model."
 
 
-def build(ctx: AppContext) -> SimpleNamespace:
-    ui = SimpleNamespace()
-    custom = ("Hub id such as 'distilbert-base-uncased'" if ctx.hosted
-              else "Hub id such as 'distilbert-base-uncased', or a model folder on this computer")
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=1, min_width=320):
-            ui.model = gr.Dropdown(label="Pre-trained model", choices=model_choices(None), value=None,
-                                   allow_custom_value=True, elem_id="model-select", filterable=True,
-                                   info=f"The network you start from: it already knows general features and only "
-                                        f"learns your classes. Pick one or type a {custom}.")
-            ui.model_info = gr.Markdown("Load data in step 1; the models that fit it are listed here.",
-                                        elem_id="model-info")
-            ui.method = gr.Radio(label="Training method", choices=METHOD_CHOICES, value="full", elem_id="method",
-                                 info="Unfreeze: the unfrozen blocks change fully. LoRA: they get small add-on "
-                                      "matrices instead — fewer numbers train, less memory, often as good.")
-            ui.frozen = gr.Slider(label="Frozen blocks", minimum=0, maximum=6, step=1, value=2,
-                                  elem_id="frozen-layers",
-                                  info="Blocks counted from the input that keep their pre-trained weights. More "
-                                       "frozen = faster and safer with little data; fewer = adapts more.")
-            ui.frozen_readout = gr.Markdown("Choose a model to see its blocks.", elem_id="frozen-readout",
-                                            elem_classes=["readout"])
-        with gr.Column(scale=1, min_width=320):
-            ui.lr = gr.Slider(label="Learning rate (log scale: −4 means 10⁻⁴)", minimum=LR_MIN, maximum=LR_MAX,
-                              step=0.01, value=-4.0, elem_id="learning-rate",
-                              info="How big each update is. Too high: the loss jumps or explodes; too low: it "
-                                   "barely moves. One step right on the scale = ten times bigger.")
+def _dropout_choice(value) -> str:
+    if value is None:
+        return MODEL_OWN
+    text = f"{float(value):.1f}"
+    return text if text in {c[1] for c in DROPOUT_CHOICES} else MODEL_OWN
+
+
+ELEM_IDS = {"warmup_ratio": "warmup"}   # stable ids for automation (README); the rest: name with dashes
+
+
+def _slider(name: str) -> gr.Slider:
+    s = SETTINGS[name]
+    return gr.Slider(label=s.label, info=s.help, minimum=s.minimum, maximum=s.maximum, step=s.step,
+                     value=s.default, elem_id=ELEM_IDS.get(name, name.replace("_", "-")))
+
+
+# Form value <-> TrainConfig value, per setting (unit conversions only, no training math).
+TO_CONFIG = {
+    "frozen_layers": lambda v: None if v is None else int(v),
+    "lr": lambda v: None if v is None else lr_from_log(v),
+    "dropout": lambda v: None if v in (None, "", MODEL_OWN) else float(v),
+    "method": lambda v: v if v in METHOD_LABELS else None,
+}
+TO_FORM = {
+    "lr": lambda v: min(LR_MAX, max(LR_MIN, log_from_lr(v))),
+    "dropout": _dropout_choice,
+}
+
+
+class SettingsTab:
+    def __init__(self, shared: Shared):
+        self.shared = shared
+        ctx = shared.ctx
+        custom = ("Hub id such as 'distilbert-base-uncased'" if ctx.hosted
+                  else "Hub id such as 'distilbert-base-uncased', or a model folder on this computer")
+        f = {}
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=320):
+                self.model = gr.Dropdown(label="Pre-trained model", choices=model_choices(None), value=None,
+                                         allow_custom_value=True, elem_id="model-select", filterable=True,
+                                         info=f"The network you start from: it already knows general features "
+                                              f"and only learns your classes. Pick one or type a {custom}.")
+                self.model_info = gr.Markdown("Load data in step 1; the models that fit it are listed here.",
+                                              elem_id="model-info")
+                m = SETTINGS["method"]
+                f["method"] = gr.Radio(label=m.label, info=m.help, value=m.default, elem_id="method",
+                                       choices=[(METHOD_LABELS[c], c) for c in m.choices])
+                fl = SETTINGS["frozen_layers"]
+                f["frozen_layers"] = gr.Slider(label=fl.label, info=fl.help, minimum=0, maximum=6, step=1, value=0,
+                                               elem_id="frozen-layers")
+                self.frozen_readout = gr.Markdown(NO_MODEL, elem_id="frozen-readout", elem_classes=["readout"])
+            with gr.Column(scale=1, min_width=320):
+                lr = SETTINGS["lr"]
+                f["lr"] = gr.Slider(label=f"{lr.label} (log scale: −4 means 10⁻⁴)", info=lr.help, minimum=LR_MIN,
+                                    maximum=LR_MAX, step=0.01, value=log_from_lr(default_lr("text")),
+                                    elem_id="learning-rate")
+                with gr.Row():
+                    self.lr_readout = gr.Markdown(lr_readout(log_from_lr(default_lr("text"))), elem_id="lr-readout",
+                                                  elem_classes=["readout"])
+                    self.suggest = gr.Button("Suggest a rate", size="sm", scale=0, min_width=150, elem_id="lr-suggest")
+                self.lr_message = gr.Markdown("", elem_id="lr-message")
+                self.lr_plot = gr.Plot(visible=False, show_label=False, elem_id="lr-plot")
+                f["epochs"] = _slider("epochs")
+                b = SETTINGS["batch_size"]
+                f["batch_size"] = gr.Dropdown(label=b.label, info=b.help, choices=list(b.choices), value=b.default,
+                                              elem_id="batch-size")
+        with gr.Accordion("Advanced settings", open=False, elem_id="advanced"):
             with gr.Row():
-                ui.lr_readout = gr.Markdown(lr_readout(-4.0), elem_id="lr-readout", elem_classes=["readout"])
-                ui.suggest = gr.Button("Suggest a rate", size="sm", scale=0, min_width=150, elem_id="lr-suggest")
-            ui.lr_message = gr.Markdown("", elem_id="lr-message")
-            ui.lr_plot = gr.Plot(visible=False, show_label=False, elem_id="lr-plot")
-            ui.epochs = gr.Slider(label="Epochs", minimum=1, maximum=30, step=1, value=DEFAULTS.epochs, elem_id="epochs",
-                                  info="How many times the model sees every training example. More can help "
-                                       "until it starts memorising (validation loss rises).")
-            ui.batch = gr.Dropdown(label="Batch size", choices=[4, 8, 16, 32, 64, 128], value=DEFAULTS.batch_size,
-                                   elem_id="batch-size",
-                                   info="Examples per update step. Smaller uses less memory; lower it if you "
-                                        "run out of memory.")
-    with gr.Accordion("Advanced settings", open=False, elem_id="advanced"):
-        with gr.Row():
-            ui.weight_decay = gr.Slider(label="Weight decay", minimum=0, maximum=0.3, step=0.01, value=DEFAULTS.weight_decay,
-                                        elem_id="weight-decay",
-                                        info="Gently pulls weights toward zero each step, which fights "
-                                             "memorising the training data.")
-            ui.warmup = gr.Slider(label="Warm-up share", minimum=0, maximum=0.5, step=0.05, value=DEFAULTS.warmup_ratio,
-                                  elem_id="warmup",
-                                  info="Share of the steps at the start during which the learning rate ramps up "
-                                       "from zero, so early steps do not wreck the pre-trained weights.")
-            ui.patience = gr.Slider(label="Early-stopping patience (0 = off)", minimum=0, maximum=10, step=1,
-                                    value=DEFAULTS.patience, elem_id="patience",
-                                    info="Stop when the validation loss has not improved for this many epochs; "
-                                         "the best epoch is kept.")
-        with gr.Row():
-            ui.val_fraction = gr.Slider(label="Validation share", minimum=0.05, maximum=0.5, step=0.05,
-                                        value=DEFAULTS.val_fraction, elem_id="val-fraction",
-                                        info="Share of your examples held out to check the model; they are "
-                                             "never trained on.")
-            ui.seed = gr.Number(label="Random seed", value=DEFAULTS.seed, precision=0, elem_id="seed",
-                                info="Fixes the shuffling and the split: the same seed gives the same run.")
-            ui.dropout = gr.Dropdown(label="Dropout", choices=DROPOUT_CHOICES, value="model", elem_id="dropout",
-                                     info="Randomly silences this share of connections while training, against "
-                                          "memorising. Keep the model's own unless it over-fits.")
-            ui.augment = gr.Checkbox(label="Augment pictures", value=DEFAULTS.augment, elem_id="augment",
-                                     info="Pictures only: random crops, flips and colour changes each epoch, so "
-                                          "the model sees more variety (slower: no speed-up from frozen blocks).")
-    return ui
+                for name in ("weight_decay", "warmup_ratio", "patience"):
+                    f[name] = _slider(name)
+            with gr.Row():
+                f["val_fraction"] = _slider("val_fraction")
+                s = SETTINGS["seed"]
+                f["seed"] = gr.Number(label=s.label, info=s.help, value=s.default, precision=0, elem_id="seed")
+                d = SETTINGS["dropout"]
+                f["dropout"] = gr.Dropdown(label=d.label, info=d.help, choices=DROPOUT_CHOICES,
+                                           value=_dropout_choice(d.default), elem_id="dropout")
+                a = SETTINGS["augment"]
+                f["augment"] = gr.Checkbox(label=a.label, info=a.help, value=a.default, elem_id="augment")
+        self.fields: dict[str, gr.components.Component] = f
+        self.changed = gr.State(False)    # whether the last data load changed the modality
+        # what handlers get as keyword arguments: the model and every setting of the form
+        self.form = {"model": self.model, **f}
 
+    # ---- form values <-> settings ------------------------------------------------------------
+    @staticmethod
+    def collect(form: dict) -> dict:
+        """Form values (keyed by setting name) → TrainConfig values; None lets TrainConfig decide."""
+        out = {"model": (form.get("model") or "").strip()}
+        for name, value in form.items():
+            if name == "model":
+                continue
+            convert = TO_CONFIG.get(name) or (lambda v, k=SETTINGS[name].kind: None if v is None else k(v))
+            out[name] = convert(value)
+        return out
 
-def settings_inputs(ui) -> list:
-    """The form, in the order `collect` takes it."""
-    return [ui.model, ui.method, ui.frozen, ui.lr, ui.epochs, ui.batch, ui.weight_decay, ui.warmup, ui.patience,
-            ui.val_fraction, ui.seed, ui.dropout, ui.augment]
+    def refill(self, settings: dict, info: dict | None = None) -> dict:
+        """A run's effective settings → form updates and the frozen readout."""
+        info = info or {}
+        s = {**DEFAULTS.user_settings(), **(settings or {})}
+        model = s.get("model") or None
+        opts = cached_freezing_options(model, s.get("modality")) if model else None
+        n_blocks = (opts or {}).get("n_blocks") or info.get("n_blocks")
+        out = {self.model: gr.update(value=model)}
+        for name, comp in self.fields.items():
+            value = s.get(name)
+            if value is None and name in ("lr", "frozen_layers"):
+                continue   # a run that never got that far: the form keeps its own value
+            out[comp] = TO_FORM.get(name, lambda v: v)(value)
+        if n_blocks:
+            out[self.fields["frozen_layers"]] = gr.Slider(maximum=int(n_blocks), value=s.get("frozen_layers") or 0)
+        if opts is None and n_blocks and info.get("total_params"):
+            trainable = [None] * (int(n_blocks) + 1)
+            if info.get("frozen_layers") is not None and info.get("trainable_params") is not None:
+                trainable[int(info["frozen_layers"])] = info["trainable_params"]
+            opts = {"n_blocks": n_blocks, "total_params": info["total_params"], "trainable_params": trainable}
+        out[self.frozen_readout] = (freezing_readout(opts, s.get("frozen_layers") or 0, s.get("method") or "full")
+                                    if opts else NO_MODEL)
+        if s.get("lr"):
+            out[self.lr_readout] = lr_readout(TO_FORM["lr"](s["lr"]))
+        return out
 
+    @property
+    def refill_outputs(self) -> list:
+        return [self.model, *self.fields.values(), self.frozen_readout, self.lr_readout]
 
-def collect(model, method, frozen, lr_log, epochs, batch, weight_decay, warmup, patience, val_fraction, seed,
-            dropout, augment) -> dict:
-    """Form values → TrainConfig fields (no training math: unit conversions only)."""
-    epochs = int(epochs or 5)
-    patience = int(patience or 0)
-    return {
-        "model": (model or "").strip(),
-        "method": method if method in ("full", "lora") else "full",
-        "frozen_layers": None if frozen is None else int(frozen),
-        "lr": lr_from_log(lr_log) if lr_log is not None else None,
-        "epochs": epochs,
-        "batch_size": int(batch or 32),
-        "weight_decay": float(weight_decay if weight_decay is not None else 0.01),
-        "warmup_ratio": float(warmup if warmup is not None else 0.1),
-        "patience": patience,   # 0 = never stop early (the engine's meaning)
-        "val_fraction": float(val_fraction or 0.2),
-        "seed": int(seed or 0),
-        "dropout": None if dropout in (None, "", "model") else float(dropout),
-        "augment": bool(augment),
-    }
-
-
-def refill(settings: dict, info: dict | None = None) -> tuple:
-    """A run's settings → form updates (same order as settings_inputs) + frozen readout."""
-    info = info or {}
-    s = {**TrainConfig(model="").to_dict(), **(settings or {})}
-    model = s.get("model") or None
-    modality = s.get("modality")
-    opts = FREEZE.get(model, modality) if model else None
-    n_blocks = (opts or {}).get("n_blocks") or info.get("n_blocks")
-    frozen = s.get("frozen_layers")
-    if frozen is None:
-        frozen = info.get("frozen_layers")
-    if frozen is None and n_blocks is not None and modality:
-        frozen = default_frozen_layers(int(n_blocks), modality)
-    lr = s.get("lr") or info.get("lr") or DEFAULT_LR.get(modality or "text")
-    lr_log = min(LR_MAX, max(LR_MIN, log_from_lr(lr)))
-    epochs = int(s.get("epochs") or 5)
-    patience = int(s.get("patience") or 0)
-    dropout = s.get("dropout")
-    dropout_value = "model" if dropout is None else (f"{float(dropout):.1f}" if f"{float(dropout):.1f}" in
-                                                     [c[1] for c in DROPOUT_CHOICES] else "model")
-    if opts:
-        readout = freezing_readout(opts, frozen or 0, s.get("method", "full"))
-    elif n_blocks is not None and frozen is not None:
-        readout = freezing_readout({"n_blocks": n_blocks, "total_params": info.get("total_params"),
-                                    "trainable_params": {}}, frozen, s.get("method", "full"))
-        if info.get("trainable_params") and info.get("total_params") and info.get("frozen_layers") == frozen:
-            t, tot = info["trainable_params"], info["total_params"]
-            readout = (f"**{frozen} of {n_blocks} blocks frozen** — {t / 1e6:.1f}M of {tot / 1e6:.1f}M "
-                       f"parameters train ({100 * t / tot:.0f} %).")
-    else:
-        readout = "Choose a model to see its blocks."
-    slider_kw = {"value": frozen if frozen is not None else 0}
-    if n_blocks:
-        slider_kw["maximum"] = int(n_blocks)
-    slider = gr.Slider(**slider_kw)
-    return (gr.update(value=model), s.get("method", "full"), slider, lr_log, epochs, int(s.get("batch_size") or 32),
-            float(s.get("weight_decay", 0.01)), float(s.get("warmup_ratio", 0.1)),
-            patience, float(s.get("val_fraction") or 0.2), int(s.get("seed") or 0),
-            dropout_value, bool(s.get("augment")), readout, lr_readout(lr_log))
-
-
-def refill_outputs(ui) -> list:
-    return settings_inputs(ui) + [ui.frozen_readout, ui.lr_readout]
-
-
-def wire(ctx: AppContext, ui, modality_state: gr.State) -> dict:
-    def model_modality(model: str, data_modality: str | None) -> str | None:
+    # ---- handlers ------------------------------------------------------------------------------
+    def _modality(self, model: str, data_modality: str | None) -> str | None:
         spec = find_spec(model or "")
         return data_modality or (spec.modality if spec else None)
 
-    def load_freezing(model, data_modality, frozen, method, keep_value: bool, session: str | None):
+    def load_freezing(self, model, data_modality, frozen, method, keep_value: bool, session: str | None) -> dict:
         """Slider range, value and readout for a model (loads it once; cached)."""
+        ctx = self.shared.ctx
         token = LATEST.bump(session)
         model = (model or "").strip()
+        slider = self.fields["frozen_layers"]
         if not model:
-            return gr.Slider(), "Choose a model to see its blocks.", ""
+            return {self.frozen_readout: NO_MODEL, self.model_info: ""}
         spec = find_spec(model)
         if spec and data_modality and spec.modality != data_modality:
             raise UserError(f"'{model}' is a model for {spec.modality}s but your data is {data_modality}s. "
                             f"Pick a {data_modality} model.")
-        if ctx.hosted and model and not spec:
-            from ftapp.ui.session import looks_like_local_path
-            if looks_like_local_path(model):
-                raise UserError("On this hosted app only Hugging Face Hub ids work, e.g. "
-                                "'distilbert-base-uncased'.")
-        opts = FREEZE.load(ctx, model, model_modality(model, data_modality))
+        if ctx.hosted and not spec and looks_like_local_path(model):
+            raise UserError("On this hosted app only Hugging Face Hub ids work, e.g. 'distilbert-base-uncased'.")
+        opts = freezing_options(model, self._modality(model, data_modality), allow_local_paths=not ctx.hosted)
         if not LATEST.is_current(session, token):
-            return gr.skip(), gr.skip(), gr.skip()   # the user has picked another model meanwhile
+            return gr.skip()   # the user has picked another model meanwhile
         n = int(opts["n_blocks"])
         value = int(frozen) if keep_value and frozen is not None and 0 <= int(frozen) <= n else opts["default_frozen"]
-        return (gr.Slider(minimum=0, maximum=n, value=value), freezing_readout(opts, value, method),
-                model_description(model, ctx.hosted))
+        return {slider: gr.Slider(minimum=0, maximum=n, value=value),
+                self.frozen_readout: freezing_readout(opts, value, method),
+                self.model_info: model_description(model, ctx.hosted)}
 
-    def freeze_error(msg):
-        return gr.skip(), f"**Problem:** {md_escape(msg)}", gr.skip()
+    def _freeze_error(self, msg: str) -> dict:
+        return {self.frozen_readout: f"**Problem:** {md_escape(msg)}"}
 
-    @guarded(3, on_error=freeze_error)
-    def on_model(model, data_modality, frozen, method, request: gr.Request):
-        return load_freezing(model, data_modality, frozen, method, False, request.session_hash)
+    def on_model(self, model, data_modality, frozen, method, request: gr.Request):
+        return guarded(on_error=self._freeze_error)(self.load_freezing)(
+            model, data_modality, frozen, method, False, request.session_hash)
 
-    @guarded(3, on_error=freeze_error)
-    def on_open(model, data_modality, frozen, method, request: gr.Request):
+    def on_open(self, model, data_modality, frozen, method, request: gr.Request):
         """Tab opened: make sure the readout knows the model (keeps the slider's value)."""
-        opts = FREEZE.get((model or "").strip(), model_modality(model, data_modality)) if model else None
+        opts = cached_freezing_options((model or "").strip(), self._modality(model, data_modality)) if model else None
         if opts is not None:
             LATEST.bump(request.session_hash)
-            return gr.skip(), freezing_readout(opts, frozen or 0, method), model_description(model, ctx.hosted)
-        return load_freezing(model, data_modality, frozen, method, True, request.session_hash)
+            return {self.frozen_readout: freezing_readout(opts, frozen or 0, method),
+                    self.model_info: model_description(model, self.shared.ctx.hosted)}
+        return guarded(on_error=self._freeze_error)(self.load_freezing)(
+            model, data_modality, frozen, method, True, request.session_hash)
 
-    @guarded(1)
-    def on_frozen(model, data_modality, frozen, method):
-        opts = FREEZE.get((model or "").strip(), model_modality(model, data_modality)) if model else None
-        if opts is None:
-            return gr.skip()
-        return freezing_readout(opts, frozen or 0, method)
+    def on_frozen(self, model, data_modality, frozen, method):
+        opts = cached_freezing_options((model or "").strip(), self._modality(model, data_modality)) if model else None
+        return gr.skip() if opts is None else freezing_readout(opts, frozen or 0, method)
 
+    @staticmethod
     def on_lr(x):
         try:
             return lr_readout(float(x))
         except (TypeError, ValueError):
             return gr.skip()
 
-    @guarded(4)
-    def on_suggest(model, method, frozen, lr_log, epochs, batch, weight_decay, warmup, patience, val_fraction,
-                   seed, dropout, augment, request: gr.Request):
+    @guarded()
+    def on_suggest(self, request: gr.Request, **form):
         from ftapp.train.lr_find import suggest_lr
 
+        ctx = self.shared.ctx
         data = ctx.session_data(request.session_hash)
         if not data or not data.get("ok"):
             raise UserError("Load usable data in step 1 first: the test trains briefly on it.")
-        settings = collect(model, method, frozen, lr_log, epochs, batch, weight_decay, warmup, patience,
-                           val_fraction, seed, dropout, augment)
+        settings = self.collect(form)
         if not settings["model"]:
             raise UserError("Choose a model first.")
         cfg = TrainConfig.from_dict({**settings, "data": data["path"], "text_column": data.get("text_column"),
                                      "label_column": data.get("label_column"),
                                      "path_column": data.get("path_column"), "lr": None})
         result = suggest_lr(cfg, limits=ctx.limits, allow_local_paths=not ctx.hosted)
-        lr = float(result["lr"])
-        x = min(LR_MAX, max(LR_MIN, log_from_lr(lr)))
-        msg = md_escape(result.get("message") or f"Suggested learning rate: {fmt_lr(lr)}.")
-        return x, lr_readout(x), msg, gr.Plot(value=charts.lr_figure(result), visible=True)
+        x = TO_FORM["lr"](float(result["lr"]))
+        msg = md_escape(result.get("message") or f"Suggested learning rate: {fmt_lr(float(result['lr']))}.")
+        return {self.fields["lr"]: x, self.lr_readout: lr_readout(x), self.lr_message: msg,
+                self.lr_plot: gr.Plot(value=charts.lr_figure(result), visible=True)}
 
-    form = settings_inputs(ui)
-    freeze_outs = [ui.frozen, ui.frozen_readout, ui.model_info]
-    ui.model.input(on_model, inputs=[ui.model, modality_state, ui.frozen, ui.method], outputs=freeze_outs,
-                   api_visibility="private", show_progress_on=[ui.frozen_readout])
-    ui.frozen.change(on_frozen, inputs=[ui.model, modality_state, ui.frozen, ui.method], outputs=[ui.frozen_readout],
-                     api_visibility="private", queue=False, show_progress="hidden")
-    ui.method.change(on_frozen, inputs=[ui.model, modality_state, ui.frozen, ui.method], outputs=[ui.frozen_readout],
-                     api_visibility="private", queue=False, show_progress="hidden")
-    ui.lr.change(on_lr, inputs=[ui.lr], outputs=[ui.lr_readout], api_visibility="private", queue=False,
-                 show_progress="hidden")
-    ui.suggest.click(on_suggest, inputs=form, outputs=[ui.lr, ui.lr_readout, ui.lr_message, ui.lr_plot],
-                     api_visibility="private", concurrency_limit=1, concurrency_id="lr-suggest",
-                     show_progress_on=[ui.lr_message])
-    return {"on_open": on_open, "on_model": on_model, "freeze_outs": freeze_outs,
-            "freeze_inputs": [ui.model, modality_state, ui.frozen, ui.method]}
+    @guarded()
+    def on_data(self, model, previous_modality, request: gr.Request):
+        """Data loaded: the models that fit it, its default model and learning rate."""
+        data = self.shared.ctx.session_data(request.session_hash) or {}
+        modality = data.get("modality")
+        out = {self.model: gr.Dropdown(choices=model_choices(modality)), self.shared.modality: modality}
+        if modality and (modality != previous_modality or not model):
+            model = default_model(modality)
+            x = log_from_lr(default_lr(modality))
+            out.update({self.model: gr.Dropdown(choices=model_choices(modality), value=model),
+                        self.model_info: model_description(model, self.shared.ctx.hosted),
+                        self.fields["lr"]: x, self.lr_readout: lr_readout(x),
+                        self.fields["augment"]: gr.Checkbox(visible=modality != "text")})
+        out[self.changed] = modality != previous_modality
+        return out
 
+    def after_data(self, model, modality, frozen, method, changed, request: gr.Request):
+        if not model:
+            return gr.skip()
+        fn = self.on_model if changed else self.on_open
+        return fn(model, modality, frozen, method, request)
 
-def for_modality(modality: str | None, current_model: str | None, previous_modality: str | None, hosted: bool):
-    """When the data's modality is known/changes: models that fit it, its default model and rate."""
-    choices = model_choices(modality)
-    if modality and modality == previous_modality and current_model:
-        return (gr.Dropdown(choices=choices), gr.skip(), gr.skip(), gr.skip(), gr.skip(), modality)
-    model = default_model(modality) if modality else None
-    lr_log = log_from_lr(DEFAULT_LR[modality]) if modality else gr.skip()
-    return (gr.Dropdown(choices=choices, value=model), model_description(model, hosted) if model else gr.skip(),
-            lr_log, lr_readout(lr_log) if modality else gr.skip(), gr.Checkbox(visible=modality != "text"), modality)
+    # ---- wiring --------------------------------------------------------------------------------
+    def wire(self, tab: gr.Tab) -> None:
+        f = self.fields
+        freeze_in = [self.model, self.shared.modality, f["frozen_layers"], f["method"]]
+        freeze_out = [f["frozen_layers"], self.frozen_readout, self.model_info]
+        private = dict(api_visibility="private")
+        self.model.input(self.on_model, inputs=freeze_in, outputs=freeze_out, show_progress_on=[self.frozen_readout],
+                         **private)
+        tab.select(self.on_open, inputs=freeze_in, outputs=freeze_out, show_progress_on=[self.frozen_readout],
+                   **private)
+        for comp in (f["frozen_layers"], f["method"]):
+            comp.change(self.on_frozen, inputs=freeze_in, outputs=[self.frozen_readout], queue=False,
+                        show_progress="hidden", **private)
+        f["lr"].change(self.on_lr, inputs=[f["lr"]], outputs=[self.lr_readout], queue=False, show_progress="hidden",
+                       **private)
+        self.suggest.click(self.on_suggest, inputs_kwargs=self.form,
+                           outputs=[f["lr"], self.lr_readout, self.lr_message, self.lr_plot],
+                           concurrency_limit=1, concurrency_id="lr-suggest", show_progress_on=[self.lr_message],
+                           **private)
+        self._freeze_in, self._freeze_out = freeze_in, freeze_out
+
+    def follow_data(self, events: list) -> None:
+        """After every data change: refresh the model list and defaults, then the freezing readout."""
+        data_out = [self.model, self.model_info, self.fields["lr"], self.lr_readout, self.fields["augment"],
+                    self.shared.modality, self.changed]
+        for ev in events:
+            ev.then(self.on_data, inputs=[self.model, self.shared.modality], outputs=data_out,
+                    api_visibility="private", show_progress="hidden") \
+              .then(self.after_data, inputs=self._freeze_in + [self.changed], outputs=self._freeze_out,
+                    api_visibility="private", show_progress_on=[self.frozen_readout])

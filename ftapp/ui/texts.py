@@ -6,7 +6,7 @@ import math
 import re
 import time
 
-TERMINAL = ("finished", "stopped", "failed", "interrupted")
+from ftapp.runs import TERMINAL
 
 
 def md_escape(text) -> str:

@@ -34,6 +34,7 @@ def test_out_of_memory_retries_with_half_the_batch(tmp_path, tiny_text_model):
     assert config.batch_size == 8
     assert "batch size 16" in json.dumps([json.loads(l) for l in (run.dir / "metrics.jsonl").read_text().splitlines()])
     assert run.info["notice"].endswith("batch size 8.")
+    assert run.effective["batch_size"] == 8 and run.effective_settings["batch_size"] == 8   # what refill reads
 
 
 @pytest.fixture(scope="module")

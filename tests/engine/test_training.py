@@ -36,6 +36,12 @@ def test_text_run_with_defaults_learns_and_writes_everything(tmp_path, text_csv)
     kinds = [json.loads(l)["kind"] for l in (run.dir / "metrics.jsonl").read_text().splitlines()]
     assert kinds.count("step") == len(run.steps) and kinds.count("epoch") == len(run.epochs)
     assert "progress" not in kinds            # transient: in memory for the UI, not one more line per step
+    # the settings the engine chose are recorded with the run, live and on disk (the form refills from them)
+    assert run.settings["lr"] is None and run.effective_settings["lr"] == pytest.approx(1e-4)
+    assert run.effective_settings["frozen_layers"] == 2
+    from ftapp.runs import RunFolder, read_run
+    assert RunFolder(run.dir).effective_settings()["frozen_layers"] == 2
+    assert read_run(run.dir).effective_settings == run.effective_settings
 
 
 def test_saved_text_model_loads_in_transformers_pipeline(tmp_path, tiny_text_model, text_csv):

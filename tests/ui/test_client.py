@@ -78,17 +78,16 @@ def test_image_flow_and_evaluation_views(local_app, tiny_image_model, image_zip,
         c.predict(run_id=st["id"], text="a text for an image model", api_name="/predict")
 
     # what the Evaluate and Try-it tabs render for this run
-    from ftapp.ui import evaluate_tab, try_tab
-
-    ctx = demo.ftapp
+    ctx, ev, tr = demo.ftapp, demo.tabs["evaluate"], demo.tabs["try"]
     owner = ctx.store.get(st["id"]).owner      # this client's session
-    summary, per_class, fig, gallery, texts, _ = evaluate_tab.render(ctx, owner, st["id"])
-    assert "Accuracy" in summary and list(per_class["class"]) == ["blue", "red"]
-    assert fig.data[0].type == "heatmap" and texts.visible is False
-    for item in gallery.value or []:
+    out = ev.render(owner, st["id"])
+    assert "Accuracy" in out[ev.summary] and list(out[ev.per_class]["class"]) == ["blue", "red"]
+    assert out[ev.confusion].data[0].type == "heatmap" and out[ev.mis_table].visible is False
+    for item in out[ev.mis_gallery].value or []:
         assert " → " in item["caption"] and item["caption"].endswith("%)")
-    info, text_box, image_box, *_rest, examples = try_tab.render(ctx, owner, st["id"])
-    assert image_box.visible and not text_box.visible and examples
+    out = tr.render(owner, st["id"])
+    examples = out[tr.examples_state]
+    assert out[tr.image].visible and not out[tr.text].visible and examples
     assert all(p.startswith(str(ctx.runs_dir)) and p.endswith(".png") for p in examples)
 
 

@@ -169,8 +169,9 @@ def test_local_mode_keeps_live_runs_of_two_tabs_apart_but_lists_earlier_runs(tmp
     assert ctx.latest_run(alice).id == mine.id and ctx.latest_run(bob).id == earlier.id
     hosted = core.AppContext.create(runs_dir=tmp_path / "runs", hosted=True)
     assert hosted.runs(bob) == []
-    assert session.looks_like_local_path("/models/x") and session.looks_like_local_path("./m")
-    assert not session.looks_like_local_path("distilbert-base-uncased")
+    from ftapp.models.catalog import looks_like_local_path
+    assert looks_like_local_path("/models/x") and looks_like_local_path("./m") and looks_like_local_path("C:\\m")
+    assert not looks_like_local_path("distilbert-base-uncased")
 
 
 def test_session_files_removed_on_release_unless_a_run_needs_them():
@@ -190,66 +191,135 @@ def test_session_files_removed_on_release_unless_a_run_needs_them():
 
 # ---- the settings form ------------------------------------------------------------------------------
 
-def test_collect_and_refill_round_trip():
-    from ftapp.ui import settings_tab
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from ftapp.ui.app import build_demo
 
-    s = settings_tab.collect("  my-model ", "lora", 3, -3.0, 4, 16, 0.05, 0.2, 0, 0.25, 7, "0.1", True)
+    return build_demo(tmp_path_factory.mktemp("ui") / "runs", hosted=True)
+
+
+def test_collect_and_refill_round_trip(demo):
+    tab = demo.tabs["settings"]
+    form = {"model": "  my-model ", "method": "lora", "frozen_layers": 3, "lr": -3.0, "epochs": 4, "batch_size": 16,
+            "weight_decay": 0.05, "warmup_ratio": 0.2, "patience": 0, "val_fraction": 0.25, "seed": 7,
+            "dropout": "0.1", "augment": True}
+    assert set(form) == set(tab.form)          # the form is keyed by setting name, nothing else
+    s = tab.collect(form)
     assert s["model"] == "my-model" and s["method"] == "lora" and s["frozen_layers"] == 3
     assert s["lr"] == pytest.approx(1e-3) and s["batch_size"] == 16 and s["dropout"] == 0.1 and s["augment"]
     assert s["patience"] == 0                   # 0 = never stop early: the engine's own meaning
-    out = settings_tab.refill({**s, "modality": "text"}, {"n_blocks": 6, "frozen_layers": 3})
-    assert out[1] == "lora" and out[3] == pytest.approx(-3.0) and out[4] == 4 and out[8] == 0 and out[11] == "0.1"
-    assert "3 of 6 blocks frozen" in out[13]
+    out = tab.refill({**s, "modality": "text"}, {"n_blocks": 6, "frozen_layers": 3, "total_params": 1000,
+                                                 "trainable_params": 400})
+    f = tab.fields
+    assert out[f["method"]] == "lora" and out[f["lr"]] == pytest.approx(-3.0) and out[f["epochs"]] == 4
+    assert out[f["patience"]] == 0 and out[f["dropout"]] == "0.1" and out[f["frozen_layers"]].value == 3
+    assert "3 of 6 blocks frozen" in out[tab.frozen_readout] and "400 of 1k parameters" in out[tab.frozen_readout]
+
+
+def test_form_api_and_cli_defaults_come_from_train_config(demo):
+    """No training default is written twice: the form starts at TrainConfig's defaults, the API's
+    parameters and the CLI's options default to None (= TrainConfig decides)."""
+    import inspect
+
+    from ftapp.cli import build_parser
+    from ftapp.train.config import SETTINGS, TrainConfig
+
+    tab = demo.tabs["settings"]
+    defaults = TrainConfig()
+    collected = tab.collect({name: comp.value for name, comp in tab.form.items()})
+    for name in tab.fields:
+        if name not in ("lr", "frozen_layers"):   # these follow the data's modality and the model once known
+            assert collected[name] == getattr(defaults, name), name
+    args = build_parser().parse_args(["train", "--data", "d.csv", "--model", "m", "--out", "o"])
+    assert all(getattr(args, name) is None for name in SETTINGS)
+    from ftapp.cli import config_from_args
+    assert config_from_args(args).user_settings() == defaults.user_settings()
+    api = next(fn for fn in demo.fns.values() if fn.name == "start_training")
+    params = inspect.signature(api.fn).parameters
+    assert set(SETTINGS) <= set(params) and all(params[n].default is None for n in SETTINGS)
+
+
+def test_no_training_default_literal_outside_train_config():
+    """Grep-level check: the UI, API and CLI never spell out a training default."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "ftapp"
+    for path in [*root.glob("ui/*.py"), root / "cli.py"]:
+        text = path.read_text()
+        assert not re.search(r"(epochs|batch_size|patience|weight_decay|warmup_ratio|val_fraction)\s*[:=]\s*\d", text), path
+        assert "or 32" not in text and "or 5)" not in text and "or 0.2" not in text, path
+
+
+def test_no_positional_output_indexing_in_the_ui():
+    import re
+    from pathlib import Path
+
+    for path in (Path(__file__).resolve().parents[2] / "ftapp" / "ui").glob("*.py"):
+        assert not re.search(r"\bout\[\d|N_VIEW|N_OUTPUTS|__wrapped__", path.read_text()), path
+    assert len((Path(__file__).resolve().parents[2] / "ftapp" / "ui" / "app.py").read_text().splitlines()) <= 120
 
 
 # ---- the Train tab's polling view and owner filtering (a real run store, no server) -------------------
 
-def test_poll_view_skips_unchanged_parts_and_filters_owners(tmp_path):
-    import gradio as gr
-
-    from ftapp.ui import train_tab
-    from ftapp.ui.core import AppContext
-
-    ctx = AppContext.create(tmp_path / "runs", hosted=True)
+def test_poll_view_skips_unchanged_parts_and_filters_owners(demo):
+    tab, ctx = demo.tabs["train"], demo.ftapp
     run = ctx.store.create({"model": "m", "epochs": 2, "data_name": "d.csv"}, owner="u-" + "a" * 32)
     run.record("status", status="running")
     run.record("phase", phase="training")
     run.record("step", step=1, epoch=0.5, loss=1.0, lr=1e-4)
     owner = run.owner
 
-    first = train_tab.view(ctx, owner, run.id, None)
-    status, cache, loss, val, stop, timer, seen, table, select, compare = first
-    assert "Training" in status and loss.data and timer.active is True and stop.interactive is True
+    first = tab.view(owner, run.id, None)
+    assert "Training" in first[tab.status] and first[tab.loss_plot].data
+    assert first[tab.timer].active is True and first[tab.stop].interactive is True
 
-    again = train_tab.view(ctx, owner, run.id, seen)          # nothing new: nothing re-sent
-    assert all(isinstance(x, type(gr.skip())) for i, x in enumerate(again) if i != 6)
+    again = tab.view(owner, run.id, first[tab.seen])          # nothing new: nothing re-sent
+    assert set(again) == {tab.seen}
 
     run.record("step", step=2, epoch=1.0, loss=0.8, lr=1e-4)
-    more = train_tab.view(ctx, owner, run.id, again[6])
-    assert list(more[2].data[0].x) == [1, 2] and isinstance(more[3], type(gr.skip()))
+    more = tab.view(owner, run.id, again[tab.seen])
+    assert list(more[tab.loss_plot].data[0].x) == [1, 2] and tab.val_plot not in more
 
     run.record("status", status="finished", message="done")
-    done = train_tab.view(ctx, owner, run.id, more[6])
-    assert "finished" in done[0] and done[5].active is False and done[4].interactive is False
+    done = tab.view(owner, run.id, more[tab.seen])
+    assert "finished" in done[tab.status] and done[tab.timer].active is False and done[tab.stop].interactive is False
 
     # someone else's browser sees nothing of it
     other = "u-" + "b" * 32
     assert ctx.run(run.id, other) is None and ctx.runs(other) == []
-    assert "No run yet" in train_tab.view(ctx, other, run.id, None)[0]
+    assert "No run yet" in tab.view(other, run.id, None)[tab.status]
     assert not ctx.stop(other, run.id)
 
 
-def test_cache_note_shown_after_the_phase_passed(tmp_path):
-    from ftapp.ui import train_tab
-    from ftapp.ui.core import AppContext
+def test_loss_chart_is_redrawn_in_steps_and_thinned(demo):
+    """A long run is not redrawn on every poll, and never sends more than MAX_LOSS_POINTS points."""
+    tab, ctx = demo.tabs["train"], demo.ftapp
+    run = ctx.store.create({"model": "m", "epochs": 2}, owner="u-" + "c" * 32)
+    run.record("status", status="running")
+    for i in range(1, 2001):
+        run.record("step", step=i, epoch=i / 1000, loss=1.0 / i, lr=1e-4)
+    first = tab.view(run.owner, run.id, None)
+    fig = first[tab.loss_plot]
+    assert len(fig.data[0].x) <= charts.MAX_LOSS_POINTS and fig.data[0].x[-1] == 2000
+    exact = charts._smooth([1.0 / i for i in range(1, 2001)], 0.9)
+    assert fig.data[1].y[-1] == pytest.approx(exact[-1])       # the smoothed line is computed on every step
+    run.record("step", step=2001, epoch=2.001, loss=0.1, lr=1e-4)
+    assert tab.loss_plot not in tab.view(run.owner, run.id, first[tab.seen])   # 1 new step of 2000: not yet
+    seen = first[tab.seen]
+    for i in range(2002, 2101):
+        run.record("step", step=i, epoch=i / 1000, loss=0.1, lr=1e-4)
+    assert tab.loss_plot in tab.view(run.owner, run.id, seen)                  # 5 % more: redrawn
 
-    ctx = AppContext.create(tmp_path / "runs", hosted=False)
-    run = ctx.store.create({"model": "m", "epochs": 2}, owner="local")
+
+def test_cache_note_shown_after_the_phase_passed(demo):
+    tab, ctx = demo.tabs["train"], demo.ftapp
+    run = ctx.store.create({"model": "m", "epochs": 2}, owner="u-" + "d" * 32)
     run.record("status", status="running")
     run.record("info", n_blocks=6, frozen_layers=2)
     run.record("info", used_cache=True, precision="fp32")          # as Fitter._prepare reports it
     run.record("phase", phase="computing the 2 frozen blocks once")
     run.record("phase", phase="training")          # the page looks only now (or after a reload)
     run.record("step", step=1, epoch=0.5, loss=1.0, lr=1e-4)
-    out = train_tab.view(ctx, "local", run.id, None)
-    assert "the 2 frozen blocks (of 6) were computed once" in out[1] and "last 4 blocks" in out[1]
+    out = tab.view(run.owner, run.id, None)
+    assert "the 2 frozen blocks (of 6) were computed once" in out[tab.cache] and "last 4 blocks" in out[tab.cache]
