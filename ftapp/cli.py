@@ -40,31 +40,46 @@ def cmd_models(args) -> int:
 
 
 def _progress_printer(started: float):
-    """Prints phases, a step line every few seconds and one line per epoch to stderr."""
+    """Prints phases, a step line every few seconds, one line per validation and the Auto
+    candidates' fate to stderr."""
     last = {"t": 0.0}
+
+    def say(text: str) -> None:
+        _err(f"[{time.time() - started:6.1f}s] {text}")
 
     def listener(kind: str, data: dict) -> None:
         now = time.time()
         if kind == "phase" and data["phase"] not in QUIET_PHASES:
-            _err(f"[{now - started:6.1f}s] {data['phase']}")
+            say(data["phase"])
         elif kind == "step" and now - last["t"] > 5:
             last["t"] = now
-            _err(f"[{now - started:6.1f}s]   epoch {data['epoch']:.2f}  step {data['step']}  loss {data['loss']:.4f}")
+            say(f"  epoch {data['epoch']:.2f}  step {data['step']}  loss {data['loss']:.4f}")
         elif kind == "epoch":
-            _err(f"[{now - started:6.1f}s]   epoch {data['epoch']}: train loss {data['train_loss']:.4f}  "
-                 f"val loss {data['val_loss']:.4f}  val accuracy {data['val_accuracy']:.3f}  "
-                 f"val macro-F1 {data['val_macro_f1']:.3f}")
+            say(f"  epoch {data['epoch']}: train loss {data['train_loss']:.4f}  val loss {data['val_loss']:.4f}  "
+                f"val accuracy {data['val_accuracy']:.3f}  val macro-F1 {data['val_macro_f1']:.3f}")
+        elif kind == "candidate" and data.get("status") in ("dropped", "chosen", "checked", "baseline"):
+            acc = f"val accuracy {data['val_accuracy']:.3f}" if data.get("val_accuracy") is not None else ""
+            say(f"  {data['status']:>8}: {data['name']}  {acc}")
         elif kind == "info" and "data_summary" in data:
             _err(data["data_summary"])
-            extra = [w for w in data["warnings"] if w not in data["data_summary"]]   # split-time warnings
-            for w in extra:
+            for w in (w for w in data["warnings"] if w not in data["data_summary"]):   # split-time warnings
                 _err(f"Warning: {w}")
-            _err(f"Training on {data['n_train']} examples, validating on {data['n_val']}.")
-        elif kind == "info" and "freezing" in data:
-            _err(f"           {data['freezing']} Device: {data.get('device', '')}. Learning rate {data['lr']:.1e}.")
+            test = f", {data['n_test']} held out for the final test" if data.get("n_test") else ""
+            _err(f"Training on {data['n_train']} examples, validating on {data['n_val']}{test}.")
+        elif kind == "info" and "plan" in data:
+            p, probe = data["plan"], data.get("probe")
+            folds = data.get("cross_validation_folds")
+            _err(f"           Plan: up to {p['epochs']} epochs ({p['total_steps']} steps)"
+                 + (f" in each of {folds} cross-validation parts, then once on all the examples" if folds else "")
+                 + (f". Frozen features + logistic regression: val accuracy {probe['val_accuracy']:.3f}." if probe
+                    else "."))
         elif kind == "info" and "precision" in data:
             _err(f"           Precision: {'bf16 mixed' if data['precision'] == 'bf16' else 'fp32'}. "
                  + ("Frozen blocks are computed once." if data["used_cache"] else ""))
+        elif kind == "info" and "freezing" in data:
+            _err(f"           {data['freezing']}")
+        elif kind == "info" and data.get("language_warning"):
+            _err(f"Warning: {data['language_warning']}")
         elif kind == "info" and data.get("notice"):
             _err(f"           {data['notice']}")
 
@@ -106,11 +121,27 @@ def cmd_train(args) -> int:
         _err(f"ftapp: error: {run.message}")
         return EXIT_FAILED
     metrics = RunFolder(args.out).metrics()
-    test = (f" Test accuracy {metrics['test_accuracy']:.3f}, macro-F1 {metrics['test_macro_f1']:.3f} "
-            f"({metrics['n_test']} examples)." if "test_accuracy" in metrics else "")
-    _err(f"{run.message}\nValidation accuracy {metrics['val_accuracy']:.3f}, macro-F1 {metrics['val_macro_f1']:.3f}, "
-         f"{metrics['train_seconds']:.1f}s of training.{test} Model saved in {args.out}")
+    _err(run.message)
+    _err(summary_lines(metrics, args.out))
     return 0
+
+
+def summary_lines(m: dict, out: str) -> str:
+    """The end of `ftapp train`: the headline numbers, what they are measured on, the baselines."""
+    lines = []
+    if "test_accuracy" in m:
+        lines.append(f"Test accuracy {m['test_accuracy']:.3f}, macro-F1 {m['test_macro_f1']:.3f} ({m['n_test']} "
+                     f"examples, {m['test_source']}; nothing was chosen on them).")
+    if "file_test_accuracy" in m and m.get("test_source") != "test file":
+        lines.append(f"Test file accuracy {m['file_test_accuracy']:.3f}, macro-F1 {m['file_test_macro_f1']:.3f} "
+                     f"({m['n_file_test']} examples).")
+    lines.append(f"Validation accuracy {m['val_accuracy']:.3f}, macro-F1 {m['val_macro_f1']:.3f} — on "
+                 f"{m['validation']}.")
+    base = f"Baseline ({m.get('baseline_name', 'frozen features + logistic regression')}): validation accuracy " \
+           f"{m['baseline_val_accuracy']:.3f}."
+    lines.append(base + (f" {m['baseline_note']}" if m.get("baseline_note") else ""))
+    lines.append(f"{m['train_seconds']:.1f}s of training. Model saved in {out}")
+    return "\n".join(lines)
 
 
 def _load_model(directory: str):
@@ -198,9 +229,22 @@ def add_setting_options(parser: argparse.ArgumentParser) -> None:
                                 choices=s.choices if s.kind is str else None)   # numbers: any value
 
 
+def quiet_logs() -> None:
+    """The command speaks in its own lines: the engine's log records (a bug's traceback goes to
+    error.log in the run folder) are not printed on stderr, unless FTAPP_DEBUG=1."""
+    import logging
+
+    if os.environ.get("FTAPP_DEBUG"):
+        return
+    logger = logging.getLogger("ftapp")   # the data layer's loggers are its children
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    quiet_logs()
     try:
         return args.fn(args)
     except Exception as exc:  # noqa: BLE001 — users get one line, never a traceback

@@ -1,9 +1,26 @@
-"""Evaluation report: accuracy, macro-F1, per-class precision/recall/F1, confusion matrix and
-the misclassified examples, all from scikit-learn's metrics."""
+"""Evaluation: accuracy, macro-F1, balanced accuracy, per-class precision/recall/F1, confusion
+matrix and the misclassified examples, all from scikit-learn's metrics.
+
+`scores` is the one definition of the headline numbers, used by the per-epoch log, report.json,
+the Evaluate tab, the CLI and the model card: averages over classes run over the classes present
+in the scored data (a class with no examples there has no F1 to average, and is shown as "no
+examples" rather than counted as 0).
+"""
 from __future__ import annotations
 
 import torch
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
+                             precision_recall_fscore_support)
+
+
+def scores(y_true: list[int], preds: list[int]) -> dict:
+    """accuracy, macro_f1 and balanced_accuracy (mean recall), over the classes present in y_true."""
+    if not len(y_true):
+        return {"accuracy": 0.0, "macro_f1": 0.0, "balanced_accuracy": 0.0}
+    present = sorted(set(y_true))
+    return {"accuracy": float(accuracy_score(y_true, preds)),
+            "macro_f1": float(f1_score(y_true, preds, labels=present, average="macro", zero_division=0)),
+            "balanced_accuracy": float(balanced_accuracy_score(y_true, preds))}
 
 
 def evaluation_report(labels: list[str], y_true: list[int], probs: torch.Tensor,
@@ -18,11 +35,13 @@ def evaluation_report(labels: list[str], y_true: list[int], probs: torch.Tensor,
     wrong.sort(key=lambda w: -w["confidence"])   # confidently wrong first: the most telling
     return {
         "n": len(y_true),
-        "accuracy": float(accuracy_score(y_true, preds)) if y_true else 0.0,
-        "macro_f1": float(f1_score(y_true, preds, labels=ids, average="macro", zero_division=0)) if y_true else 0.0,
+        **scores(y_true, preds),
         "labels": labels,
-        "per_class": [{"label": labels[i], "precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4),
-                       "f1": round(float(f[i]), 4), "support": int(support[i])} for i in ids],
+        # classes without examples here: support 0, and None where a score cannot be had
+        "per_class": [{"label": labels[i], "precision": round(float(p[i]), 4) if support[i] else None,
+                       "recall": round(float(r[i]), 4) if support[i] else None,
+                       "f1": round(float(f[i]), 4) if support[i] else None, "support": int(support[i])}
+                      for i in ids],
         "confusion_matrix": confusion_matrix(y_true, preds, labels=ids).tolist() if y_true else [],
         "misclassified": wrong[:max_misclassified],
         "n_misclassified": len(wrong),

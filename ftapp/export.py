@@ -10,14 +10,17 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from ftapp.models.catalog import looks_like_local_path
+from ftapp.models.catalog import SENTENCE_HEAD, looks_like_local_path
 from ftapp.runs import RunFolder
 
 # What belongs in an exported model; run bookkeeping (metrics.jsonl, work files) stays behind.
 MODEL_FILES = ("config.json", "model.safetensors", RunFolder.MODEL_META, "preprocessor_config.json",
                "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
                "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spiece.model",
-               RunFolder.METRICS, RunFolder.REPORT)
+               RunFolder.METRICS, RunFolder.REPORT, RunFolder.TEST_REPORT,
+               # a sentence model: the sentence-transformers / SetFit layout
+               SENTENCE_HEAD, "modules.json", "sentence_bert_config.json", "config_setfit.json", "model_head.pkl")
+MODEL_FOLDERS = ("1_Pooling", "2_Normalize")
 # Settings leave the machine without file-system paths (a server's temp folders, a user's disk).
 PATH_SETTINGS = ("data", "val_data", "test_data")
 
@@ -45,26 +48,45 @@ def _settings(run_dir: Path) -> dict:
     return public
 
 
+def _num(v) -> str:
+    return "no examples" if v is None else f"{v:.3f}"
+
+
+def _results(title: str, report: dict, what: str) -> list[str]:
+    lines = [f"## {title}", "", what, "",
+             f"- Accuracy: {report['accuracy']:.3f}", f"- Macro F1: {report['macro_f1']:.3f}",
+             f"- Balanced accuracy: {report.get('balanced_accuracy', 0):.3f}", f"- Examples: {report['n']}"]
+    for key, b in (report.get("baselines") or {}).items():
+        if key != "headline" and isinstance(b, dict) and "accuracy" in b:
+            lines.append(f"- Baseline, {_safe(b['name'])}: accuracy {b['accuracy']:.3f}, macro F1 {b['macro_f1']:.3f}")
+    lines += ["", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    lines += [f"| {_safe(c['label'])} | {_num(c['precision'])} | {_num(c['recall'])} | {_num(c['f1'])} | "
+              f"{c['support']} |" for c in report["per_class"]]
+    return lines + [""]
+
+
 def model_card(run_dir: Path) -> str:
     settings = _settings(run_dir)
     folder = RunFolder(run_dir)
     report = folder.report() or {}
+    test = folder.read(RunFolder.TEST_REPORT)
     meta = folder.model_meta()
     task = "text-classification" if meta["modality"] == "text" else "image-classification"
-    lines = ["---", f"pipeline_tag: {task}", "library_name: " + ("transformers" if meta["kind"] == "transformers" else "timm"),
+    library = {"transformers": "transformers", "sentence": "setfit", "timm": "timm"}[meta["kind"]]
+    lines = ["---", f"pipeline_tag: {task}", f"library_name: {library}",
              "tags: [ftapp, fine-tuned]", "---", "",
              f"# Fine-tuned {_safe(_public_name(meta['source']))}", "",
              f"Fine-tuned with ftapp to sort {meta['modality']} into {len(meta['labels'])} classes: "
              + ", ".join(_safe(l) for l in meta["labels"]) + ".", ""]
+    if test:
+        lines += _results("Test results", test, "On a held-out slice of the data that nothing was chosen on.")
     if report:
-        lines += ["## Validation results", "",
-                  f"- Accuracy: {report['accuracy']:.3f}", f"- Macro F1: {report['macro_f1']:.3f}",
-                  f"- Validation examples: {report['n']}", "", "| class | precision | recall | F1 | support |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| {_safe(c['label'])} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |"
-                  for c in report["per_class"]]
+        what = ("Out-of-fold predictions of a cross-validation on all the examples (they also chose the method "
+                "and the length: somewhat optimistic)." if report.get("cross_validated") else
+                "On the validation split, which chose the checkpoint and the settings (somewhat optimistic).")
+        lines += _results("Validation results", report, what)
         labels = [_safe(l) for l in report["labels"]]
-        lines += ["", "### Confusion matrix (rows: true class, columns: predicted)", "",
+        lines += ["### Confusion matrix (rows: true class, columns: predicted)", "",
                   "| | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
         lines += [f"| **{labels[i]}** | " + " | ".join(str(v) for v in row) + " |"
                   for i, row in enumerate(report["confusion_matrix"])]
@@ -74,6 +96,10 @@ def model_card(run_dir: Path) -> str:
     if meta["kind"] == "transformers":
         lines += ["", "## Use it", "", "```python", "from transformers import pipeline",
                   f"clf = pipeline(\"{task}\", model=\"path/to/this/folder\")", "```"]
+    elif meta["kind"] == "sentence":
+        lines += ["", "## Use it", "", "```python", "from setfit import SetFitModel",
+                  "model = SetFitModel.from_pretrained(\"path/to/this/folder\")",
+                  "model.predict([\"a text to classify\"])", "```"]
     return "\n".join(lines) + "\n"
 
 
@@ -85,6 +111,9 @@ def _stage(run_dir: Path, dest: Path) -> Path:
     for name in MODEL_FILES:
         if (run_dir / name).exists():
             shutil.copyfile(run_dir / name, dest / name)
+    for name in MODEL_FOLDERS:
+        if (run_dir / name).is_dir():
+            shutil.copytree(run_dir / name, dest / name, dirs_exist_ok=True)
     settings = _settings(run_dir)
     (dest / RunFolder.SETTINGS).write_text(json.dumps(settings, indent=2))
     (dest / "README.md").write_text(model_card(run_dir))
@@ -98,8 +127,8 @@ def export_zip(run_dir: str | Path, dest_dir: str | Path) -> Path:
         out = Path(dest_dir) / f"ftapp-model-{run_dir.name}.zip"
         out.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-            for f in sorted(staged.iterdir()):
-                zf.write(f, f"model/{f.name}")
+            for f in sorted(staged.rglob("*")):
+                zf.write(f, f"model/{f.relative_to(staged).as_posix()}")
     return out
 
 

@@ -34,6 +34,7 @@ EVENTS = {
     "best": "a new best epoch: the same keys as 'epoch'",
     "info": "facts about the run, merged into Run.info (keys below)",
     "settings": "effective settings the engine chose or changed (lr, frozen_layers, batch_size …)",
+    "candidate": "one candidate the run compares (Auto): name, recipe, status, val_loss, val_accuracy, curve",
 }
 INFO_KEYS = {
     "n_train": "training examples", "n_val": "validation examples", "classes": "class names, sorted",
@@ -43,7 +44,12 @@ INFO_KEYS = {
     "freezing": "the freezing summary, in words", "lr": "learning rate", "device": "what trains, in words",
     "used_cache": "whether the frozen-prefix cache is used", "precision": "bf16 | fp32",
     "notice": "something the user should know (e.g. an out-of-memory retry)",
-    "train_seconds": "seconds spent in the training loop",
+    "train_seconds": "seconds spent in the training loop", "n_test": "held-out test examples",
+    "class_weights": "whether rare classes weigh more", "head": "transformers | sentence | timm",
+    "plan": "the planned length: steps_per_epoch, epochs, total_steps, warmup_steps, eval_every_epochs",
+    "cross_validation_folds": "when the data is small: the parts of the cross-validation",
+    "probe": "frozen features + logistic regression on the validation data", "chosen": "fine-tuned | probe",
+    "result": "the headline numbers of a finished run (val/test accuracy, the baseline and its note)",
 }
 
 
@@ -68,7 +74,9 @@ class RunFolder:
     EVENTS = "metrics.jsonl"          # every event but progress, one JSON line each
     METRICS = "metrics.json"          # headline numbers of a finished run
     REPORT = "report.json"            # evaluation on the validation split (evaluate.evaluation_report)
-    TEST_REPORT = "test_report.json"  # the same on --test-data
+    TEST_REPORT = "test_report.json"  # the same on the held-out test slice (nothing was chosen on it)
+    TEST_FILE_REPORT = "test_file_report.json"   # the same on --test-data
+    CANDIDATES = "candidates.json"    # what the run compared: the probe, Auto's candidates, with their scores
     DATA_REPORT = "data_report.json"  # what ingestion found
     MODEL_META = MODEL_META           # written with the model: kind, modality, labels, source
     ERROR_LOG = "error.log"           # the traceback of an unexpected failure
@@ -134,6 +142,7 @@ class Run:
     device: str = ""
     info: dict = field(default_factory=dict)        # INFO_KEYS
     effective: dict = field(default_factory=dict)   # settings the engine chose or changed
+    candidates: dict = field(default_factory=dict)  # name -> the latest "candidate" event
     steps: list = field(default_factory=list)       # "step" events
     epochs: list = field(default_factory=list)      # "epoch" events
     best: dict = field(default_factory=dict)
@@ -162,7 +171,7 @@ class Run:
                     f.write(line + "\n")
             except OSError:
                 pass  # a full disk must not kill training; the in-memory history stays complete
-        if kind in ("status", "best", "info", "phase", "settings"):
+        if kind in ("status", "best", "info", "phase", "settings", "candidate"):
             self.save_status()
         for listener in list(self.listeners):
             try:
@@ -184,6 +193,8 @@ class Run:
             self.info.update(data)
         elif kind == "settings":
             self.effective.update(data)
+        elif kind == "candidate":
+            self.candidates[data["name"]] = data
         elif kind == "best":
             self.best = data
         elif kind == "status":
@@ -215,7 +226,8 @@ class Run:
         return {"id": self.id, "owner": self.owner, "created": self.created, "status": self.status,
                 "phase": self.phase, "message": self.message, "progress": self.progress,
                 "eta_seconds": self.eta_seconds, "device": self.device, "info": dict(self.info),
-                "effective": dict(self.effective), "best": dict(self.best), "has_model": self.has_model,
+                "effective": dict(self.effective), "candidates": list(self.candidates.values()),
+                "best": dict(self.best), "has_model": self.has_model,
                 "model": self.settings.get("model"), "data_name": self.settings.get("data_name", "")}
 
     def snapshot(self) -> dict:
@@ -249,6 +261,7 @@ def read_run(run_dir: Path) -> Run:
     for key in ("status", "phase", "message", "progress", "device", "info", "effective", "best", "has_model"):
         if key in status:
             setattr(run, key, status[key])
+    run.candidates = {c["name"]: c for c in status.get("candidates") or []}
     events = folder / RunFolder.EVENTS
     if events.exists():
         for line in events.read_text().splitlines():

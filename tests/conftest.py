@@ -26,12 +26,18 @@ def _minilm_tokenizer():
 
 def make_tiny_text_model(folder: Path, family: str = "bert") -> Path:
     """A 2-layer encoder with the MiniLM tokenizer, saved like a Hub model folder."""
-    from transformers import (AutoModelForSequenceClassification, BertConfig, DistilBertConfig,
-                              RobertaConfig)
+    from transformers import (AutoModelForSequenceClassification, BertConfig, DebertaV2Config, DistilBertConfig,
+                              ModernBertConfig, RobertaConfig, XLMRobertaConfig)
 
     tok = _minilm_tokenizer()
     common = dict(vocab_size=tok.vocab_size, num_labels=2)
+    small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, pad_token_id=0)
+    ids = dict(bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id, cls_token_id=tok.cls_token_id,
+               sep_token_id=tok.sep_token_id)
     config = {
+        "xlm-roberta": lambda: XLMRobertaConfig(max_position_embeddings=160, **small, **common),
+        "deberta-v2": lambda: DebertaV2Config(**small, **common),
+        "modernbert": lambda: ModernBertConfig(**small, **ids, **common),
         "bert": lambda: BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                    intermediate_size=64, **common),
         "roberta": lambda: RobertaConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -43,11 +49,37 @@ def make_tiny_text_model(folder: Path, family: str = "bert") -> Path:
     return folder
 
 
+def make_tiny_sentence_model(folder: Path, pooling: str = "mean", normalize: bool = True) -> Path:
+    """A tiny encoder saved as a sentence-transformers checkpoint (modules.json, 1_Pooling), like
+    the bundled MiniLM: ftapp puts its head on the pooled embedding."""
+    import json
+
+    from transformers import BertConfig, BertModel
+
+    tok = _minilm_tokenizer()
+    BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64)).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+    if normalize:
+        modules.append({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})
+    (folder / "modules.json").write_text(json.dumps(modules))
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(
+        {"word_embedding_dimension": 32, "pooling_mode_mean_tokens": pooling == "mean",
+         "pooling_mode_cls_token": pooling == "cls"}))
+    return folder
+
+
 def make_tiny_image_model(folder: Path, family: str = "vit") -> Path:
-    from transformers import (AutoModelForImageClassification, ConvNextConfig, ResNetConfig, ViTConfig,
-                              ViTImageProcessor)
+    from transformers import (AutoModelForImageClassification, ConvNextConfig, ConvNextV2Config, Dinov2Config,
+                              ResNetConfig, ViTConfig, ViTImageProcessor)
 
     config = {
+        "dinov2": lambda: Dinov2Config(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
+                                       num_attention_heads=2, intermediate_size=64, num_labels=2),
+        "convnextv2": lambda: ConvNextV2Config(hidden_sizes=[8, 16], depths=[1, 1], num_stages=2, num_labels=2),
         "vit": lambda: ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
                                  num_attention_heads=2, intermediate_size=64, num_labels=2),
         "resnet": lambda: ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic", num_labels=2),
@@ -104,7 +136,14 @@ def write_image_zip(path: Path, n_per_class: int = 12, size: int = 40) -> Path:
 
 @pytest.fixture
 def text_csv(tmp_path) -> Path:
+    """60 rows: little enough that a run cross-validates instead of trusting a tiny validation split."""
     return write_text_csv(tmp_path / "tickets.csv")
+
+
+@pytest.fixture
+def text_csv_big(tmp_path) -> Path:
+    """420 rows: enough for a validation split of 60+ and a held-out test slice (30+ per class)."""
+    return write_text_csv(tmp_path / "tickets-big.csv", n_per_class=140)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ CLI and the web app share it.
 from .images import IMAGE_EXTENSIONS, ImageError, open_image
 from .ingest import load_dataset
 from .report import DataReport, Dataset, Limits, Problem
-from .split import find_leaks, train_val_split
+from .split import duplicate_groups, find_leaks, train_val_split
 
 __all__ = ["Problem", "DataReport", "Dataset", "Limits", "load_dataset", "train_val_split", "find_leaks",
-           "open_image", "IMAGE_EXTENSIONS", "ImageError"]
+           "duplicate_groups", "open_image", "IMAGE_EXTENSIONS", "ImageError"]

@@ -9,11 +9,13 @@ from .report import WARNING, Dataset, Problem
 
 
 def train_val_split(ds: Dataset, val_fraction: float = 0.2, seed: int = 0) -> tuple[Dataset, Dataset, list[Problem]]:
-    """Stratified, seeded, deterministic split.
+    """Stratified, grouped, seeded, deterministic split.
 
-    Classes with fewer than 2 examples go wholly to training (with a warning).
-    Every other class gets at least one validation example and keeps at least
-    one training example, however small `val_fraction` is.
+    Identical examples (the same text up to case and spacing, the same picture file contents) form
+    one group and always land on the same side, so no validation example has a copy in training.
+    Each class gets round(val_fraction × its size) validation examples where its groups allow,
+    at least one, and keeps at least one for training. Classes with fewer than 2 examples go
+    wholly to training (with a warning).
     """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError("val_fraction must be between 0 and 1 (exclusive)")
@@ -27,43 +29,32 @@ def train_val_split(ds: Dataset, val_fraction: float = 0.2, seed: int = 0) -> tu
                                 f"{'has' if one else 'each have'} only one example, so "
                                 f"{'it was' if one else 'they were'} used for training only and the results "
                                 f"cannot be checked. Add more examples of {names}."))
-    train_idx = [i for i, lab in enumerate(ds.labels) if counts[lab] < 2]
-    pool = [i for i, lab in enumerate(ds.labels) if counts[lab] >= 2]
+    target = {c: min(max(round(val_fraction * n), 1), n - 1) for c, n in counts.items() if n >= 2}
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, g in enumerate(duplicate_groups(ds)):
+        members[g].append(i)
+    order = sorted(members)
+    random.Random(seed).shuffle(order)
+    taken: Counter = Counter()
     val_idx: list[int] = []
-    if pool:
-        pool_labels = [ds.labels[i] for i in pool]
-        n_classes = len(set(pool_labels))
-        from sklearn.model_selection import train_test_split   # ~1 s to import: only when splitting
-
-        # Room for every class on both sides: each pooled class has >= 2 examples, so 1 <= n_val.
-        n_val = min(max(round(val_fraction * len(pool)), n_classes), len(pool) - n_classes)
-        tr, va = train_test_split(pool, test_size=n_val, random_state=seed, shuffle=True, stratify=pool_labels)
-        tr, va = _ensure_each_class_on_both_sides(list(tr), list(va), ds.labels, seed)
-        train_idx += tr
-        val_idx = va
-    train_idx.sort()
-    val_idx.sort()
-    return ds.subset(train_idx), ds.subset(val_idx), problems
+    for g in order:
+        group = Counter(ds.labels[i] for i in members[g])
+        if all(c in target and taken[c] + n <= target[c] for c, n in group.items()):
+            taken.update(group)
+            val_idx += members[g]
+    chosen = set(val_idx)
+    train_idx = [i for i in range(len(ds)) if i not in chosen]
+    return ds.subset(train_idx), ds.subset(sorted(val_idx)), problems
 
 
-def _ensure_each_class_on_both_sides(tr: list[int], va: list[int], labels: list[str], seed: int):
-    """Stratified rounding can leave a small class with no validation (or no training) example; fix that."""
-    rng = random.Random(seed)
-    by_tr, by_va = defaultdict(list), defaultdict(list)
-    for i in tr:
-        by_tr[labels[i]].append(i)
-    for i in va:
-        by_va[labels[i]].append(i)
-    for c in sorted(set(by_tr) | set(by_va)):
-        if not by_va[c] and len(by_tr[c]) >= 2:
-            i = rng.choice(sorted(by_tr[c]))
-            tr.remove(i)
-            va.append(i)
-        elif not by_tr[c] and len(by_va[c]) >= 2:
-            i = rng.choice(sorted(by_va[c]))
-            va.remove(i)
-            tr.append(i)
-    return tr, va
+def duplicate_groups(ds: Dataset) -> list[int]:
+    """A group id per example: identical examples (see `_key`) share one."""
+    ids: dict[str, int] = {}
+    out = []
+    for i, item in enumerate(ds.items):
+        k = _key(ds, item)
+        out.append(ids.setdefault(k if k is not None else f"unreadable-{i}", len(ids)))
+    return out
 
 
 def _key(ds: Dataset, item: str) -> str | None:

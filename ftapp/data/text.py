@@ -458,7 +458,20 @@ def choose_text_columns(table: Table, text_column: str | None, label_column: str
         report.error(table.name, f"the same column ('{text}') was chosen for both the text and the label. "
                                  f"Pick two different columns.")
         return None, None
+    if not label_column and not _looks_like_labels(table.df[label]):
+        report.error(table.name, f"has no column that looks like the label (the class of each row): column "
+                                 f"'{label}' has a different value in almost every row, so it cannot be the class. "
+                                 f"Columns found: {listing}. Add a column with the class of each row, or pick the "
+                                 f"label column in the settings.")
+        return None, None
     return text, label
+
+
+def _looks_like_labels(series: pd.Series) -> bool:
+    """A class column repeats its values: one where (almost) every row differs is an id, a number
+    or a text, never the label."""
+    values = [str(v).strip() for v in series if str(v).strip()]
+    return len(values) < 10 or len(set(values)) <= 0.9 * len(values)
 
 
 # ---------------------------------------------------------------------------------------------

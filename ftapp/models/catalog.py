@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 # Written beside every model ftapp saves (kind, modality, labels, source): how ftapp reloads it.
 MODEL_META = "ftapp_model.json"
+SENTENCE_HEAD = "ftapp_head.safetensors"    # a SentenceClassifier's linear layer (its encoder: model.safetensors)
 
 BUNDLED_TEXT = "all-MiniLM-L6-v2 (bundled)"
 BUNDLED_IMAGE = "EfficientNet-Lite0 (bundled)"
@@ -21,7 +22,8 @@ class ModelSpec:
     name: str          # what the user picks; a Hub id for Hub models
     modality: str      # "image" | "text"
     offline: bool      # True when it ships with the app (works with no network)
-    description: str   # one line: what it is, size, speed on a laptop CPU
+    description: str   # one line: what it is, size, languages, speed on a laptop CPU
+    languages: str = "en"   # text models: "en" | "multilingual"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -29,22 +31,51 @@ class ModelSpec:
 
 CATALOG: tuple[ModelSpec, ...] = (
     ModelSpec(BUNDLED_TEXT, "text", True,
-              "Small sentence encoder (22M parameters, 6 blocks). Fast on CPU; good for short texts."),
+              "Small English sentence encoder (22M parameters, 6 blocks). Fast on CPU; good for short texts."),
     ModelSpec(BUNDLED_IMAGE, "image", True,
               "Mobile image classifier pre-trained on ImageNet (4.7M parameters, 8 blocks). Fast on CPU."),
+    # multilingual text
+    ModelSpec("intfloat/multilingual-e5-small", "text", False,
+              "Multilingual sentence encoder, about 100 languages (118M, 12 blocks). Fine on CPU for a few "
+              "thousand texts; the first choice for non-English text.", "multilingual"),
+    ModelSpec("intfloat/multilingual-e5-base", "text", False,
+              "Multilingual sentence encoder, about 100 languages (278M, 12 blocks). More accurate; wants a GPU.",
+              "multilingual"),
+    ModelSpec("FacebookAI/xlm-roberta-base", "text", False,
+              "XLM-RoBERTa base, 100 languages (278M, 12 blocks). Strong when fully fine-tuned; wants a GPU.",
+              "multilingual"),
+    # English text
+    ModelSpec("BAAI/bge-small-en-v1.5", "text", False,
+              "English sentence encoder (33M, 12 blocks). A little slower than MiniLM, often more accurate; "
+              "fine on CPU."),
+    ModelSpec("microsoft/deberta-v3-small", "text", False,
+              "English DeBERTa-v3 small (141M incl. a large vocabulary, 6 blocks). Accurate when fine-tuned; "
+              "slow on CPU."),
+    ModelSpec("microsoft/deberta-v3-base", "text", False,
+              "English DeBERTa-v3 base (184M, 12 blocks). Among the most accurate base models; wants a GPU."),
+    ModelSpec("answerdotai/ModernBERT-base", "text", False,
+              "English ModernBERT base (149M, 22 blocks), long texts up to 8,192 tokens. Wants a GPU."),
     ModelSpec("distilbert-base-uncased", "text", False,
               "English DistilBERT (66M, 6 blocks). About 3x slower than MiniLM; stronger on longer texts."),
-    ModelSpec("roberta-base", "text", False,
-              "RoBERTa base (125M, 12 blocks). Accurate on English; wants a GPU."),
-    ModelSpec("bert-base-multilingual-cased", "text", False,
-              "Multilingual BERT (178M, 12 blocks), 104 languages. Wants a GPU."),
+    # images
+    ModelSpec("facebook/dinov2-small", "image", False,
+              "DINOv2 small, self-supervised features (22M, 12 blocks). Excellent frozen features; fine on CPU "
+              "with most blocks frozen."),
+    ModelSpec("facebook/dinov2-base", "image", False,
+              "DINOv2 base (86M, 12 blocks). Stronger features; wants a GPU to fine-tune."),
+    ModelSpec("facebook/convnextv2-tiny-22k-224", "image", False,
+              "ConvNeXt V2 tiny, ImageNet-22k (28M, 4 stages). Accurate all-rounder; wants a GPU."),
+    ModelSpec("timm/efficientnet_b0.ra_in1k", "image", False,
+              "EfficientNet-B0 from timm (5.3M). Fast on CPU; any other timm/… Hub id loads the same way."),
     ModelSpec("microsoft/resnet-50", "image", False,
-              "ResNet-50 on ImageNet (25M, 5 blocks). Solid all-rounder; slow on CPU."),
-    ModelSpec("facebook/convnext-tiny-224", "image", False,
-              "ConvNeXt-Tiny on ImageNet (28M, 5 blocks). Accurate; wants a GPU."),
+              "ResNet-50 on ImageNet (25M, 4 stages). Solid all-rounder; slow on CPU."),
     ModelSpec("google/vit-base-patch16-224-in21k", "image", False,
               "Vision Transformer base on ImageNet-21k (86M, 12 blocks). Wants a GPU."),
 )
+
+
+def multilingual_suggestion() -> str:
+    return next(s.name for s in CATALOG if s.languages == "multilingual")
 
 
 def models_for(modality: str | None = None) -> list[ModelSpec]:

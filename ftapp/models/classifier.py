@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ftapp.models.catalog import MODEL_META
+from ftapp.models.catalog import MODEL_META, SENTENCE_HEAD
+from ftapp.models.heads import head_linear, write_sentence_transformers_files, write_setfit_head
 from ftapp.models.layout import Layout, find_layout
 from ftapp.models.preprocess import ImagePreprocessor, TextPreprocessor
 
@@ -29,7 +30,7 @@ class Classifier:
         self.preprocess = preprocess
         self.labels = list(labels)
         self.source = source          # the catalog name / Hub id / folder it came from
-        self.kind = kind              # "transformers" | "timm": decides the export format
+        self.kind = kind              # "transformers" | "sentence" | "timm": decides the saved format
         self.modality = preprocess.modality
         self.layout: Layout = find_layout(model, self.modality)
         self.frozen_blocks = 0
@@ -69,6 +70,18 @@ class Classifier:
         frozen = "none" if k == 0 else ("all blocks (only the new head trains)" if k == n
                                         else f"blocks 1–{k} of {n}")
         return f"Frozen: {frozen}. Trainable parameters: {trainable:,} of {total:,} ({100 * trainable / total:.1f}%)."
+
+    # ---- the head ------------------------------------------------------------------------
+    @property
+    def head(self) -> nn.Linear:
+        """The linear layer that produces the class scores (a linear probe initialises it)."""
+        return head_linear(self.model, len(self.labels))[1]
+
+    @torch.no_grad()
+    def set_head(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        head = self.head
+        head.weight.copy_(weight.to(head.weight))
+        head.bias.copy_(bias.to(head.bias))
 
     # ---- LoRA ----------------------------------------------------------------------------
     def add_lora(self, r: int = 8, alpha: int = 16, dropout: float = 0.05) -> None:
@@ -154,6 +167,7 @@ class Classifier:
     # ---- saving --------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> None:
         """transformers models: save_pretrained + tokenizer/processor (loads in pipeline());
+        sentence models: the encoder + tokenizer in the sentence-transformers / SetFit layout;
         timm models: safetensors + ftapp_model.json. Either way ftapp's loader reads it back."""
         from safetensors.torch import save_file
 
@@ -162,7 +176,17 @@ class Classifier:
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"format": 1, "kind": self.kind, "modality": self.modality, "labels": self.labels,
                 "source": self.source}
-        if self.kind == "transformers":
+        if self.kind == "sentence":
+            from safetensors.torch import save_file
+
+            net = self.model
+            net.encoder.save_pretrained(directory, safe_serialization=True)
+            self.preprocess.tokenizer.save_pretrained(directory)
+            save_file({k: v.contiguous() for k, v in net.classifier.state_dict().items()}, str(directory / SENTENCE_HEAD))
+            write_sentence_transformers_files(directory, net.config.hidden_size, net.pooling, self.preprocess.max_length)
+            write_setfit_head(directory, net.classifier, self.labels)
+            meta.update(max_length=self.preprocess.max_length, pooling=net.pooling.to_dict())
+        elif self.kind == "transformers":
             self.model.save_pretrained(directory, safe_serialization=True)
             if self.modality == "text":
                 self.preprocess.tokenizer.save_pretrained(directory)

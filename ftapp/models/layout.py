@@ -50,6 +50,8 @@ def _first(model: nn.Module, base: str, candidates: list[str]) -> str | None:
 
 def find_layout(model: nn.Module, modality: str) -> Layout:
     """Work out the block structure of a classifier; fall back to the largest layer list."""
+    if getattr(model, "ftapp_family", None) == "timm":
+        return _timm_layout(model)
     if getattr(model, "ftapp_family", None) == "timm-efficientnet":
         blocks = [[f"model.blocks.{i}"] for i in range(len(model.model.blocks))]
         blocks.append(["model.conv_head", "model.bn2"])
@@ -67,6 +69,20 @@ def find_layout(model: nn.Module, modality: str) -> Layout:
                           "inputs_embeds" if modality == "text" else "pixel_values",
                           [f"{kind} {i + 1}" for i in range(n)])
     return _generic_layout(model)
+
+
+def _timm_layout(model: nn.Module) -> Layout:
+    """timm's own layer groups (`group_matcher`): the first is the stem, the last holds the head."""
+    from timm.models import group_modules
+
+    net = model.model
+    groups = list(group_modules(net, net.group_matcher(coarse=True)).values())
+    head = net.get_classifier()
+    head_names = {n for n, m in net.named_modules() if m is head}
+    if groups and head_names & set(groups[-1]):
+        groups = groups[:-1]
+    stem, blocks = [f"model.{n}" for n in groups[0]], [[f"model.{n}" for n in g] for g in groups[1:]]
+    return Layout("timm", stem, blocks, None, [f"block {i + 1}" for i in range(len(blocks))])
 
 
 def _generic_layout(model: nn.Module) -> Layout:
@@ -100,14 +116,15 @@ class Bypass(nn.Module):
     forwards inspect it (ViT reads the patch projection's dtype).
     """
 
-    def __init__(self, original: nn.Module, as_tuple: bool):
+    def __init__(self, original: nn.Module, as_tuple: int):
         super().__init__()
         object.__setattr__(self, "_original", original)  # not registered: no params, no state_dict
         self.as_tuple = as_tuple
 
     def forward(self, *args, **kwargs):
         x = next(a for a in (*args, *kwargs.values()) if torch.is_tensor(a) and a.is_floating_point())
-        return (x,) if self.as_tuple else x
+        # a layer that returns a tuple (hidden states, attention weights …) gets one of the same length
+        return (x,) + (None,) * (self.as_tuple - 1) if self.as_tuple else x
 
     def __getattr__(self, name):
         try:

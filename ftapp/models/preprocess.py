@@ -33,11 +33,7 @@ class ImagePreprocessor:
         self.spec = spec
         self.hf_processor = hf_processor  # saved beside an exported transformers model
         self._resize = v2.Resize((spec.size, spec.size), antialias=True)
-        self._augment = v2.Compose([
-            v2.RandomResizedCrop((spec.size, spec.size), scale=(0.7, 1.0), antialias=True),
-            v2.RandomHorizontalFlip(),
-            v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2),
-        ])
+        self.set_augmentation(hflip=False)
         self._mean = torch.tensor(spec.mean).view(1, 3, 1, 1)
         self._std = torch.tensor(spec.std).view(1, 3, 1, 1)
 
@@ -49,11 +45,35 @@ class ImagePreprocessor:
     def encode(self, items) -> list[torch.Tensor]:
         return [self.load(i) for i in items]
 
-    def collate(self, tensors: list[torch.Tensor], augment: bool = False) -> dict:
+    def set_augmentation(self, hflip: bool) -> None:
+        """Random crops and colour jitter; mirror images only when asked: a flip does not keep the
+        label of digits, text in pictures, or anything with a left and a right."""
+        v2, size = self._v2, (self.spec.size, self.spec.size)
+        steps = [v2.RandomResizedCrop(size, scale=(0.7, 1.0), antialias=True)]
+        if hflip:
+            steps.append(v2.RandomHorizontalFlip())
+        steps.append(v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2))
+        self._augment = v2.Compose(steps)
+
+    def collate(self, tensors: list[torch.Tensor], augment: bool = False, seeds: list[int] | None = None) -> dict:
         if augment:
-            tensors = [self._augment(t) for t in tensors]
+            # One seed per example and epoch: the same run on 1 or 15 cores (DataLoader workers
+            # have random streams of their own) sees the same augmented pictures.
+            out = []
+            for i, t in enumerate(tensors):
+                with torch.random.fork_rng(devices=[]):
+                    if seeds is not None:
+                        torch.manual_seed(seeds[i] % 2**63)
+                    out.append(self._augment(t))
+            tensors = out
         x = torch.stack(tensors).float().div_(255)
         return {"pixel_values": (x - self._mean) / self._std}
+
+
+def padded_width(n: int, multiple: int = 8) -> int:
+    """Batches are padded to a multiple of 8 tokens: few distinct shapes, so the first epoch does
+    not pay kernel set-up for dozens of new ones (measured: CPU bf16 kernels are built per shape)."""
+    return -(-n // multiple) * multiple
 
 
 class TextPreprocessor:
@@ -66,8 +86,8 @@ class TextPreprocessor:
     def encode(self, texts) -> list[list[int]]:
         return self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
 
-    def collate(self, ids: list[list[int]], augment: bool = False) -> dict:
-        width = max(len(i) for i in ids)
+    def collate(self, ids: list[list[int]], augment: bool = False, seeds=None) -> dict:
+        width = padded_width(max(len(i) for i in ids))
         pad = self.tokenizer.pad_token_id or 0
         input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
         mask = torch.zeros((len(ids), width), dtype=torch.long)

@@ -46,21 +46,30 @@ class TrainConfig:
     label_column: str | None = None
     path_column: str | None = None
 
-    method: str = setting("full", str, "Training method", choices=("full", "lora"),
-                          help="full: the unfrozen blocks change fully. lora: they get small add-on matrices "
-                               "instead — fewer numbers train, less memory, often as good.")
+    auto: bool = setting(True, bool, "Auto: find good settings",
+                         help="Tries several learning rates and numbers of frozen blocks briefly on the frozen "
+                              "blocks' cached outputs, trains the best one to the end, and keeps whatever wins "
+                              "against frozen features + logistic regression. Settings you fix yourself stay fixed.")
+    method: str | None = setting(None, str, "Training method", optional=True, choices=("full", "lora"),
+                                 help="full: the unfrozen blocks change fully. lora: they get small add-on matrices "
+                                      "instead — fewer numbers train, less memory, often as good.")
     frozen_layers: int | None = setting(None, int, "Frozen blocks", optional=True, minimum=0, step=1,
                                         help="Blocks counted from the input that keep their pre-trained weights. "
                                              "More frozen = faster and safer with little data; fewer = adapts more.")
     lr: float | None = setting(None, float, "Learning rate", optional=True, minimum=1e-6, maximum=1e-1,
                                help="How big each update is. Too high: the loss jumps or explodes; too low: it "
                                     "barely moves.")
-    epochs: int = setting(5, int, "Epochs", minimum=1, maximum=30, step=1,
-                          help="How many times the model sees every training example. More can help until it "
-                               "starts memorising (validation loss rises).")
+    epochs: int | None = setting(None, int, "Epochs (at most)", optional=True, minimum=1, maximum=300, step=1,
+                                 help="An upper bound: the run stops earlier when validation stops improving. "
+                                      "Left empty, ftapp plans enough passes for at least a few hundred updates.")
+    time_budget: float = setting(10.0, float, "Time budget (minutes)", minimum=0.5, maximum=600.0, step=0.5,
+                                 help="The run (the Auto search included) stops at this time and keeps the best "
+                                      "model found so far.")
     batch_size: int = setting(32, int, "Batch size", choices=(4, 8, 16, 32, 64, 128),
                               help="Examples per update step. Smaller uses less memory; lower it if you run out "
                                    "of memory.")
+    min_steps: int = setting(300, int, "Updates at least", minimum=1, ui=False,
+                             help="However small the data, the run plans at least this many optimizer steps.")
     weight_decay: float = setting(0.01, float, "Weight decay", minimum=0.0, maximum=0.3, step=0.01, advanced=True,
                                   help="Gently pulls weights toward zero each step, which fights memorising the "
                                        "training data.")
@@ -68,24 +77,46 @@ class TrainConfig:
                                   aliases=("--warmup",),
                                   help="Share of the steps at the start during which the learning rate ramps up, "
                                        "so early steps do not wreck the pre-trained weights.")
-    schedule: str = setting("linear", str, "Learning-rate schedule", choices=("linear", "cosine", "constant"),
-                            ui=False, help="How the learning rate falls after the warm-up.")
-    patience: int = setting(3, int, "Early-stopping patience (0 = off)", minimum=0, maximum=10, step=1,
+    schedule: str = setting("cosine", str, "Learning-rate schedule", choices=("cosine", "linear", "constant"),
+                            ui=False, help="How the learning rate falls after the warm-up, down to the planned end.")
+    layer_decay: float = setting(1.0, float, "Layer decay", minimum=0.1, maximum=1.0, ui=False,
+                                 help="Each block further from the head learns at this fraction of the next one's "
+                                      "rate (fastai's discriminative learning rates); 1 = the same rate everywhere.")
+    patience: int = setting(4, int, "Early-stopping patience (0 = off)", minimum=0, maximum=20, step=1,
                             advanced=True,
-                            help="Stop when the validation loss has not improved for this many epochs; the best "
-                                 "epoch is kept.")
+                            help="Stop when the validation loss has not improved for this many checks; the best "
+                                 "checkpoint is kept.")
+    class_weights: str = setting("auto", str, "Class weights", choices=("auto", "on", "off"), advanced=True,
+                                 help="Weigh rare classes up in the loss so the model does not ignore them. auto: "
+                                      "on when the largest class has 3 times the examples of the smallest.")
     augment: bool = setting(False, bool, "Augment pictures", advanced=True,
-                            help="Pictures only: random crops, flips and colour changes each epoch, so the model "
-                                 "sees more variety (slower: no speed-up from frozen blocks).")
+                            help="Pictures only: random crops and colour changes each epoch, so the model sees "
+                                 "more variety (slower: no speed-up from frozen blocks).")
+    hflip: bool = setting(False, bool, "Mirror pictures when augmenting", advanced=True,
+                          help="Also flip pictures left–right. Only for natural photos: a mirrored digit, letter "
+                               "or anything with a left and a right is a different thing.")
     dropout: float | None = setting(None, float, "Dropout", optional=True, minimum=0.0, maximum=0.9, advanced=True,
                                     help="Randomly silences this share of connections while training, against "
                                          "memorising. Keep the model's own unless it over-fits.")
-    val_fraction: float = setting(0.2, float, "Validation share", minimum=0.05, maximum=0.5, step=0.05,
+    val_fraction: float = setting(0.15, float, "Validation share", minimum=0.05, maximum=0.5, step=0.05,
                                   advanced=True,
-                                  help="Share of your examples held out to check the model; they are never "
-                                       "trained on.")
+                                  help="Share of your examples held out to choose the settings and the best "
+                                       "checkpoint; they are never trained on.")
+    test_fraction: float = setting(0.1, float, "Test share", minimum=0.0, maximum=0.4, step=0.05, advanced=True,
+                                   help="Share held out for the final score, which nothing is chosen on (only when "
+                                        "every class has at least 30 examples; 0 = none).")
     seed: int = setting(0, int, "Random seed", advanced=True,
                         help="Fixes the shuffling and the split: the same seed gives the same run.")
+    head_init: str = setting("probe", str, "New head starts as", choices=("probe", "random"), ui=False,
+                             help="probe: fitted on the frozen features first (linear probe, then fine-tune); "
+                                  "random: the usual random initialisation.")
+    select: str = setting("accuracy", str, "Best checkpoint by", choices=("accuracy", "loss"), ui=False,
+                          help="Which validation number picks the checkpoint kept and ranks Auto's candidates "
+                               "(accuracy, ties by loss). Loss alone stops runs that start from a fitted head "
+                               "too early: they grow confident faster than they grow wrong.")
+    pooling: str = setting("auto", str, "Head input", choices=("auto", "model"), ui=False,
+                           help="auto: a sentence-embedding model's head reads its pooled embedding (what it was "
+                                "trained to produce); model: the model's own classification head.")
     lora_r: int = setting(8, int, "LoRA rank", minimum=1, ui=False, help="Size of the LoRA adapter matrices.")
     max_length: int = setting(128, int, "Tokens per text", minimum=8, ui=False,
                               help="Texts: longer texts are cut to this many tokens.")
@@ -100,16 +131,24 @@ class TrainConfig:
     def problems(self) -> list[str]:
         """Settings out of range, in plain words (checked before a run starts)."""
         checks = [
-            (self.epochs >= 1, "Epochs must be at least 1."),
+            (self.epochs is None or self.epochs >= 1, "Epochs must be at least 1."),
+            (self.time_budget > 0, "The time budget must be above 0 minutes."),
+            (self.min_steps >= 1, "The step floor must be at least 1."),
+            (0 < self.layer_decay <= 1, "Layer decay must be above 0 and at most 1."),
+            (0 <= self.test_fraction < 0.5, "The test share must be between 0 and 0.5, for example 0.1."),
+            (self.val_fraction + self.test_fraction < 0.8, "Validation and test shares together must leave most "
+                                                           "of the data for training."),
+            (self.class_weights in ("auto", "on", "off"), "Class weights must be auto, on or off."),
+            (self.pooling in ("auto", "model"), "The head input must be auto or model."),
             (self.batch_size >= 1, "Batch size must be at least 1."),
             (0 < self.val_fraction < 1, "The validation share must be between 0 and 1, for example 0.2."),
             (self.lr is None or self.lr > 0, "The learning rate must be above 0, for example 1e-4."),
             (self.weight_decay >= 0, "Weight decay cannot be negative."),
             (0 <= self.warmup_ratio < 1, "The warm-up share must be between 0 and 1, for example 0.1."),
             (self.patience >= 0, "Early-stopping patience cannot be negative (0 turns it off)."),
-            (self.method in ("full", "lora"), "The method must be 'full' or 'lora'."),
+            (self.method in (None, "full", "lora"), "The method must be 'full' or 'lora'."),
             (self.precision in ("auto", "fp32", "bf16"), "Precision must be auto, fp32 or bf16."),
-            (self.schedule in ("linear", "cosine", "constant"), "The schedule must be linear, cosine or constant."),
+            (self.schedule in ("cosine", "linear", "constant"), "The schedule must be cosine, linear or constant."),
             (self.frozen_layers is None or self.frozen_layers >= 0, "Frozen layers cannot be negative."),
             (self.dropout is None or 0 <= self.dropout < 1, "Dropout must be between 0 and 1, for example 0.1."),
         ]

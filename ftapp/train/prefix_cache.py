@@ -5,8 +5,9 @@ Frozen blocks run in eval mode with no gradient, so for a deterministic input pi
 cost only the N−k trainable blocks and the head — the same idea that makes Teachable Machine
 fast, generalised from "head only" to any k.
 
-Capture: a forward hook on the last module of block k−1 grabs its output and aborts the rest of
-the forward. Replay: the stem and the first k blocks are swapped for `Bypass` modules, and the
+Capture: a forward hook on the last module of block k−1 grabs its output (and, when only the
+prefix is needed, aborts the rest of the forward); several boundaries and the head's input (the
+linear probe's features) can be captured in the same pass. Replay: the stem and the first k blocks are swapped for `Bypass` modules, and the
 cached states are fed in through the model's own input (inputs_embeds / pixel_values), so the
 model's forward (attention masks, pooling, head) is unchanged.
 """
@@ -15,11 +16,13 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from dataclasses import dataclass
 
 import psutil
 import torch
 
 from ftapp.models.layout import Bypass, swap_module
+from ftapp.models.preprocess import padded_width
 from ftapp.train.batches import eval_batches
 
 
@@ -31,29 +34,45 @@ def cache_supported(clf, k: int, augment: bool) -> bool:
     return k >= 1 and not augment and clf.layout.input_key is not None
 
 
-@torch.no_grad()
-def compute_states(clf, encoded: list, k: int, batch_size: int, device, on_batch=None,
-                   autocast=contextlib.nullcontext()):
-    """Outputs of the first k blocks for every encoded example.
+@dataclass
+class FrozenPass:
+    """One pass of the pre-trained model over a set of examples."""
+    states: dict[int, object]            # boundary k -> the outputs of the first k blocks
+    head_inputs: torch.Tensor | None     # [N, features]: what the head reads (the linear probe's input)
+    as_tuple: int                        # how the bypassed blocks hand their output on: 0 a tensor, n a tuple of n
 
-    Text: a list of [length, hidden] tensors (padding dropped, re-padded per batch later).
-    Images: one [N, ...] tensor, memory-mapped to a temporary file when larger than the budget.
-    Returns (states, as_tuple) where as_tuple says how the bypassed blocks must return.
+
+@torch.no_grad()
+def compute_states(clf, encoded: list, boundaries, batch_size: int, device, on_batch=None,
+                   autocast=contextlib.nullcontext(), head_inputs: bool = False) -> FrozenPass:
+    """Outputs of the first k blocks for every encoded example and every k in `boundaries`, and
+    optionally the head's input features — all in one forward pass of the model as it is.
+
+    Text states: a list of [length, hidden] tensors (padding dropped, re-padded per batch later).
+    Image states: one [N, ...] tensor, memory-mapped to a temporary file when larger than the budget.
+    Without head_inputs the forward stops at the last boundary.
     """
     model = clf.model
-    boundary = model.get_submodule(clf.layout.blocks[k - 1][-1])
-    captured = {}
+    boundaries = sorted(set(boundaries))
+    captured: dict = {}
+    handles = []
+    for k in boundaries:
+        module = model.get_submodule(clf.layout.blocks[k - 1][-1])
+        last = k == boundaries[-1] and not head_inputs
 
-    def grab(_module, _inputs, output):
-        captured["out"] = output
-        raise _StopForward
-
-    handle = boundary.register_forward_hook(grab)
+        def grab(_module, _inputs, output, k=k, last=last):
+            captured[k] = output
+            if last:
+                raise _StopForward
+        handles.append(module.register_forward_hook(grab))
+    if head_inputs:
+        handles.append(clf.head.register_forward_pre_hook(lambda _m, args: captured.__setitem__("head", args[0])))
     model.eval()
     text = clf.modality == "text"
     # Texts go through sorted by length so batches carry little padding; results go back in order.
     order = eval_batches(len(encoded), batch_size, [len(e) for e in encoded] if text else None)
-    states, big, as_tuple, done = [None] * len(encoded), None, False, 0
+    states: dict = {k: [None] * len(encoded) if text else None for k in boundaries}
+    features, as_tuple, done = None, 0, 0
     try:
         for idx in order:
             chunk = [encoded[i] for i in idx]
@@ -63,22 +82,29 @@ def compute_states(clf, encoded: list, k: int, batch_size: int, device, on_batch
                     model(**batch)
             except _StopForward:
                 pass
-            out = captured.pop("out")
-            as_tuple = isinstance(out, tuple)
-            h = (out[0] if as_tuple else out).float().cpu()
-            if text:
-                for row, (i, seq) in enumerate(zip(idx, chunk)):
-                    states[i] = h[row, : len(seq)].clone()
-            else:
-                if big is None:
-                    big = _allocate((len(encoded), *h.shape[1:]))
-                big[idx[0]: idx[-1] + 1] = h      # images keep their order: idx is contiguous
+            for k in boundaries:
+                out = captured.pop(k)
+                as_tuple = len(out) if isinstance(out, tuple) else 0
+                h = (out[0] if as_tuple else out).float().cpu()
+                if text:
+                    for row, (i, seq) in enumerate(zip(idx, chunk)):
+                        states[k][i] = h[row, : len(seq)].clone()
+                else:
+                    if states[k] is None:
+                        states[k] = _allocate((len(encoded), *h.shape[1:]))
+                    states[k][idx[0]: idx[-1] + 1] = h      # images keep their order: idx is contiguous
+            if head_inputs:
+                f = captured.pop("head").float().cpu()
+                if features is None:
+                    features = torch.empty(len(encoded), f.shape[-1])
+                features[torch.as_tensor(idx)] = f
             done += len(idx)
             if on_batch:
                 on_batch(done, len(encoded))
     finally:
-        handle.remove()
-    return (states if text else big), as_tuple
+        for h in handles:
+            h.remove()
+    return FrozenPass(states, features, as_tuple)
 
 
 def _allocate(shape) -> torch.Tensor:
@@ -97,7 +123,7 @@ def _allocate(shape) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def bypass_prefix(clf, k: int, as_tuple: bool):
+def bypass_prefix(clf, k: int, as_tuple: int):
     """Within the block, the model starts at block k: stem and first k blocks hand their input on."""
     paths = clf.layout.prefix_paths(k)
     originals = {}
@@ -105,7 +131,7 @@ def bypass_prefix(clf, k: int, as_tuple: bool):
         for i, path in enumerate(paths):
             module = clf.model.get_submodule(path)
             # The stem hands back a tensor; the layers return whatever their kind returns.
-            originals[path] = swap_module(clf.model, path, Bypass(module, as_tuple and i >= len(clf.layout.stem)))
+            originals[path] = swap_module(clf.model, path, Bypass(module, as_tuple if i >= len(clf.layout.stem) else 0))
         clf.bypassed = originals
         yield
     finally:
@@ -130,7 +156,7 @@ def cached_batch(clf, states, indices, device) -> dict:
     key = clf.layout.input_key
     if clf.modality == "text":
         rows = [states[i] for i in indices]
-        width = max(r.shape[0] for r in rows)
+        width = padded_width(max(r.shape[0] for r in rows))
         h = torch.zeros(len(rows), width, rows[0].shape[-1])
         mask = torch.zeros(len(rows), width, dtype=torch.long)
         for j, r in enumerate(rows):

@@ -60,6 +60,18 @@ def _thin(n: int, limit: int = MAX_LOSS_POINTS) -> list[int]:
     return sorted({round(i * stride) for i in range(limit)})
 
 
+def _parts(rows: list[dict]) -> list[tuple]:
+    """Events grouped by cross-validation part, in order (one group when the run has none)."""
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault(r.get("part"), []).append(r)
+    return list(groups.items())
+
+
+def _part_name(part) -> str:
+    return "final model (all examples)" if part == "all" else f"part {part}" if part else "loss"
+
+
 def loss_figure(snap: dict | None) -> go.Figure:
     """Training loss at every step (raw and smoothed), x = step, with epoch boundaries. The
     smoothed line is computed on every step, then both lines are thinned to MAX_LOSS_POINTS."""
@@ -73,26 +85,35 @@ def loss_figure(snap: dict | None) -> go.Figure:
         else:
             msg = "The curve appears with the first training step."
         return empty_figure(title, msg)
-    x_all = [s["step"] for s in steps]
-    y_all = [s["loss"] for s in steps]
-    keep = _thin(len(steps))
-    x, y = [x_all[i] for i in keep], [y_all[i] for i in keep]
     fig = go.Figure()
-    many = len(y_all) >= 20
-    raw_style = dict(color=GREY, width=1) if many else dict(color=BLUE, width=2)
-    fig.add_trace(go.Scatter(x=x, y=y, mode="lines" if many else "lines+markers", name="loss",
-                             line=raw_style, marker=dict(size=4), hovertemplate="%{y:.4f}"))
-    if many:
-        smooth = _smooth(y_all, min(0.9, 1 - 10 / len(y_all)))
-        fig.add_trace(go.Scatter(x=x, y=[smooth[i] for i in keep], mode="lines", name="smoothed",
-                                 line=dict(color=BLUE, width=2.5), hovertemplate="%{y:.4f}"))
-    # a dotted line where each epoch ends (not for hundreds of tiny epochs: they would hide the curve)
+    parts = _parts(steps)
+    for n, (part, rows) in enumerate(parts):
+        x_all = [s["step"] for s in rows]
+        y_all = [s["loss"] for s in rows]
+        keep = _thin(len(rows))
+        x, y = [x_all[i] for i in keep], [y_all[i] for i in keep]
+        many = len(y_all) >= 20
+        name = _part_name(part)
+        if len(parts) > 1:     # cross-validation: one line per part, smoothed when long
+            shown = [_smooth(y_all, min(0.9, 1 - 10 / len(y_all)))[i] for i in keep] if many else y
+            fig.add_trace(go.Scatter(x=x, y=shown, mode="lines", name=name, hovertemplate="%{y:.4f}",
+                                     line=dict(color=PALETTE[n % len(PALETTE)], width=2.5 if part == "all" else 1.5)))
+            continue
+        raw_style = dict(color=GREY, width=1) if many else dict(color=BLUE, width=2)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines" if many else "lines+markers", name="loss",
+                                 line=raw_style, marker=dict(size=4), hovertemplate="%{y:.4f}"))
+        if many:
+            smooth = _smooth(y_all, min(0.9, 1 - 10 / len(y_all)))
+            fig.add_trace(go.Scatter(x=x, y=[smooth[i] for i in keep], mode="lines", name="smoothed",
+                                     line=dict(color=BLUE, width=2.5), hovertemplate="%{y:.4f}"))
+    # a dotted line where each epoch ends (one run; not for hundreds of tiny epochs: they would hide it)
     prev = 0
-    for s in steps if int(steps[-1].get("epoch") or 0) <= 50 else []:
+    for s in steps if len(parts) == 1 and int(steps[-1].get("epoch") or 0) <= 50 else []:
         ep = int(s.get("epoch") or 0)
         if ep > prev and abs(float(s.get("epoch") or 0) - ep) < 1e-6:
             fig.add_vline(x=s["step"], line=dict(color="#cbd5e1", width=1, dash="dot"))
             prev = ep
+    x_all = [s["step"] for s in steps]
     fig.update_xaxes(title_text="step", rangemode="tozero", dtick=1 if x_all[-1] <= 10 else None)
     fig.update_yaxes(title_text="loss")
     return _layout(fig, title, revision=(snap or {}).get("id"))
@@ -112,6 +133,22 @@ def validation_figure(snap: dict | None) -> go.Figure:
         return empty_figure(title, msg)
     x = [e["epoch"] for e in epochs]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
+    parts = _parts(epochs)
+    if len(parts) > 1 or parts[0][0] is not None:     # cross-validation: accuracy and loss per part
+        title = "Validation of each cross-validation part"
+        for n, (part, rows) in enumerate(parts):
+            color = PALETTE[n % len(PALETTE)]
+            px = [e["epoch"] for e in rows]
+            fig.add_trace(go.Scatter(x=px, y=[e.get("val_loss") for e in rows], mode="lines", showlegend=False,
+                                     name=f"{_part_name(part)} loss", line=dict(color=color, width=1, dash="dot"),
+                                     hovertemplate="%{y:.4f}"), secondary_y=False)
+            fig.add_trace(go.Scatter(x=px, y=[e.get("val_accuracy") for e in rows], mode="lines",
+                                     name=f"{_part_name(part)} accuracy", line=dict(color=color, width=2),
+                                     hovertemplate="%{y:.1%}"), secondary_y=True)
+        fig.update_xaxes(title_text="epoch")
+        fig.update_yaxes(title_text="loss (dotted)", secondary_y=False)
+        fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%", secondary_y=True, showgrid=False)
+        return _layout(fig, title, revision=(snap or {}).get("id"))
     fig.add_trace(go.Scatter(x=x, y=[e.get("train_loss") for e in epochs], mode="lines+markers",
                              name="training loss", line=dict(color=GREY, width=2), hovertemplate="%{y:.4f}"),
                   secondary_y=False)
@@ -204,4 +241,30 @@ def lr_figure(result: dict | None) -> go.Figure:
     fig.update_yaxes(title_text="loss (smoothed)")
     _layout(fig, title, height=260)
     fig.update_layout(hovermode="closest", showlegend=False, margin=dict(b=45))
+    return fig
+
+
+def candidates_figure(candidates: list[dict] | None) -> go.Figure:
+    """Auto's candidates: validation accuracy over training steps, one line each (the probe as a
+    dashed level line)."""
+    title = "Auto: the settings tried (validation accuracy)"
+    rows = [c for c in candidates or [] if c.get("curve") or c.get("status") == "baseline"]
+    if not rows:
+        return empty_figure(title, "Auto's candidates appear here while it tries them.", height=300)
+    fig = go.Figure()
+    last_step = max((p[0] for c in rows for p in c.get("curve") or []), default=1)
+    for i, c in enumerate(rows):
+        if c.get("status") == "baseline":
+            fig.add_trace(go.Scatter(x=[0, last_step], y=[c.get("val_accuracy")] * 2, mode="lines", name=c["name"],
+                                     line=dict(color=GREY, dash="dash"), hovertemplate="%{y:.1%}"))
+            continue
+        curve = c["curve"]
+        style = dict(color=PALETTE[i % len(PALETTE)], width=3 if c.get("status") == "chosen" else 1.5,
+                     dash="dot" if c.get("status") == "dropped" else "solid")
+        fig.add_trace(go.Scatter(x=[p[0] for p in curve], y=[p[2] for p in curve], mode="lines+markers",
+                                 name=f"{c['name']} ({c.get('status', '')})", line=style, hovertemplate="%{y:.1%}"))
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="validation accuracy", tickformat=".0%")
+    _layout(fig, title, height=320)
+    fig.update_layout(hovermode="closest", margin=dict(b=110))
     return fig

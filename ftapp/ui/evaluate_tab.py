@@ -10,7 +10,50 @@ from ftapp.ui.texts import fmt_pct, md_escape
 
 EXPLAIN = ("*Precision*: when the model says this class, how often it is right. *Recall*: of the real "
            "examples of this class, how many it finds. *F1* combines both (1.0 is perfect). *Support*: "
-           "validation examples of the class.")
+           "scored examples of the class. *Balanced accuracy*: the average recall over classes, which a model "
+           "that ignores rare classes cannot fake.")
+
+
+def _scores(r: dict) -> str:
+    return (f"accuracy **{fmt_pct(r.get('accuracy'))}** · macro-F1 {r.get('macro_f1', 0):.3f} · balanced accuracy "
+            f"{fmt_pct(r.get('balanced_accuracy'))}")
+
+
+def headline(val: dict | None, test: dict | None, run) -> str:
+    """Which numbers these are, honestly: the test slice nothing chose on, else the validation (or
+    cross-validated) numbers that did choose, and the baselines on the same examples."""
+    lines = []
+    if test:
+        lines.append(f"**Test** ({test['n']} held-out examples that nothing was chosen on): {_scores(test)}. "
+                     f"{test.get('n_misclassified', 0)} wrong; details below are on these examples.")
+    if val:
+        kind = ("Cross-validated on all examples (too few to set a test slice aside)" if val.get("cross_validated")
+                else "Validation")
+        note = "used to choose the epoch and the settings, so somewhat optimistic"
+        lines.append(f"{kind} ({val['n']} examples, {note}): {_scores(val)}.")
+    base = (test or val or {}).get("baselines") or {}
+    named = [b for key, b in base.items() if key != "headline" and isinstance(b, dict) and "accuracy" in b]
+    if named:
+        lines.append("Baselines on the same examples: " + " · ".join(
+            f"{md_escape(b['name'])} {fmt_pct(b['accuracy'])}" for b in named) + ".")
+    metrics = run.files.metrics() or {}
+    if metrics.get("baseline_note"):
+        lines.append(f"**{md_escape(metrics['baseline_note'])}**")
+    lines.append(f"Model: {md_escape(run.settings.get('model', ''))} · data: "
+                 f"{md_escape(run.settings.get('data_name', ''))} · run {run.id}")
+    per = (test or val or {}).get("per_class") or []
+    weak = [c for c in per if c.get("support") and (c.get("f1") or 0) < 0.7]
+    if weak:
+        lines.append("Weakest classes: " + ", ".join(f"{md_escape(c['label'])} (F1 {c['f1']:.2f})" for c in weak[:5])
+                     + ". More or clearer examples of these usually help most.")
+    return "\n\n".join(lines)
+
+
+def per_class_table(report: dict) -> pd.DataFrame:
+    def num(v):
+        return "no examples" if v is None else round(v, 3)
+    return pd.DataFrame([{"class": c["label"], "precision": num(c["precision"]), "recall": num(c["recall"]),
+                          "F1": num(c["f1"]), "support": c["support"]} for c in report.get("per_class") or []])
 
 
 class EvaluateTab:
@@ -48,29 +91,15 @@ class EvaluateTab:
         if not run_id:
             return self._empty("Pick a finished run (train one in step 3 first).")
         run = self.shared.ctx.model_run(run_id, owner)
-        report = run.files.report()
+        val, test = run.files.report(), run.files.read(run.files.TEST_REPORT)
+        report = test or val
         if not report:
             return self._empty("This run has no evaluation report (it may have stopped before evaluating).")
-        n = report.get("n", 0)
-        n_wrong = report.get("n_misclassified", len(report.get("misclassified", [])))
-        lines = [f"**Accuracy {fmt_pct(report.get('accuracy'))}** · macro F1 {report.get('macro_f1', 0):.3f} · "
-                 f"{n} validation examples, {n_wrong} wrong.",
-                 f"Model: {md_escape(run.settings.get('model', ''))} · data: "
-                 f"{md_escape(run.settings.get('data_name', ''))} · run {run.id}"]
-        per = report.get("per_class") or []
-        weak = [c for c in per if c.get("support") and c.get("f1", 1) < 0.7]
-        if weak:
-            lines.append("Weakest classes: " + ", ".join(f"{md_escape(c['label'])} (F1 {c['f1']:.2f})"
-                                                         for c in weak[:5])
-                         + ". More or clearer examples of these usually help most.")
-        table = pd.DataFrame([{"class": c["label"], "precision": round(c["precision"], 3),
-                               "recall": round(c["recall"], 3), "F1": round(c["f1"], 3), "support": c["support"]}
-                              for c in per])
-        out = {**self._empty("\n\n".join(lines)), self.per_class: table,
+        out = {**self._empty(headline(val, test, run)), self.per_class: per_class_table(report),
                self.confusion: charts.confusion_figure(report.get("labels"), report.get("confusion_matrix"))}
         wrong = report.get("misclassified") or []
         if not wrong:
-            out[self.mis_none] = "No mistakes on the validation examples."
+            out[self.mis_none] = "No mistakes on these examples."
         elif run.files.modality() == "image":
             items = [(str(run.dir / w["item"]), f"{w['true']} → {w['predicted']} ({100 * w['confidence']:.0f} %)")
                      for w in wrong[:60] if (run.dir / w["item"]).is_file()]

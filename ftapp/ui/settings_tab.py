@@ -90,11 +90,28 @@ TO_CONFIG = {
     "lr": lambda v: None if v is None else lr_from_log(v),
     "dropout": lambda v: None if v in (None, "", MODEL_OWN) else float(v),
     "method": lambda v: v if v in METHOD_LABELS else None,
+    "epochs": lambda v: int(v) if v else None,          # 0 on the slider: let ftapp plan the length
 }
 TO_FORM = {
     "lr": lambda v: min(LR_MAX, max(LR_MIN, log_from_lr(v))),
     "dropout": _dropout_choice,
+    "epochs": lambda v: v or 0,
 }
+
+
+AUTO_FIELDS = ("lr", "frozen_layers", "method")   # what Auto searches when the user has not set it by hand
+AUTO_NAMES = {"lr": "learning rate", "frozen_layers": "frozen blocks", "method": "method"}
+
+
+def auto_note(auto: bool, touched) -> str:
+    if not auto:
+        return "Auto is off: the run uses the settings below as they are."
+    fixed = [AUTO_NAMES[n] for n in AUTO_FIELDS if n in (touched or [])]
+    free = [AUTO_NAMES[n] for n in AUTO_FIELDS if n not in (touched or [])]
+    text = "**Auto** chooses " + (", ".join(free) if free else "nothing more (you set everything it searches)")
+    if fixed:
+        text += f"; it keeps what you set: {', '.join(fixed)}"
+    return text + ". It also compares with frozen features + logistic regression and keeps the better one."
 
 
 class SettingsTab:
@@ -112,8 +129,14 @@ class SettingsTab:
                                               f"and only learns your classes. Pick one or type a {custom}.")
                 self.model_info = gr.Markdown("Load data in step 1; the models that fit it are listed here.",
                                               elem_id="model-info")
+                a = SETTINGS["auto"]
+                with gr.Row(equal_height=True):
+                    f["auto"] = gr.Checkbox(label=a.label, info=a.help, value=a.default, elem_id="auto", scale=3)
+                    self.auto_reset = gr.Button("Let Auto choose again", size="sm", scale=1, min_width=120,
+                                                elem_id="auto-reset")
+                self.auto_note = gr.Markdown(auto_note(a.default, []), elem_id="auto-note", elem_classes=["readout"])
                 m = SETTINGS["method"]
-                f["method"] = gr.Radio(label=m.label, info=m.help, value=m.default, elem_id="method",
+                f["method"] = gr.Radio(label=m.label, info=m.help, value="full", elem_id="method",
                                        choices=[(METHOD_LABELS[c], c) for c in m.choices])
                 fl = SETTINGS["frozen_layers"]
                 f["frozen_layers"] = gr.Slider(label=fl.label, info=fl.help, minimum=0, maximum=6, step=1, value=0,
@@ -130,7 +153,10 @@ class SettingsTab:
                     self.suggest = gr.Button("Suggest a rate", size="sm", scale=0, min_width=150, elem_id="lr-suggest")
                 self.lr_message = gr.Markdown("", elem_id="lr-message")
                 self.lr_plot = gr.Plot(visible=False, show_label=False, elem_id="lr-plot")
-                f["epochs"] = _slider("epochs")
+                e = SETTINGS["epochs"]
+                f["epochs"] = gr.Slider(label=f"{e.label} — 0: let ftapp plan", info=e.help, minimum=0,
+                                        maximum=e.maximum, step=1, value=0, elem_id="epochs")
+                f["time_budget"] = _slider("time_budget")
                 b = SETTINGS["batch_size"]
                 f["batch_size"] = gr.Dropdown(label=b.label, info=b.help, choices=list(b.choices), value=b.default,
                                               elem_id="batch-size")
@@ -139,33 +165,47 @@ class SettingsTab:
                 for name in ("weight_decay", "warmup_ratio", "patience"):
                     f[name] = _slider(name)
             with gr.Row():
-                f["val_fraction"] = _slider("val_fraction")
+                for name in ("val_fraction", "test_fraction"):
+                    f[name] = _slider(name)
                 s = SETTINGS["seed"]
                 f["seed"] = gr.Number(label=s.label, info=s.help, value=s.default, precision=0, elem_id="seed")
+            with gr.Row():
                 d = SETTINGS["dropout"]
                 f["dropout"] = gr.Dropdown(label=d.label, info=d.help, choices=DROPOUT_CHOICES,
                                            value=_dropout_choice(d.default), elem_id="dropout")
-                a = SETTINGS["augment"]
-                f["augment"] = gr.Checkbox(label=a.label, info=a.help, value=a.default, elem_id="augment")
+                cw = SETTINGS["class_weights"]
+                f["class_weights"] = gr.Dropdown(label=cw.label, info=cw.help, choices=list(cw.choices),
+                                                 value=cw.default, elem_id="class-weights")
+                for name in ("augment", "hflip"):
+                    st = SETTINGS[name]
+                    f[name] = gr.Checkbox(label=st.label, info=st.help, value=st.default, elem_id=name)
         self.fields: dict[str, gr.components.Component] = f
         self.changed = gr.State(False)    # whether the last data load changed the modality
-        # what handlers get as keyword arguments: the model and every setting of the form
-        self.form = {"model": self.model, **f}
+        self.touched = gr.State([])       # the settings Auto searches that the user set by hand
+        # what handlers get as keyword arguments: the model, every setting of the form, what was set by hand
+        self.form = {"model": self.model, **f, "touched": self.touched}
 
     # ---- form values <-> settings ------------------------------------------------------------
     @staticmethod
     def collect(form: dict) -> dict:
-        """Form values (keyed by setting name) → TrainConfig values; None lets TrainConfig decide."""
+        """Form values (keyed by setting name) → TrainConfig values; None lets TrainConfig (or Auto)
+        decide. With Auto on, what Auto searches is sent only when the user set it by hand."""
         out = {"model": (form.get("model") or "").strip()}
+        touched = form.get("touched") or []
         for name, value in form.items():
-            if name == "model":
+            if name in ("model", "touched"):
                 continue
             convert = TO_CONFIG.get(name) or (lambda v, k=SETTINGS[name].kind: None if v is None else k(v))
             out[name] = convert(value)
+        if out.get("auto"):
+            for name in AUTO_FIELDS:
+                if name not in touched:
+                    out[name] = None
         return out
 
-    def refill(self, settings: dict, info: dict | None = None) -> dict:
-        """A run's effective settings → form updates and the frozen readout."""
+    def refill(self, settings: dict, info: dict | None = None, requested: dict | None = None) -> dict:
+        """A run's effective settings → form updates and the frozen readout. `requested` (what the
+        run was asked for) tells which of Auto's settings the user had fixed."""
         info = info or {}
         s = {**DEFAULTS.user_settings(), **(settings or {})}
         model = s.get("model") or None
@@ -174,7 +214,7 @@ class SettingsTab:
         out = {self.model: gr.update(value=model)}
         for name, comp in self.fields.items():
             value = s.get(name)
-            if value is None and name in ("lr", "frozen_layers"):
+            if value is None and name in ("lr", "frozen_layers", "method"):
                 continue   # a run that never got that far: the form keeps its own value
             out[comp] = TO_FORM.get(name, lambda v: v)(value)
         if n_blocks:
@@ -188,11 +228,14 @@ class SettingsTab:
                                     if opts else NO_MODEL)
         if s.get("lr"):
             out[self.lr_readout] = lr_readout(TO_FORM["lr"](s["lr"]))
+        touched = [n for n in AUTO_FIELDS if (requested or {}).get(n) is not None]
+        out[self.touched] = touched
+        out[self.auto_note] = auto_note(bool(s.get("auto")), touched)
         return out
 
     @property
     def refill_outputs(self) -> list:
-        return [self.model, *self.fields.values(), self.frozen_readout, self.lr_readout]
+        return [self.model, *self.fields.values(), self.frozen_readout, self.lr_readout, self.touched, self.auto_note]
 
     # ---- handlers ------------------------------------------------------------------------------
     def _modality(self, model: str, data_modality: str | None) -> str | None:
@@ -267,8 +310,10 @@ class SettingsTab:
         result = suggest_lr(cfg, limits=ctx.limits, allow_local_paths=not ctx.hosted)
         x = TO_FORM["lr"](float(result["lr"]))
         msg = md_escape(result.get("message") or f"Suggested learning rate: {fmt_lr(float(result['lr']))}.")
+        touched = sorted(set(form.get("touched") or []) | {"lr"})   # asked for: Auto keeps it
         return {self.fields["lr"]: x, self.lr_readout: lr_readout(x), self.lr_message: msg,
-                self.lr_plot: gr.Plot(value=charts.lr_figure(result), visible=True)}
+                self.lr_plot: gr.Plot(value=charts.lr_figure(result), visible=True), self.touched: touched,
+                self.auto_note: auto_note(bool(form.get("auto")), touched)}
 
     @guarded()
     def on_data(self, model, previous_modality, request: gr.Request):
@@ -282,7 +327,8 @@ class SettingsTab:
             out.update({self.model: gr.Dropdown(choices=model_choices(modality), value=model),
                         self.model_info: model_description(model, self.shared.ctx.hosted),
                         self.fields["lr"]: x, self.lr_readout: lr_readout(x),
-                        self.fields["augment"]: gr.Checkbox(visible=modality != "text")})
+                        self.fields["augment"]: gr.Checkbox(visible=modality != "text"),
+                        self.fields["hflip"]: gr.Checkbox(visible=modality != "text")})
         out[self.changed] = modality != previous_modality
         return out
 
@@ -308,15 +354,28 @@ class SettingsTab:
         f["lr"].change(self.on_lr, inputs=[f["lr"]], outputs=[self.lr_readout], queue=False, show_progress="hidden",
                        **private)
         self.suggest.click(self.on_suggest, inputs_kwargs=self.form,
-                           outputs=[f["lr"], self.lr_readout, self.lr_message, self.lr_plot],
+                           outputs=[f["lr"], self.lr_readout, self.lr_message, self.lr_plot, self.touched,
+                                    self.auto_note],
                            concurrency_limit=1, concurrency_id="lr-suggest", show_progress_on=[self.lr_message],
                            **private)
+        for name in AUTO_FIELDS:   # set by hand (a person's input, not a programmatic update): Auto keeps it
+            f[name].input(lambda touched, auto, n=name: self.on_touch(touched, auto, add=n),
+                          inputs=[self.touched, f["auto"]], outputs=[self.touched, self.auto_note], queue=False,
+                          show_progress="hidden", **private)
+        f["auto"].change(lambda touched, auto: self.on_touch(touched, auto), inputs=[self.touched, f["auto"]],
+                         outputs=[self.touched, self.auto_note], queue=False, show_progress="hidden", **private)
+        self.auto_reset.click(lambda auto: self.on_touch([], auto, reset=True), inputs=[f["auto"]],
+                              outputs=[self.touched, self.auto_note], queue=False, **private)
         self._freeze_in, self._freeze_out = freeze_in, freeze_out
+
+    def on_touch(self, touched, auto, add: str | None = None, reset: bool = False) -> dict:
+        touched = [] if reset else sorted(set(touched or []) | ({add} if add else set()))
+        return {self.touched: touched, self.auto_note: auto_note(bool(auto), touched)}
 
     def follow_data(self, events: list) -> None:
         """After every data change: refresh the model list and defaults, then the freezing readout."""
         data_out = [self.model, self.model_info, self.fields["lr"], self.lr_readout, self.fields["augment"],
-                    self.shared.modality, self.changed]
+                    self.fields["hflip"], self.shared.modality, self.changed]
         for ev in events:
             ev.then(self.on_data, inputs=[self.model, self.shared.modality], outputs=data_out,
                     api_visibility="private", show_progress="hidden") \

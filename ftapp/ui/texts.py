@@ -102,10 +102,10 @@ def status_markdown(snap: dict | None, position: int | None = None) -> str:
     elif status == "running":
         pct = int(100 * float(snap.get("progress") or 0))
         parts.append(f"{pct} % done")
-        total = settings.get("epochs")
+        total = ((snap.get("info") or {}).get("plan") or {}).get("epochs") or settings.get("epochs")
         ep = current_epoch(snap)
-        if ep and total:
-            parts.append(f"epoch {min(ep, total)} of {total}")
+        if ep and total and snap.get("steps"):
+            parts.append(f"epoch {min(ep, total)} of at most {total}")
         eta = fmt_duration(snap.get("eta_seconds"))
         if eta:
             parts.append(f"about {eta} left")
@@ -116,7 +116,10 @@ def status_markdown(snap: dict | None, position: int | None = None) -> str:
         elif msg:
             parts.append(msg)
     best = snap.get("best") or {}
-    if status in TERMINAL and best.get("val_accuracy") is not None:
+    result = (snap.get("info") or {}).get("result") or {}
+    if status in TERMINAL and result:
+        parts.append(result_text(result))
+    elif status in TERMINAL and best.get("val_accuracy") is not None:
         parts.append(f"Best validation accuracy: **{fmt_pct(best['val_accuracy'])}** (epoch {best.get('epoch')})")
     lines = [head + (" — " + " · ".join(p.strip() for p in parts if p.strip()) if parts else "")]
     details = []
@@ -139,6 +142,23 @@ def status_markdown(snap: dict | None, position: int | None = None) -> str:
     if notice:
         lines.append(f"Note: {md_escape(notice)}")
     return "\n\n".join(lines)
+
+
+def result_text(r: dict) -> str:
+    """The headline of a finished run: the held-out test score when there is one, else validation's
+    (and what it is), then the baseline beside it."""
+    if r.get("test_accuracy") is not None:
+        head = f"Test accuracy **{fmt_pct(r['test_accuracy'])}** on {r.get('n_test')} held-out examples nothing was chosen on"
+        head += f" (validation {fmt_pct(r.get('val_accuracy'))})"
+    else:
+        kind = "cross-validated" if r.get("cross_validated") else "validation"
+        head = f"Accuracy **{fmt_pct(r.get('val_accuracy'))}** ({kind}; somewhat optimistic: it also chose the settings)"
+    base = r.get("baseline_name")
+    if base:
+        head += f" · baseline {md_escape(base)}: {fmt_pct(r.get('baseline_val_accuracy'))}"
+    if r.get("baseline_note"):
+        head += f". **{md_escape(r['baseline_note'])}**"
+    return head
 
 
 def cache_note(snap: dict | None) -> str:
@@ -274,3 +294,14 @@ def _bullets(problems: list[dict]) -> str:
         msg = p.get("message") or ""
         out.append(f"- {md_escape(where) + ': ' if where else ''}{md_escape(msg)}")
     return "\n".join(out)
+
+
+CANDIDATE_HEADERS = ["Settings", "Status", "Val. accuracy", "Val. loss", "Steps"]
+STATUS_WORDS = {"baseline": "baseline", "training": "trying", "dropped": "dropped", "chosen": "chosen ✓",
+                "checked": "checked (cross-validation)"}
+
+
+def candidate_rows(candidates: list[dict]) -> list[list]:
+    return [[c["name"], STATUS_WORDS.get(c.get("status"), c.get("status", "")),
+             fmt_pct(c.get("val_accuracy")), "" if c.get("val_loss") is None else f"{c['val_loss']:.3f}",
+             c.get("steps", "")] for c in candidates]

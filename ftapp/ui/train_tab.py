@@ -13,7 +13,8 @@ from ftapp.ui.common import Shared, guarded
 from ftapp.ui.core import UserError
 from ftapp.ui.session import new_owner_id, valid_owner_id
 from ftapp.ui.settings_tab import SettingsTab
-from ftapp.ui.texts import RUNS_HEADERS, cache_note, md_escape, run_label, runs_rows, status_markdown
+from ftapp.ui.texts import (CANDIDATE_HEADERS, RUNS_HEADERS, cache_note, candidate_rows, md_escape, run_label,
+                            runs_rows, status_markdown)
 
 POLL_SECONDS = 1.0
 
@@ -33,6 +34,11 @@ class TrainTab:
         with gr.Row(equal_height=True):
             self.loss_plot = gr.Plot(charts.loss_figure(None), show_label=False, elem_id="loss-plot")
             self.val_plot = gr.Plot(charts.validation_figure(None), show_label=False, elem_id="val-plot")
+        with gr.Row(equal_height=False, visible=False) as self.auto_row:
+            self.candidates_table = gr.Dataframe(headers=CANDIDATE_HEADERS, value=[], interactive=False, wrap=True,
+                                                 elem_id="auto-candidates", label="What the run compared", scale=1)
+            self.candidates_plot = gr.Plot(charts.candidates_figure(None), show_label=False,
+                                           elem_id="auto-candidates-plot", scale=1)
         gr.Markdown("### Your runs" if ctx.hosted else "### Runs", elem_classes=["section-title"])
         self.runs_table = gr.Dataframe(headers=RUNS_HEADERS, value=[], interactive=False, wrap=True,
                                        elem_id="runs-table", max_height=260,
@@ -57,7 +63,8 @@ class TrainTab:
     @property
     def view_outputs(self) -> list:
         return [self.status, self.cache, self.loss_plot, self.val_plot, self.stop, self.timer, self.seen,
-                self.runs_table, self.run_select, self.compare]
+                self.runs_table, self.run_select, self.compare, self.auto_row, self.candidates_table,
+                self.candidates_plot]
 
     # ---- the view ------------------------------------------------------------------------------
     def view(self, owner: str, run_id: str | None, seen: dict | None, force: bool = False) -> dict:
@@ -72,7 +79,9 @@ class TrainTab:
         new = {"run": rid, "status_text": status_markdown(snap, ctx.position(run) if run else None),
                "cache_text": cache_note(snap), "epochs": len(snap["epochs"]) if snap else 0,
                "state": snap["status"] if snap else None, "active": bool(run and run.active),
-               "runs_sig": [[r.id, r.status, r.has_model] for r in ctx.runs(owner)]}
+               "runs_sig": [[r.id, r.status, r.has_model] for r in ctx.runs(owner)],
+               "candidates_sig": [[c["name"], c.get("status"), c.get("steps")] for c in snap["candidates"]] if snap
+               else []}
         n_steps = len(snap["steps"]) if snap else 0
         redraw_loss = not same or charts.loss_needs_redraw(old.get("steps_drawn", 0), n_steps, new["active"])
         new["steps_drawn"] = n_steps if redraw_loss else old.get("steps_drawn", 0)
@@ -89,6 +98,11 @@ class TrainTab:
             out[self.loss_plot] = charts.loss_figure(snap)
         if changed("epochs") or changed("state"):
             out[self.val_plot] = charts.validation_figure(snap)
+        if changed("candidates_sig"):
+            cands = snap["candidates"] if snap else []
+            out[self.auto_row] = gr.Row(visible=bool(cands))
+            out[self.candidates_table] = gr.Dataframe(value=candidate_rows(cands) or None, headers=CANDIDATE_HEADERS)
+            out[self.candidates_plot] = charts.candidates_figure(cands)
         if changed("active"):
             out[self.stop] = gr.Button(interactive=new["active"])
             out[self.timer] = gr.Timer(active=new["active"])
@@ -107,7 +121,7 @@ class TrainTab:
         if run is not None:
             out[self.shared.picked] = run.id
             if refill_form:
-                out.update(self.settings.refill(run.effective_settings, run.info))
+                out.update(self.settings.refill(run.effective_settings, run.info, run.settings))
         return out
 
     # ---- handlers ------------------------------------------------------------------------------

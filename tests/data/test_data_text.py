@@ -158,3 +158,18 @@ def test_id_columns_ignored_when_guessing(tmp_path):
     ds, rep = load(write(tmp_path, "d.csv", csv_text(rows, header=("id", "comment_text", "toxic"))), tmp_path)
     assert rep.ok, rep.summary()
     assert rep.text_column == "comment_text" and rep.label_column == "toxic"
+
+
+def test_a_column_of_unique_values_is_never_taken_as_the_label(tmp_path):
+    """Two columns, one of texts and one of numbers that never repeat: not a label — one clear
+    error naming the columns (it used to be taken as the label, leave validation empty and crash)."""
+    p = tmp_path / "no_labels.csv"
+    p.write_text("description,amount\n" + "".join(f"a fairly long description number {i},{1000 + i * 7}\n"
+                                                  for i in range(40)))
+    ds, report = load_dataset(p, workdir=tmp_path / "w")
+    assert ds is None and len(report.errors) == 1
+    msg = str(report.errors[0])
+    assert "'amount'" in msg and "'description'" in msg and "different value in almost every row" in msg
+    # picked by hand it is taken as asked (the user knows their data)
+    ds, report = load_dataset(p, workdir=tmp_path / "w2", label_column="amount", text_column="description")
+    assert report.label_column == "amount"

@@ -9,32 +9,39 @@ import torch
 
 from ftapp.export import ExportError, export_zip, model_card
 from ftapp.inference import predict_run
-from ftapp.models import ModelError, load_pretrained
+from ftapp.models import ModelError
 from ftapp.runs import new_run
 from ftapp.train.config import TrainConfig
-from ftapp.train.job import _fit_with_oom_retry, execute
+from ftapp.train.job import execute
 
 
-def test_out_of_memory_retries_with_half_the_batch(tmp_path, tiny_text_model):
+def test_out_of_memory_retries_with_half_the_batch(tmp_path, tiny_text_model, text_csv_big, monkeypatch):
     """A real forward hook raises torch's own OOM error for batches above 8, as a small GPU would."""
-    clf = load_pretrained(tiny_text_model, ["a", "b"], modality="text")
-    clf.freeze(0)
+    import ftapp.train.job as job
 
-    def small_gpu(_module, args, kwargs):
-        if kwargs["input_ids"].shape[0] > 8:
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    configure = job.configure_model
 
-    clf.model.register_forward_pre_hook(small_gpu, with_kwargs=True)
-    texts = [f"text number {i}" for i in range(40)]
-    x, y = clf.preprocess.encode(texts), [i % 2 for i in range(40)]
-    config = TrainConfig(model="tiny", epochs=1, batch_size=32, lr=1e-3, cache_prefix=False)
+    def small_gpu(config, classes, modality, allow_local_paths):
+        clf = configure(config, classes, modality, allow_local_paths)
+
+        def hook(_module, args, kwargs):
+            x = kwargs.get("input_ids") if kwargs.get("input_ids") is not None else kwargs.get("inputs_embeds")
+            if clf.model.training and x is not None and x.shape[0] > 8:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        clf.model.register_forward_pre_hook(hook, with_kwargs=True)
+        return clf
+
+    monkeypatch.setattr(job, "configure_model", small_gpu)
+    config = TrainConfig(model=tiny_text_model, data=str(text_csv_big), batch_size=32, lr=1e-3, auto=False,
+                         min_steps=10, frozen_layers=0)
     run = new_run(tmp_path / "run", config.to_dict())
-    result = _fit_with_oom_retry(clf, config, torch.device("cpu"), run, x, y, x[:8], y[:8])
-    assert result.status == "finished"
-    assert config.batch_size == 8
+    execute(config, run, workdir=tmp_path / "w")
+    assert run.status == "finished", run.message
+    # halved until the batches fit (a small last batch joins the one before: up to 1.5x the size)
+    assert config.batch_size in (4, 8)
     assert "batch size 16" in json.dumps([json.loads(l) for l in (run.dir / "metrics.jsonl").read_text().splitlines()])
-    assert run.info["notice"].endswith("batch size 8.")
-    assert run.effective["batch_size"] == 8 and run.effective_settings["batch_size"] == 8   # what refill reads
+    assert run.info["notice"].endswith(f"batch size {config.batch_size}.")
+    assert run.effective["batch_size"] == config.batch_size == run.effective_settings["batch_size"]   # what refill reads
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +50,7 @@ def finished_run(tmp_path_factory, tiny_text_model):
 
     tmp = tmp_path_factory.mktemp("export")
     csv = write_text_csv(tmp / "t.csv", classes=("billing", "bug", "<b>praise</b>|*x*"))
-    config = TrainConfig(model=tiny_text_model, data=str(csv), epochs=1, lr=3e-3)
+    config = TrainConfig(model=tiny_text_model, data=str(csv), epochs=1, lr=3e-3, min_steps=5)
     run = new_run(tmp / "run", config.to_dict())
     execute(config, run, workdir=tmp / "w")
     assert run.status == "finished", run.message

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import make_tiny_image_model, make_tiny_text_model
+from conftest import make_tiny_image_model, make_tiny_sentence_model, make_tiny_text_model
 from ftapp.models import BUNDLED_IMAGE, load_pretrained
 from ftapp.train import prefix_cache
 
@@ -16,13 +16,19 @@ def _images():
     return [Image.new("RGB", (50, 40), (i * 60, 20, 200 - i * 50)) for i in range(3)]
 
 
-@pytest.fixture(scope="module", params=["bert", "roberta", "distilbert", "vit", "resnet", "convnext", "efficientnet"])
+TEXT_FAMILIES = ["bert", "roberta", "distilbert", "xlm-roberta", "deberta-v2", "modernbert"]
+IMAGE_FAMILIES = ["vit", "resnet", "convnext", "dinov2", "convnextv2"]
+
+
+@pytest.fixture(scope="module", params=TEXT_FAMILIES + ["sentence"] + IMAGE_FAMILIES + ["efficientnet"])
 def family_model(request, tmp_path_factory):
     fam = request.param
     if fam == "efficientnet":
         return fam, load_pretrained(BUNDLED_IMAGE, ["a", "b", "c"]), _images()
     folder = tmp_path_factory.mktemp(fam)
-    if fam in ("bert", "roberta", "distilbert"):
+    if fam == "sentence":
+        return fam, load_pretrained(str(make_tiny_sentence_model(folder)), ["a", "b", "c"], modality="text"), TEXTS
+    if fam in TEXT_FAMILIES:
         return fam, load_pretrained(str(make_tiny_text_model(folder, fam)), ["a", "b", "c"], modality="text"), TEXTS
     return fam, load_pretrained(str(make_tiny_image_model(folder, fam)), ["a", "b", "c"], modality="image"), _images()
 
@@ -58,13 +64,31 @@ def test_cached_prefix_gives_the_same_logits_for_every_k(family_model):
         reference = clf.forward(clf.preprocess.collate(enc))
     for k in range(1, clf.n_blocks + 1):
         clf.freeze(k)
-        states, as_tuple = prefix_cache.compute_states(clf, enc, k, 2, torch.device("cpu"))
-        with prefix_cache.bypass_prefix(clf, k, as_tuple), torch.no_grad():
-            cached = clf.forward(prefix_cache.cached_batch(clf, states, [0, 1, 2], torch.device("cpu")))
+        frozen = prefix_cache.compute_states(clf, enc, [k], 2, torch.device("cpu"))
+        with prefix_cache.bypass_prefix(clf, k, frozen.as_tuple), torch.no_grad():
+            cached = clf.forward(prefix_cache.cached_batch(clf, frozen.states[k], [0, 1, 2], torch.device("cpu")))
         torch.testing.assert_close(cached, reference, atol=1e-5, rtol=1e-4)
     # and the model is whole again afterwards
     with torch.no_grad():
         torch.testing.assert_close(clf.forward(clf.preprocess.collate(enc)), reference)
+
+
+def test_one_pass_gives_every_boundary_and_the_head_inputs(family_model):
+    """All boundaries and the probe's features in one forward equal separate passes, and the head
+    applied to those features gives the model's own logits."""
+    _, clf, items = family_model
+    clf.freeze(0)
+    enc = clf.preprocess.encode(items)
+    ks = list(range(1, clf.n_blocks + 1))
+    both = prefix_cache.compute_states(clf, enc, ks, 2, torch.device("cpu"), head_inputs=True)
+    for k in ks:
+        alone = prefix_cache.compute_states(clf, enc, [k], 2, torch.device("cpu")).states[k]
+        for a, b in zip(alone if isinstance(alone, list) else [alone], both.states[k] if isinstance(alone, list)
+                        else [both.states[k]]):
+            torch.testing.assert_close(a, b)
+    with torch.no_grad():
+        logits = clf.forward(clf.preprocess.collate(enc))
+        torch.testing.assert_close(clf.head(both.head_inputs), logits, atol=1e-5, rtol=1e-4)
 
 
 def test_frozen_batchnorm_stays_in_eval_mode():
@@ -97,3 +121,26 @@ def test_lora_trains_adapters_and_head_only_then_merges(tiny_text_model):
         after = clf.forward(clf.preprocess.collate(enc))
     assert not any("lora_" in n for n, _ in clf.model.named_parameters())
     torch.testing.assert_close(after, before, atol=1e-5, rtol=1e-4)
+
+
+def test_timm_models_load_generically_by_their_own_layer_groups(tmp_path):
+    """A timm model saved in timm's Hugging Face format (what a `timm/…` Hub id downloads) loads
+    without transformers, splits into timm's own layer groups, freezes by them and saves/reloads."""
+    import timm
+    from timm.models._hub import save_for_hf
+
+    from ftapp.models import load_trained
+
+    save_for_hf(timm.create_model("resnet18", pretrained=False, num_classes=10), tmp_path / "m", safe_serialization=True)
+    clf = load_pretrained(str(tmp_path / "m"), ["a", "b", "c"])
+    assert clf.kind == "timm" and clf.layout.family == "timm" and clf.n_blocks == 4
+    assert clf.layout.input_key is None                      # not sequential in general: no prefix cache
+    counts = []
+    for k in range(clf.n_blocks + 1):
+        clf.freeze(k)
+        counts.append(clf.param_counts()[0])
+    assert all(a > b for a, b in zip(counts, counts[1:])) and counts[-1] == 512 * 3 + 3   # head only
+    images = _images()
+    before = clf.predict_proba(images)
+    clf.save(tmp_path / "saved")
+    torch.testing.assert_close(load_trained(tmp_path / "saved").predict_proba(images), before)

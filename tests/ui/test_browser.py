@@ -153,7 +153,7 @@ def test_whole_flow_in_browser(local_app, page, tiny_text_model, text_csv, tmp_p
 
     # 4 · Evaluate
     open_tab(page, "4 · Evaluate")
-    expect(page.locator("#eval-summary")).to_contain_text("Accuracy")
+    expect(page.locator("#eval-summary")).to_contain_text("accuracy")
     expect(page.locator("#eval-confusion .js-plotly-plot")).to_be_visible()
     shot(page, "4-evaluate")
 

@@ -81,7 +81,7 @@ def test_image_flow_and_evaluation_views(local_app, tiny_image_model, image_zip,
     ctx, ev, tr = demo.ftapp, demo.tabs["evaluate"], demo.tabs["try"]
     owner = ctx.store.get(st["id"]).owner      # this client's session
     out = ev.render(owner, st["id"])
-    assert "Accuracy" in out[ev.summary] and list(out[ev.per_class]["class"]) == ["blue", "red"]
+    assert "accuracy" in out[ev.summary] and list(out[ev.per_class]["class"]) == ["blue", "red"]
     assert out[ev.confusion].data[0].type == "heatmap" and out[ev.mis_table].visible is False
     for item in out[ev.mis_gallery].value or []:
         assert " → " in item["caption"] and item["caption"].endswith("%)")

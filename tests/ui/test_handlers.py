@@ -27,7 +27,7 @@ def snap(**kw) -> dict:
 
 def test_status_running_names_phase_progress_eta_device():
     text = status_markdown(snap())
-    assert "Training" in text and "45 %" in text and "epoch 3 of 5" in text
+    assert "Training" in text and "45 %" in text and "epoch 3 of at most 5" in text
     assert "1 min 20 s left" in text and "CPU (2 threads" in text and "20250101-120000-abcdef" in text
 
 
@@ -200,20 +200,41 @@ def demo(tmp_path_factory):
 
 def test_collect_and_refill_round_trip(demo):
     tab = demo.tabs["settings"]
-    form = {"model": "  my-model ", "method": "lora", "frozen_layers": 3, "lr": -3.0, "epochs": 4, "batch_size": 16,
-            "weight_decay": 0.05, "warmup_ratio": 0.2, "patience": 0, "val_fraction": 0.25, "seed": 7,
-            "dropout": "0.1", "augment": True}
+    form = {"model": "  my-model ", "auto": False, "method": "lora", "frozen_layers": 3, "lr": -3.0, "epochs": 4,
+            "time_budget": 5.0, "batch_size": 16, "weight_decay": 0.05, "warmup_ratio": 0.2, "patience": 0,
+            "val_fraction": 0.25, "test_fraction": 0.1, "seed": 7, "dropout": "0.1", "class_weights": "on",
+            "augment": True, "hflip": False, "touched": []}
     assert set(form) == set(tab.form)          # the form is keyed by setting name, nothing else
     s = tab.collect(form)
     assert s["model"] == "my-model" and s["method"] == "lora" and s["frozen_layers"] == 3
     assert s["lr"] == pytest.approx(1e-3) and s["batch_size"] == 16 and s["dropout"] == 0.1 and s["augment"]
     assert s["patience"] == 0                   # 0 = never stop early: the engine's own meaning
+    assert tab.collect({**form, "epochs": 0})["epochs"] is None      # 0 on the slider: let ftapp plan
     out = tab.refill({**s, "modality": "text"}, {"n_blocks": 6, "frozen_layers": 3, "total_params": 1000,
-                                                 "trainable_params": 400})
+                                                 "trainable_params": 400}, requested=s)
     f = tab.fields
     assert out[f["method"]] == "lora" and out[f["lr"]] == pytest.approx(-3.0) and out[f["epochs"]] == 4
     assert out[f["patience"]] == 0 and out[f["dropout"]] == "0.1" and out[f["frozen_layers"]].value == 3
     assert "3 of 6 blocks frozen" in out[tab.frozen_readout] and "400 of 1k parameters" in out[tab.frozen_readout]
+
+
+def test_with_auto_what_it_searches_is_sent_only_when_set_by_hand(demo):
+    from ftapp.ui.settings_tab import auto_note
+
+    tab = demo.tabs["settings"]
+    form = {name: comp.value for name, comp in tab.form.items()} | {"model": "m", "auto": True, "lr": -3.0,
+                                                                    "frozen_layers": 2, "method": "full"}
+    untouched = tab.collect({**form, "touched": []})
+    assert untouched["lr"] is None and untouched["frozen_layers"] is None and untouched["method"] is None
+    fixed = tab.collect({**form, "touched": ["lr"]})
+    assert fixed["lr"] == pytest.approx(1e-3) and fixed["frozen_layers"] is None
+    assert tab.collect({**form, "auto": False, "touched": []})["frozen_layers"] == 2   # Auto off: all as shown
+    assert "keeps what you set: learning rate" in auto_note(True, ["lr"]) and "Auto is off" in auto_note(False, [])
+    touched = tab.on_touch([], True, add="frozen_layers")
+    assert touched[tab.touched] == ["frozen_layers"] and "frozen blocks" in touched[tab.auto_note]
+    # refilling a run tells which of Auto's settings it had fixed
+    out = tab.refill({"model": "m", "auto": True, "lr": 1e-3, "frozen_layers": 1}, {}, requested={"lr": 1e-3})
+    assert out[tab.touched] == ["lr"]
 
 
 def test_form_api_and_cli_defaults_come_from_train_config(demo):
