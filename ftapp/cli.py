@@ -1,4 +1,4 @@
-"""The `ftapp` command: models, train, evaluate, predict. Same engine as the app.
+"""The `ftapp` command: models, train, evaluate, predict, export. Same engine as the app.
 
 Every failure a user can cause ends with one line on stderr and a non-zero exit code; a
 traceback is only shown with FTAPP_DEBUG=1.
@@ -87,7 +87,9 @@ def _progress_printer(started: float):
 
 
 def _check_path(path: str | None, what: str) -> None:
-    if path and not os.path.exists(path):
+    from ftapp.data.hub import is_hub_source
+
+    if path and not is_hub_source(path) and not os.path.exists(path):
         raise CliError(f"{what} '{path}' does not exist.")
 
 
@@ -95,7 +97,9 @@ def config_from_args(args):
     """TrainConfig from the parsed options: an option left out is None, and TrainConfig decides."""
     from ftapp.train.config import SETTINGS, TrainConfig
 
-    paths = {k: os.path.abspath(getattr(args, k)) if getattr(args, k) else None
+    from ftapp.data.hub import is_hub_source
+
+    paths = {k: (v if is_hub_source(v) else os.path.abspath(v)) if (v := getattr(args, k)) else None
              for k in ("data", "val_data", "test_data")}
     chosen = {name: getattr(args, name) for name in SETTINGS}
     return TrainConfig.from_dict({"model": args.model, **paths, "text_column": args.text_column,
@@ -182,6 +186,30 @@ def cmd_predict(args) -> int:
     return EXIT_FAILED if failures else 0
 
 
+def cmd_export(args) -> int:
+    import shutil
+
+    from ftapp.export import export
+
+    _check_path(args.model, "The model folder")
+    out = Path(args.out)
+    if args.format == "zip" and out.suffix == ".zip":
+        with tempfile.TemporaryDirectory() as tmp:
+            made = export(args.model, "zip", tmp)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(made), out)
+    else:
+        out = export(args.model, args.format, out)
+    _err(f"Exported as {args.format} to {out}")
+    if args.format == "onnx":
+        check = json.loads((Path(out) / "onnx_check.json").read_text())
+        _err(f"Checked with onnxruntime on {check['examples']} validation examples: same top class, largest "
+             f"probability difference {check['max_probability_difference']:.1e}.")
+    elif args.format == "space":
+        _err(f"Try it: python {Path(out) / 'app.py'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ftapp", description="Fine-tune pre-trained image and text classifiers.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -192,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(fn=cmd_models)
 
     t = sub.add_parser("train", help="fine-tune a model on labelled data")
-    t.add_argument("--data", required=True, help="zip/folder of class folders, or CSV/TSV/JSONL/XLSX")
+    t.add_argument("--data", required=True, help="zip/folder of class folders, a CSV/TSV/JSONL/XLSX/Parquet table, "
+                                                  "or a Hub dataset: hf://datasets/OWNER/NAME?config=C&split=S")
     t.add_argument("--model", required=True, help="a name from `ftapp models`, a Hub id or a local folder")
     t.add_argument("--out", required=True, help="folder for the model, metrics.json and the run's records")
     t.add_argument("--val-data", default=None, help="separate validation file (default: split off --val-fraction)")
@@ -205,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True); e.add_argument("--data", required=True)
     e.add_argument("--text-column"); e.add_argument("--label-column")
     e.set_defaults(fn=cmd_evaluate)
+
+    x = sub.add_parser("export", help="write a trained model as a zip, an ONNX file or a demo Space")
+    x.add_argument("--model", required=True, help="a trained model's folder (the --out of `ftapp train`)")
+    x.add_argument("--format", choices=["zip", "onnx", "space"], default="zip")
+    x.add_argument("--out", required=True, help="a folder (or, for zip, a .zip file name)")
+    x.set_defaults(fn=cmd_export)
 
     r = sub.add_parser("predict", help="label images or texts with a trained model")
     r.add_argument("--model", required=True)
@@ -251,9 +286,10 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("FTAPP_DEBUG"):
             raise
         from ftapp.evaluate import UnusableData
+        from ftapp.export import ExportError
         from ftapp.models import ModelError
 
-        known = isinstance(exc, (CliError, ModelError, UnusableData))
+        known = isinstance(exc, (CliError, ModelError, UnusableData, ExportError))
         _err(f"ftapp: error: {exc}" if known else f"ftapp: error: {type(exc).__name__}: {exc}")
         return EXIT_USAGE if known else EXIT_FAILED
 

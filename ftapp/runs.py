@@ -77,6 +77,8 @@ class RunFolder:
     TEST_REPORT = "test_report.json"  # the same on the held-out test slice (nothing was chosen on it)
     TEST_FILE_REPORT = "test_file_report.json"   # the same on --test-data
     CANDIDATES = "candidates.json"    # what the run compared: the probe, Auto's candidates, with their scores
+    PUBLISHED = "published.json"      # Hub repositories the model / its demo Space were pushed to
+    SHARE = "share.json"              # the run's demo link: token, created, revoked, allow_download
     DATA_REPORT = "data_report.json"  # what ingestion found
     MODEL_META = MODEL_META           # written with the model: kind, modality, labels, source
     ERROR_LOG = "error.log"           # the traceback of an unexpected failure
@@ -230,6 +232,28 @@ class Run:
                 "best": dict(self.best), "has_model": self.has_model,
                 "model": self.settings.get("model"), "data_name": self.settings.get("data_name", "")}
 
+    # ---- the demo link ------------------------------------------------------------------
+    def share(self, allow_download: bool = False) -> dict:
+        """The run's demo link (created once, kept across restarts in share.json): an unguessable
+        token; a revoked link stays revoked, and sharing again makes a new token."""
+        current = self.files.read(RunFolder.SHARE)
+        if current and not current.get("revoked"):
+            if current.get("allow_download") != allow_download:
+                current["allow_download"] = allow_download
+                self.files.write(RunFolder.SHARE, current)
+            return current
+        share = {"token": secrets.token_urlsafe(24), "created": time.time(), "revoked": False,
+                 "allow_download": allow_download}
+        self.files.write(RunFolder.SHARE, share)
+        return share
+
+    def revoke_share(self) -> bool:
+        current = self.files.read(RunFolder.SHARE)
+        if not current or current.get("revoked"):
+            return False
+        self.files.write(RunFolder.SHARE, {**current, "revoked": True, "revoked_at": time.time()})
+        return True
+
     def snapshot(self) -> dict:
         """A consistent copy of everything a chart needs."""
         with self._lock:
@@ -303,6 +327,18 @@ class RunStore:
         if run is None or (owner is not None and run.owner != owner):
             return None
         return run
+
+    def shared(self, token: str | None) -> tuple[Run | None, str]:
+        """The run a demo token opens, and why not when none: "ok" | "revoked" | "unknown"."""
+        import hmac
+
+        if not token:
+            return None, "unknown"
+        for run in list(self._runs.values()):
+            share = run.files.read(RunFolder.SHARE)
+            if share and hmac.compare_digest(str(share.get("token", "")), str(token)):
+                return (None, "revoked") if share.get("revoked") or not run.has_model else (run, "ok")
+        return None, "unknown"
 
     def list(self, owner: str | None = None) -> list[Run]:
         runs = [r for r in self._runs.values() if owner is None or r.owner == owner]

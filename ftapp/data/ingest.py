@@ -4,6 +4,8 @@
     folder          -> one table file inside?  table.  Otherwise class folders
                        (the folders that directly hold pictures / .txt files are the classes)
     table file      -> text table, or image table when a column holds picture file names
+    hf://datasets/… -> a Hub dataset; it, a .parquet file and a `save_to_disk` folder are read
+                       through `datasets` (hub.py) into the same table
 
 Nothing here raises for bad user data: every problem goes into the DataReport
 and the Dataset is None whenever there is an error.
@@ -17,6 +19,8 @@ import zipfile
 from collections import Counter, defaultdict
 
 from .archive import ARCHIVE_EXTENSIONS, is_junk, note_junk, safe_extract
+from .hub import (hub_display_name, is_hub_source, is_saved_dataset, read_hub_dataset, read_parquet,
+                  read_saved_dataset)
 from .images import IMAGE_EXTENSIONS, check_image, is_image_name, unsupported_reason
 from .report import DataReport, Dataset, Limits, display_name, human_size
 from .text import (OLD_EXCEL, LABEL_NAMES, PATH_NAMES, TABLE_EXTENSIONS, Table, choose_text_columns, complete_rows,
@@ -39,7 +43,7 @@ def load_dataset(source: str | os.PathLike, *, workdir: str | os.PathLike, modal
     if modality not in (None, "image", "text"):
         raise ValueError("modality must be None, 'image' or 'text'")  # caller's bug, not the user's data
     source = os.fspath(source)
-    report = DataReport(source=display_name(source))
+    report = DataReport(source=hub_display_name(source) if is_hub_source(source) else display_name(source))
     try:
         ds = _load(source, os.fspath(workdir), modality, text_column, label_column, path_column, limits, report)
     except Exception:  # last safety net: a bug must not look like a crash to the user
@@ -61,11 +65,18 @@ def load_dataset(source: str | os.PathLike, *, workdir: str | os.PathLike, modal
 
 def _load(source, workdir, modality, text_column, label_column, path_column, limits, report) -> Dataset | None:
     name = report.source
+    pickers = dict(modality=modality, text_column=text_column, label_column=label_column, path_column=path_column,
+                   limits=limits, report=report)
+    if is_hub_source(source):
+        return _load_via_datasets(lambda d: read_hub_dataset(source, d, report, limits), name, workdir, "hub", pickers)
     if not os.path.exists(source):
         report.error(name, "could not be found. Check the file or folder name.")
         return None
     os.makedirs(workdir, exist_ok=True)
 
+    if os.path.isdir(source) and is_saved_dataset(source):
+        return _load_via_datasets(lambda d: read_saved_dataset(source, name, d, report), name, workdir, "saved",
+                                  pickers)
     if os.path.isdir(source):
         return _load_folder(source, f"{name}/", upload_root=source, modality=modality, text_column=text_column,
                             label_column=label_column, path_column=path_column, limits=limits, report=report,
@@ -90,6 +101,8 @@ def _load(source, workdir, modality, text_column, label_column, path_column, lim
         return _load_folder(root, f"{name}:", upload_root=root, modality=modality, text_column=text_column,
                             label_column=label_column, path_column=path_column, limits=limits, report=report,
                             unpacked_zip=True)
+    if ext == ".parquet":
+        return _load_via_datasets(lambda d: read_parquet(source, name, d, report), name, workdir, "parquet", pickers)
     if ext in TABLE_EXTENSIONS or ext in OLD_EXCEL:
         # A table uploaded on its own: in hosted mode it may not point at pictures on the server.
         upload_root = os.path.dirname(os.path.abspath(source)) if limits.allow_local_paths else None
@@ -100,8 +113,18 @@ def _load(source, workdir, modality, text_column, label_column, path_column, lim
                            "each holding pictures of that class.")
         return None
     report.error(name, f"is a '{ext or 'no extension'}' file, which cannot be used. Upload a .zip of class "
-                       f"folders, or a table (.csv, .tsv, .txt, .xlsx, .jsonl).")
+                       f"folders, or a table (.csv, .tsv, .txt, .xlsx, .jsonl, .parquet).")
     return None
+
+
+def _load_via_datasets(read, name, workdir, sub, pickers) -> Dataset | None:
+    """A table read through `datasets` into workdir/sub (its pictures too), then the usual table path."""
+    folder = os.path.join(workdir, sub)
+    os.makedirs(folder, exist_ok=True)
+    table = read(folder)
+    if table is None:
+        return None
+    return _load_table(os.path.join(folder, "table"), name, folder, table=table, **pickers)
 
 
 def _walk(root: str, report: DataReport, limits: Limits, label: str, check_caps: bool) -> list[str] | None:
@@ -294,8 +317,8 @@ def _load_class_folders(root: str, files: list[str], origin_prefix: str, modalit
 # ---------------------------------------------------------------------------------------------
 
 def _load_table(path, table_name, upload_root, modality, text_column, label_column, path_column, limits,
-                report, inside_upload: bool = False) -> Dataset | None:
-    table = read_table(path, table_name, report, limits)
+                report, inside_upload: bool = False, table: Table | None = None) -> Dataset | None:
+    table = table or read_table(path, table_name, report, limits)
     if table is None:
         return None
     cols = list(table.df.columns)

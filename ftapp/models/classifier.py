@@ -195,10 +195,33 @@ class Classifier:
                 self.preprocess.hf_processor.save_pretrained(directory)
                 meta["image"] = self.preprocess.spec.to_dict()
         else:
-            state = {k: v.contiguous() for k, v in self.model.state_dict().items()}
-            save_file(state, str(directory / "model.safetensors"))
+            save_timm(self.model, directory, self.labels, self.preprocess.spec)
             meta["arch"] = self.model.arch
-            # timm rebuilds BatchNorm with its own eps; the bundled weights need theirs (1e-3)
-            meta["bn_eps"] = next(m.eps for m in self.model.modules() if isinstance(m, nn.BatchNorm2d))
             meta["image"] = self.preprocess.spec.to_dict()
         (directory / MODEL_META).write_text(json.dumps(meta, indent=2))
+
+
+def save_timm(net, directory: Path, labels: list[str], spec) -> None:
+    """timm's Hugging Face format (config.json with the architecture, label_names and a
+    pretrained_cfg describing ftapp's own preprocessing + model.safetensors), so that
+    `timm.create_model("local-dir:" + directory, pretrained=True)` and
+    `transformers.pipeline("image-classification", model=directory)` (its timm wrapper) load it
+    unchanged and see the pictures as ftapp does: squashed to the size, bilinear, the same mean/std."""
+    from timm.models._hub import save_for_hf
+
+    model = net.model
+    model.pretrained_cfg = {**(model.pretrained_cfg or {}), "input_size": (3, spec.size, spec.size),
+                            "mean": tuple(spec.mean), "std": tuple(spec.std), "crop_pct": 1.0,
+                            "crop_mode": "squash", "interpolation": "bilinear", "num_classes": len(labels)}
+    model_args = {}
+    eps = next((m.eps for m in model.modules() if isinstance(m, nn.BatchNorm2d)), 1e-5)
+    if net.ftapp_family == "timm-efficientnet" and eps != 1e-5:
+        model_args["bn_eps"] = eps     # the bundled EfficientNet-Lite0 weights were trained with 1e-3
+    save_for_hf(model, directory, model_config={"label_names": list(labels)}, model_args=model_args or None,
+                safe_serialization=True)
+    config = json.loads((directory / "config.json").read_text())
+    # num_classes is already at the top level; a second one in model_args breaks transformers' timm wrapper
+    config.get("model_args", {}).pop("num_classes", None)
+    if not config.get("model_args"):
+        config.pop("model_args", None)
+    (directory / "config.json").write_text(json.dumps(config, indent=2))

@@ -7,6 +7,7 @@ from collections import OrderedDict
 from ftapp.models.catalog import default_frozen_layers, looks_like_local_path
 
 _CACHE: "OrderedDict[tuple, dict]" = OrderedDict()
+_TOKENIZERS: dict = {}          # the text models' tokenizers, beside their options (same keys)
 _LOCK = threading.Lock()
 _MAX = 16
 
@@ -37,6 +38,18 @@ def freezing_options(name: str, modality: str | None, allow_local_paths: bool = 
             "total_params": clf.param_counts()[1], "trainable_params": trainable, "modality": clf.modality}
     with _LOCK:
         _CACHE[(name, modality)] = opts
+        if clf.modality == "text":
+            _TOKENIZERS[(name, modality)] = clf.preprocess.tokenizer
         while len(_CACHE) > _MAX:
-            _CACHE.popitem(last=False)
+            _TOKENIZERS.pop(_CACHE.popitem(last=False)[0], None)
     return opts
+
+
+def language_check(name: str, modality: str | None, texts: list[str]) -> str | None:
+    """The tokenizer-fit warning for texts with a model already inspected (None: fine or unknown)."""
+    from ftapp.models.fit import language_warning, tokenizer_fit
+
+    tokenizer = _TOKENIZERS.get((name, modality))
+    if tokenizer is None or not texts:
+        return None
+    return language_warning(name, tokenizer_fit(tokenizer, texts))

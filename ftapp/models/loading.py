@@ -182,7 +182,9 @@ def _timm_create(source: str, local_files_only: bool = False, **kwargs):
 
 def _load_timm(name: str, labels: list[str]) -> Classifier:
     source = ("local-dir:" + name) if os.path.isdir(name) else ("hf-hub:" + name)
-    model = _hub_call(name, _timm_create, source, num_classes=len(labels))
+    saved = os.path.isdir(name) and json.loads((Path(name) / "config.json").read_text()).get("num_classes") == len(labels)
+    kwargs = {} if saved else {"num_classes": len(labels)}   # a model ftapp saved keeps its head
+    model = _hub_call(name, _timm_create, source, **kwargs)
     cfg = model.pretrained_cfg or {}
     size = int((cfg.get("input_size") or (3, 224, 224))[-1])
     spec = ImageSpec(size, tuple(cfg.get("mean") or ImageSpec.mean), tuple(cfg.get("std") or ImageSpec.std))
@@ -257,13 +259,8 @@ def load_trained(directory: str | os.PathLike) -> Classifier:
     meta = json.loads(meta_file.read_text())
     labels = meta["labels"]
     if meta["kind"] == "timm":
-        from safetensors.torch import load_file
-
-        net = TimmClassifier(meta["arch"], num_classes=len(labels))
-        net.load_state_dict(load_file(str(directory / "model.safetensors")))
-        set_batchnorm_eps(net, meta.get("bn_eps", 1e-5))
-        spec = ImageSpec(**{**meta["image"], "mean": tuple(meta["image"]["mean"]), "std": tuple(meta["image"]["std"])})
-        clf = Classifier(net, ImagePreprocessor(spec), labels, meta["source"], "timm")
+        clf = _load_timm(str(directory), labels)     # timm's Hugging Face format (save_timm)
+        clf.source = meta["source"]
     elif meta["kind"] == "sentence":
         clf = _load_trained_sentence(directory, meta)
     else:

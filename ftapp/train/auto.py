@@ -466,7 +466,7 @@ class Training:
             extra = (f" fine-tuning reached {ft_cv['val_accuracy']:.3f}, frozen features + logistic regression "
                      f"{probe_cv['val_accuracy']:.3f}," if ft_cv else "")
             return f"Kept frozen features + logistic regression:{extra} by {cv}."
-        return (f"Fine-tuned on all the examples for the length {cv} chose (accuracy {ft_cv['val_accuracy']:.3f} vs "
-                f"{probe_cv['val_accuracy']:.3f} for frozen features + logistic regression).")
+        return (f"Fine-tuned on all the examples, as long as a {cv} found best (there: accuracy "
+                f"{ft_cv['val_accuracy']:.3f}; frozen features + logistic regression {probe_cv['val_accuracy']:.3f}).")
 
 

@@ -79,7 +79,7 @@ class TrainConfig:
                                        "so early steps do not wreck the pre-trained weights.")
     schedule: str = setting("cosine", str, "Learning-rate schedule", choices=("cosine", "linear", "constant"),
                             ui=False, help="How the learning rate falls after the warm-up, down to the planned end.")
-    layer_decay: float = setting(1.0, float, "Layer decay", minimum=0.1, maximum=1.0, ui=False,
+    layer_decay: float = setting(1.0, float, "Layer decay", minimum=0.1, maximum=1.0, advanced=True,
                                  help="Each block further from the head learns at this fraction of the next one's "
                                       "rate (fastai's discriminative learning rates); 1 = the same rate everywhere.")
     patience: int = setting(4, int, "Early-stopping patience (0 = off)", minimum=0, maximum=20, step=1,

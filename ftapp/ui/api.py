@@ -11,6 +11,8 @@ from typing import Optional
 import gradio as gr
 
 from ftapp.data import Problem
+from ftapp.data.hub import hub_source, is_hub_source
+from ftapp.export import FORMATS
 from ftapp.train.config import SETTINGS
 from ftapp.ui import export_tab, try_tab
 from ftapp.ui.common import guarded
@@ -54,9 +56,11 @@ def status_dict(ctx: AppContext, run) -> dict:
         "data_name": snap.get("data_name"), "has_model": snap.get("has_model"), "best": snap.get("best"),
         "n_steps": len(steps), "last_loss": steps[-1]["loss"] if steps else None,
         "epochs": snap.get("epochs"),
-        "info": {k: info.get(k) for k in ("n_train", "n_val", "classes", "n_blocks", "frozen_layers",
-                                          "trainable_params", "total_params", "lr", "used_cache", "notice")
+        "info": {k: info.get(k) for k in ("n_train", "n_val", "n_test", "classes", "n_blocks", "frozen_layers",
+                                          "trainable_params", "total_params", "used_cache", "notice", "plan",
+                                          "chosen", "result", "language_warning")
                  if k in info},
+        "effective_settings": snap.get("effective"), "candidates": snap.get("candidates"),
         "created": snap.get("created"), "status_text": status_markdown(snap, pos),
     }
 
@@ -84,20 +88,26 @@ def build(ctx: AppContext) -> None:
         a_text_col = gr.Textbox(label="text_column")
         a_label_col = gr.Textbox(label="label_column")
         a_path_col = gr.Textbox(label="path_column")
+        a_hub = gr.Textbox(label="hub_dataset")
         a_report = gr.JSON(label="report")
         a_run = gr.Textbox(label="run_id")
         a_text = gr.Textbox(label="text")
         a_image = gr.Image(label="image", type="filepath")
         a_label = gr.Label(label="prediction")
         a_zip = gr.File(label="model_zip")
+        a_format = gr.Textbox(label="export_format", value="zip")
         a_trigger = gr.Button("api")
 
     @guarded(api=True)
     def load_data(file=None, example=None, text_column=None, label_column=None, path_column=None,
-                  request: gr.Request = None) -> dict:
-        """Load a table/zip (or example='support_tickets' | 'shapes') for this session."""
+                  hub_dataset=None, request: gr.Request = None) -> dict:
+        """Load a table/zip/Parquet file, example='support_tickets' | 'shapes', or a Hub dataset
+        (hub_dataset='owner/name' or 'hf://datasets/owner/name?config=C&split=S') for this session."""
         sh = getattr(request, "session_hash", None)
-        data, _ds, report = ctx.load_data(sh, source=file or None, example=(example or "").strip() or None,
+        hub = (hub_dataset or "").strip() or None
+        if hub and not is_hub_source(hub):
+            hub = hub_source(hub)
+        data, _ds, report = ctx.load_data(sh, source=file or None, example=(example or "").strip() or None, hub=hub,
                                           text_column=text_column or None, label_column=label_column or None,
                                           path_column=path_column or None)
         return {"ok": data["ok"], "name": data["name"], "modality": data["modality"],
@@ -106,7 +116,8 @@ def build(ctx: AppContext) -> None:
                 "path_column": data["path_column"], "errors": _problems(report, "error"),
                 "warnings": _problems(report, "warning"), "skipped": _problems(report, "skipped")}
 
-    a_trigger.click(load_data, inputs=[a_file, a_example, a_text_col, a_label_col, a_path_col], outputs=a_report,
+    a_trigger.click(load_data, inputs=[a_file, a_example, a_text_col, a_label_col, a_path_col, a_hub],
+                    outputs=a_report,
                     api_name="load_data", concurrency_limit=4)
 
     @guarded(api=True)
@@ -119,12 +130,16 @@ def build(ctx: AppContext) -> None:
                     concurrency_limit=4)
 
     @guarded(api=True)
-    def export_model(run_id=None, request: gr.Request = None):
-        """The model folder of a finished run as a zip (default: the latest run)."""
+    def export_model(run_id=None, export_format="zip", request: gr.Request = None):
+        """A finished run's export as a zip (default: the latest run). export_format: "zip" (the model
+        folder), "onnx" (checked with onnxruntime) or "space" (a demo Space bundle)."""
+        if (export_format or "zip") not in FORMATS:
+            raise UserError(f"export_format must be one of {', '.join(FORMATS)} (got {export_format!r}).")
         run, owner = pick(run_id, request)
-        return str(export_tab.make_zip(ctx, owner, run.id, getattr(request, "session_hash", None)))
+        return str(export_tab.make_export(ctx, owner, run.id, getattr(request, "session_hash", None),
+                                          export_format or "zip"))
 
-    a_trigger.click(export_model, inputs=[a_run], outputs=a_zip, api_name="export_model", concurrency_limit=2)
+    a_trigger.click(export_model, inputs=[a_run, a_format], outputs=a_zip, api_name="export_model", concurrency_limit=2)
 
     # ---- JSON-only endpoints ---------------------------------------------------------------------
     @with_settings_parameters

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ftapp.ui import api
+from ftapp.ui import api, demo_page
 from ftapp.ui.common import Shared
 from ftapp.ui.core import AppContext
 from ftapp.ui.data_tab import DataTab
@@ -94,6 +94,7 @@ def build_demo(runs_dir: str | os.PathLike | None = None, hosted: bool | None = 
 
         demo.unload(on_unload)
 
+    demo_page.build(demo, ctx)     # /demo?token=…: what a share link opens
     demo.ftapp = ctx
     demo.tabs = {"data": data, "settings": settings, "train": train, "evaluate": evaluate, "try": try_it,
                  "export": export}

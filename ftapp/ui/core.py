@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftapp.data import Limits, load_dataset
+from ftapp.data.hub import hub_display_name, is_hub_source
 from ftapp.models.catalog import default_model, looks_like_local_path
 from ftapp.runner import Runner
 from ftapp.runs import Run, RunStore
@@ -26,7 +27,7 @@ EXAMPLES = {
     "support_tickets": REPO_ROOT / "assets" / "examples" / "support_tickets.csv",
     "shapes": REPO_ROOT / "assets" / "examples" / "shapes.zip",
 }
-DATA_SUFFIXES = (".zip", ".csv", ".tsv", ".txt", ".jsonl", ".json", ".xlsx", ".xls")
+DATA_SUFFIXES = (".zip", ".csv", ".tsv", ".txt", ".jsonl", ".json", ".xlsx", ".xls", ".parquet")
 
 
 class UserError(Exception):
@@ -93,11 +94,14 @@ class AppContext:
     # ---- data ----------------------------------------------------------------------------------
     def load_data(self, session_hash: str | None, source: str | None = None, example: str | None = None,
                   text_column: str | None = None, label_column: str | None = None,
-                  path_column: str | None = None, keep: dict | None = None):
-        """Load an upload (copied into the session folder), a bundled example, or re-load the
-        session's current data with other columns (`keep`). Returns (data, ds, report_dict)."""
+                  path_column: str | None = None, keep: dict | None = None, hub: str | None = None):
+        """Load an upload (copied into the session folder), a bundled example, a Hub dataset
+        (hf://datasets/…), or re-load the session's current data with other columns (`keep`).
+        Returns (data, ds, report_dict)."""
         s = self.files.get(session_hash)
-        if example:
+        if hub:
+            data_path, name = hub, hub_display_name(hub)
+        elif example:
             path = EXAMPLES.get(example)
             if path is None:
                 raise UserError(f"Unknown example '{example}'. Choose 'support_tickets' or 'shapes'.")
@@ -108,7 +112,7 @@ class AppContext:
             name = os.path.basename(source)
             if not name.lower().endswith(DATA_SUFFIXES):
                 raise UserError(f"'{name}' is not a file ftapp can read. Upload a .zip of class folders "
-                                "or a table (.csv, .tsv, .txt, .jsonl, .xlsx).")
+                                "or a table (.csv, .tsv, .txt, .jsonl, .xlsx, .parquet).")
             # a fresh folder per upload: a queued run may still need the previous file
             in_use = self.active_data_paths()
             for old in s.dir.glob("upload-*"):
@@ -120,7 +124,7 @@ class AppContext:
             shutil.copyfile(source, data_path)
         elif keep and keep.get("path"):
             data_path, name = keep["path"], keep["name"]
-            if not os.path.exists(data_path):
+            if not is_hub_source(data_path) and not os.path.exists(data_path):
                 raise UserError("The uploaded file is gone (the page was reloaded or closed). Upload it again.")
         else:
             raise UserError("Upload a file or pick one of the examples first.")
@@ -139,6 +143,8 @@ class AppContext:
                 "text_column": report.text_column, "label_column": report.label_column,
                 "path_column": report.path_column, "columns": list(report.columns or []),
                 "class_counts": dict(report.class_counts or {}), "n_items": len(ds) if ds is not None else 0,
+                # a sample of the texts: step 2 checks how well a model's tokenizer fits them
+                "sample_texts": list(ds.items[:300]) if ds is not None and ds.modality == "text" else [],
                 "load_count": n, "example": example or None}
         s.data = data
         return data, ds, rep
@@ -155,7 +161,7 @@ class AppContext:
             raise UserError("Load your data first (step 1).")
         if not data.get("ok"):
             raise UserError("The data has errors that block training. Fix them in step 1 and load it again.")
-        if not os.path.exists(data["path"]):
+        if not is_hub_source(data["path"]) and not os.path.exists(data["path"]):
             raise UserError("The uploaded file is gone (the page was reloaded or closed). Upload it again in step 1.")
         model = (settings.get("model") or "").strip() or default_model(data["modality"])
         if self.hosted and looks_like_local_path(model):

@@ -6,7 +6,8 @@ import pandas as pd
 
 from ftapp.ui import charts
 from ftapp.ui.common import Shared, guarded
-from ftapp.ui.core import DATA_SUFFIXES
+from ftapp.data.hub import hub_source
+from ftapp.ui.core import DATA_SUFFIXES, UserError
 from ftapp.ui.texts import data_report_markdown, md_escape, skipped_markdown
 
 NONE = "— none —"
@@ -14,7 +15,7 @@ HELP = """\
 **What to upload**
 
 - **Pictures:** a `.zip` with one folder per class, e.g. `normal/…`, `fracture/…`
-- **Texts:** a table (`.csv`, `.tsv`, `.xlsx`, `.jsonl`) with a text column and a label column
+- **Texts:** a table (`.csv`, `.tsv`, `.xlsx`, `.jsonl`, `.parquet`) with a text column and a label column
 - At least 5 examples per class; 20 or more works better.
 """
 
@@ -31,6 +32,13 @@ class DataTab:
                 with gr.Row():
                     self.example_text = gr.Button("Support tickets (text)", size="sm", elem_id="data-example-text")
                     self.example_image = gr.Button("Shapes (pictures)", size="sm", elem_id="data-example-image")
+                with gr.Accordion("…or a dataset on the Hugging Face Hub", open=False, elem_id="data-hub"):
+                    self.hub_id = gr.Textbox(label="Dataset", placeholder="owner/name, as on huggingface.co/datasets",
+                                             elem_id="data-hub-id")
+                    with gr.Row():
+                        self.hub_config = gr.Textbox(label="Config (if it has several)", elem_id="data-hub-config")
+                        self.hub_split = gr.Textbox(label="Split", placeholder="train", elem_id="data-hub-split")
+                    self.hub_load = gr.Button("Load from the Hub", size="sm", elem_id="data-hub-load")
             with gr.Column(scale=3, min_width=360):
                 self.status = gr.Markdown("Upload your data or pick an example to see what ftapp found in it.",
                                           elem_id="data-status", elem_classes=["status-box"])
@@ -95,6 +103,13 @@ class DataTab:
     def on_example_image(self, request: gr.Request):
         return guarded(on_error=self.failed)(self._load)(request, example="shapes")
 
+    def on_hub(self, dataset_id, config, split, request: gr.Request):
+        def load(request):
+            if not (dataset_id or "").strip():
+                raise UserError("Type a dataset name like 'owner/name' first.")
+            return self._load(request, hub=hub_source(dataset_id, config, split))
+        return guarded(on_error=self.failed)(load)(request)
+
     def on_columns(self, text_col, label_col, path_col, request: gr.Request):
         keep = self.shared.ctx.session_data(request.session_hash)
         path_col = None if path_col in (None, "", NONE) else path_col
@@ -110,6 +125,7 @@ class DataTab:
             self.upload.upload(self.on_upload, inputs=[self.upload], **common),
             self.example_text.click(self.on_example_text, inputs=None, **common),
             self.example_image.click(self.on_example_image, inputs=None, **common),
+            self.hub_load.click(self.on_hub, inputs=[self.hub_id, self.hub_config, self.hub_split], **common),
             self.apply_cols.click(self.on_columns, inputs=[self.text_col, self.label_col, self.path_col], **common),
         ]
 

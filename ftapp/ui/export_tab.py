@@ -1,4 +1,5 @@
-"""Step 6 — Export: download the model as a zip, or push it to the Hugging Face Hub.
+"""Step 6 — Export & share: download the model (model folder, ONNX or a demo Space), share a demo
+link, push the model or publish its demo Space to the Hugging Face Hub.
 
 The Hub token is used for the one push call only: it is never logged, stored or sent back
 (the box is cleared after each attempt).
@@ -7,30 +8,50 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import gradio as gr
 
 from ftapp.ui.common import Shared, guarded, run_picker, user_message
 from ftapp.ui.core import AppContext, UserError
+from ftapp.ui.demo_page import DEMO_PATH
 from ftapp.ui.texts import md_escape
 
 log = logging.getLogger("ftapp.ui")
 
+FORMATS = [("Model folder (loads with transformers, SetFit or timm)", "zip"),
+           ("ONNX (runs with onnxruntime alone; checked against the model)", "onnx"),
+           ("Demo Space (a small Gradio app; python app.py serves it)", "space")]
 ABOUT = """\
-The zip holds the model folder: weights (`model.safetensors`), its configuration, the tokenizer or
-picture settings, a `README.md` model card with the validation results, and the training settings.
-Transformers models load with `transformers.pipeline(…, model="model")`; every model also loads in ftapp.
+The **model folder** holds the weights (`model.safetensors`), configuration, tokenizer or picture
+settings, the training settings and a `README.md` model card with the results beside the baselines
+and snippets that load it without ftapp. **ONNX** adds nothing to install but onnxruntime. The
+**demo Space** is a ready-to-upload Hugging Face Space (or run it on your own machine).
 """
+SHARE_HELP = ("A link to a clean demo page of this run: the model's classes, its results and a box to try it — "
+              "nothing else of yours. Anyone with the link can use it until you turn it off.")
 
 
-def make_zip(ctx: AppContext, owner: str, run_id: str | None, session_hash: str | None) -> Path:
-    from ftapp.export import export_zip
+def make_export(ctx: AppContext, owner: str, run_id: str | None, session_hash: str | None, fmt: str = "zip") -> Path:
+    """The chosen export of one of `owner`'s runs, as one zip in the session's folder."""
+    from ftapp.export import export_space, export_zip
+    from ftapp.export.bundle import zip_folder
+    from ftapp.export.onnx import zip_onnx
 
     run = ctx.model_run(run_id, owner)
     dest = ctx.files.get(session_hash).dir / "exports"
     for old in dest.glob("*.zip") if dest.exists() else []:
         old.unlink(missing_ok=True)   # keep one zip per session; Gradio serves its own copy
+    if fmt == "onnx":
+        return zip_onnx(run.dir, dest)
+    if fmt == "space":
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = export_space(run.dir, Path(tmp) / "space")
+            out = zip_folder(folder, dest / f"ftapp-space-{run.id}.zip", "space")
+            shutil.rmtree(folder, ignore_errors=True)
+            return out
     return Path(export_zip(run.dir, dest))
 
 
@@ -38,52 +59,87 @@ class ExportTab:
     def __init__(self, shared: Shared):
         self.shared = shared
         self.run = gr.Dropdown(label="Run", choices=[], value=None, elem_id="export-run",
-                               info="The trained model to export. Pick any finished run.")
+                               info="The trained model to export or share. Pick any finished run.")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=320):
                 gr.Markdown("#### Download")
-                self.build_zip = gr.Button("Prepare zip", elem_id="export-zip")
-                self.download = gr.DownloadButton("Download model (.zip)", value=None, interactive=False,
+                self.format = gr.Radio(FORMATS, value="zip", label="Format", elem_id="export-format")
+                self.build_zip = gr.Button("Prepare the download", elem_id="export-zip")
+                self.download = gr.DownloadButton("Download (.zip)", value=None, interactive=False,
                                                   variant="primary", elem_id="export-download")
                 self.zip_info = gr.Markdown("", elem_id="export-info")
                 gr.Markdown(ABOUT, elem_classes=["help"])
             with gr.Column(scale=1, min_width=320):
-                gr.Markdown("#### Push to the Hugging Face Hub")
-                self.repo = gr.Textbox(label="Repository name", placeholder="your-name/my-classifier",
-                                       elem_id="hub-repo",
-                                       info="Created if it does not exist (as a public model repository).")
+                gr.Markdown("#### Share a demo link")
+                gr.Markdown(SHARE_HELP, elem_classes=["help"])
+                self.allow_download = gr.Checkbox(label="Let people with the link download the model", value=False,
+                                                  elem_id="share-allow-download")
+                with gr.Row():
+                    self.share = gr.Button("Share", variant="primary", elem_id="share-create", scale=0,
+                                           min_width=110)
+                    self.revoke = gr.Button("Turn the link off", elem_id="share-revoke", scale=0, min_width=150)
+                self.link = gr.Textbox(label="Demo link", interactive=False, elem_id="share-link",
+                                       buttons=["copy"], placeholder="Press Share to make a link")
+                self.share_status = gr.Markdown("", elem_id="share-status")
+        gr.Markdown("#### On the Hugging Face Hub")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=320):
+                self.repo = gr.Textbox(label="Model repository", placeholder="your-name/my-classifier",
+                                       elem_id="hub-repo", info="Created if it does not exist (public).")
+                self.space_repo = gr.Textbox(label="Demo Space repository", placeholder="your-name/my-classifier-demo",
+                                             elem_id="space-repo", info="For Publish demo Space.")
+            with gr.Column(scale=1, min_width=320):
                 self.token = gr.Textbox(label="Access token", type="password", elem_id="hub-token",
                                         placeholder="hf_…", info="A token with write permission, from huggingface.co/"
                                                                  "settings/tokens. Used for this push only, never stored.")
-                self.push = gr.Button("Push to Hub", elem_id="hub-push")
+                with gr.Row():
+                    self.push = gr.Button("Push the model", elem_id="hub-push")
+                    self.publish = gr.Button("Publish demo Space", elem_id="space-publish")
                 self.push_status = gr.Markdown("", elem_id="hub-status")
 
     # ---- handlers ------------------------------------------------------------------------------
     def on_run(self, run_id):
-        out = {self.download: gr.DownloadButton(label="Download model (.zip)", value=None, interactive=False),
-               self.zip_info: ""}
+        out = {self.download: gr.DownloadButton(label="Download (.zip)", value=None, interactive=False),
+               self.zip_info: "", self.link: "", self.share_status: ""}
         if run_id:
             out[self.shared.picked] = run_id
         return out
 
     @guarded()
-    def on_zip(self, browser_value, run_id, request: gr.Request):
-        path = make_zip(self.shared.ctx, self.shared.who(browser_value, request), run_id, request.session_hash)
+    def on_zip(self, browser_value, run_id, fmt, request: gr.Request):
+        path = make_export(self.shared.ctx, self.shared.who(browser_value, request), run_id, request.session_hash,
+                           fmt or "zip")
         size = os.path.getsize(path) / 2**20
         return {self.download: gr.DownloadButton(label=f"Download {path.name} ({size:.1f} MB)", value=str(path),
                                                  interactive=True),
-                self.zip_info: f"Ready: **{md_escape(path.name)}** ({size:.1f} MB). Unzip it to get the `model` folder."}
+                self.zip_info: f"Ready: **{md_escape(path.name)}** ({size:.1f} MB)."}
 
-    def on_push(self, browser_value, run_id, repo, token, request: gr.Request):
+    @guarded()
+    def on_share(self, browser_value, run_id, allow_download, request: gr.Request):
+        run = self.shared.ctx.model_run(run_id, self.shared.who(browser_value, request))
+        share = run.share(allow_download=bool(allow_download))
+        who = "can download the model" if share["allow_download"] else "can try it, not download it"
+        return {self.link: f"/{DEMO_PATH}?token={share['token']}",
+                self.share_status: f"Anyone with this link {who}. **Turn the link off** stops it at once."}
+
+    @guarded()
+    def on_revoke(self, browser_value, run_id, request: gr.Request):
+        run = self.shared.ctx.model_run(run_id, self.shared.who(browser_value, request))
+        if not run.revoke_share():
+            raise UserError("This run has no demo link that is on.")
+        return {self.link: "", self.share_status: "The link is off: it now says so to anyone who opens it."}
+
+    def _hub(self, action, browser_value, run_id, repo, token, request):
         # the token never leaves this function: not logged, not stored, the box is cleared
-        from ftapp.export import push_to_hub
+        from ftapp.export import publish_space, push_to_hub
 
         try:
             run = self.shared.ctx.model_run(run_id, self.shared.who(browser_value, request))
             if not (repo or "").strip():
                 raise UserError("Enter a repository name like 'your-name/my-classifier'.")
-            url = push_to_hub(run.dir, repo.strip(), (token or "").strip())
-            return {self.token: "", self.push_status: f"Pushed to [{md_escape(url)}]({url})."}
+            fn = push_to_hub if action == "model" else publish_space
+            url = fn(run.dir, repo.strip(), (token or "").strip())
+            return {self.token: "", self.push_status: f"Published: [{md_escape(url)}]({url})."}
         except Exception as exc:  # noqa: BLE001
             msg = user_message(exc)
             if msg is None:   # a bug of ours: the operator must see it — by type only, the token stays out
@@ -92,13 +148,31 @@ class ExportTab:
             msg = msg.replace((token or "").strip() or "\0", "***")
             return {self.token: "", self.push_status: f"**Push failed:** {md_escape(msg)}"}
 
+    def on_push(self, browser_value, run_id, repo, token, request: gr.Request):
+        return self._hub("model", browser_value, run_id, repo, token, request)
+
+    def on_publish(self, browser_value, run_id, repo, token, request: gr.Request):
+        return self._hub("space", browser_value, run_id, repo, token, request)
+
     def wire(self, tab: gr.Tab) -> None:
         sh, private = self.shared, dict(api_visibility="private")
         run_picker(sh, tab, self.run)
-        self.run.change(self.on_run, inputs=[self.run], outputs=[self.download, self.zip_info, sh.picked],
+        self.run.change(self.on_run, inputs=[self.run],
+                        outputs=[self.download, self.zip_info, self.link, self.share_status, sh.picked],
                         queue=False, **private)
-        self.build_zip.click(self.on_zip, inputs=[sh.owner, self.run], outputs=[self.download, self.zip_info],
-                             concurrency_limit=2, show_progress_on=[self.zip_info], **private)
-        self.push.click(self.on_push, inputs=[sh.owner, self.run, self.repo, self.token],
-                        outputs=[self.token, self.push_status], concurrency_limit=1,
-                        show_progress_on=[self.push_status], **private)
+        self.build_zip.click(self.on_zip, inputs=[sh.owner, self.run, self.format],
+                             outputs=[self.download, self.zip_info], concurrency_limit=2,
+                             show_progress_on=[self.zip_info], **private)
+        # the link is made absolute in the browser, which knows the address it reached the app at
+        self.share.click(self.on_share, inputs=[sh.owner, self.run, self.allow_download],
+                         outputs=[self.link, self.share_status], **private) \
+            .then(None, inputs=[self.link], outputs=[self.link], js=ABSOLUTE_LINK, **private)
+        self.revoke.click(self.on_revoke, inputs=[sh.owner, self.run], outputs=[self.link, self.share_status],
+                          **private)
+        for button, fn, repo in ((self.push, self.on_push, self.repo), (self.publish, self.on_publish, self.space_repo)):
+            button.click(fn, inputs=[sh.owner, self.run, repo, self.token], outputs=[self.token, self.push_status],
+                         concurrency_limit=1, show_progress_on=[self.push_status], **private)
+
+
+ABSOLUTE_LINK = ("(link) => (link && link.startsWith('/')) ? "
+                 "window.location.origin + window.location.pathname.replace(/\\/$/, '') + link : link")

@@ -170,6 +170,9 @@ class SettingsTab:
                 s = SETTINGS["seed"]
                 f["seed"] = gr.Number(label=s.label, info=s.help, value=s.default, precision=0, elem_id="seed")
             with gr.Row():
+                ld = SETTINGS["layer_decay"]
+                f["layer_decay"] = gr.Slider(label=ld.label, info=ld.help, minimum=0.5, maximum=1.0, step=0.05,
+                                             value=ld.default, elem_id="layer-decay")
                 d = SETTINGS["dropout"]
                 f["dropout"] = gr.Dropdown(label=d.label, info=d.help, choices=DROPOUT_CHOICES,
                                            value=_dropout_choice(d.default), elem_id="dropout")
@@ -263,7 +266,16 @@ class SettingsTab:
         value = int(frozen) if keep_value and frozen is not None and 0 <= int(frozen) <= n else opts["default_frozen"]
         return {slider: gr.Slider(minimum=0, maximum=n, value=value),
                 self.frozen_readout: freezing_readout(opts, value, method),
-                self.model_info: model_description(model, ctx.hosted)}
+                self.model_info: self._describe(model, data_modality, session)}
+
+    def _describe(self, model: str, data_modality: str | None, session: str | None) -> str:
+        """The model's description, and a warning when its tokenizer fits the loaded texts poorly."""
+        from ftapp.models.inspect import language_check
+
+        text = model_description(model, self.shared.ctx.hosted)
+        data = self.shared.ctx.session_data(session) or {}
+        warning = language_check(model, self._modality(model, data_modality), data.get("sample_texts") or [])
+        return text + (f"\n\n**Check the language:** {md_escape(warning)}" if warning else "")
 
     def _freeze_error(self, msg: str) -> dict:
         return {self.frozen_readout: f"**Problem:** {md_escape(msg)}"}
@@ -278,7 +290,7 @@ class SettingsTab:
         if opts is not None:
             LATEST.bump(request.session_hash)
             return {self.frozen_readout: freezing_readout(opts, frozen or 0, method),
-                    self.model_info: model_description(model, self.shared.ctx.hosted)}
+                    self.model_info: self._describe(model, data_modality, request.session_hash)}
         return guarded(on_error=self._freeze_error)(self.load_freezing)(
             model, data_modality, frozen, method, True, request.session_hash)
 

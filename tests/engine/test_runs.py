@@ -38,3 +38,27 @@ def test_unknown_event_kinds_are_refused(tmp_path):
     with pytest.raises(ValueError):
         run.record("stpe", step=1)
     assert set(EVENTS) >= {"status", "phase", "progress", "step", "epoch", "best", "info", "settings"}
+
+
+def test_demo_links_are_unguessable_revocable_and_survive_a_restart(tmp_path):
+    store = RunStore(tmp_path)
+    run = store.create({"model": "m"}, owner="u-" + "a" * 32)
+    other = store.create({"model": "m"}, owner="u-" + "b" * 32)
+    for r in (run, other):
+        r.record("status", status="finished", has_model=True)
+    share = run.share(allow_download=False)
+    assert len(share["token"]) >= 32 and share["token"] != other.share()["token"]
+    assert run.share(allow_download=True)["token"] == share["token"]      # one link a run; the option updates
+    assert store.shared(share["token"])[0].id == run.id
+
+    restarted = RunStore(tmp_path)                                       # kept in the run folder
+    found, why = restarted.shared(share["token"])
+    assert why == "ok" and found.id == run.id and found.files.read(RunFolder.SHARE)["allow_download"] is True
+    assert restarted.shared(share["token"][:-1] + "x") == (None, "unknown")
+    assert restarted.shared(None) == (None, "unknown") and restarted.shared("") == (None, "unknown")
+
+    assert found.revoke_share() and not found.revoke_share()
+    assert RunStore(tmp_path).shared(share["token"]) == (None, "revoked")
+    again = found.share()
+    assert again["token"] != share["token"] and restarted.shared(again["token"])[1] == "ok"
+    assert restarted.shared(share["token"]) == (None, "unknown")         # the old link stays dead

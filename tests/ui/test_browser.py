@@ -180,6 +180,33 @@ def test_whole_flow_in_browser(local_app, page, tiny_text_model, text_csv, tmp_p
     assert zipfile.is_zipfile(target) and "model/ftapp_model.json" in zipfile.ZipFile(target).namelist()
     shot(page, "6-export")
 
+    # Share: the link opens a clean demo of this run in a fresh browser context, and predicts
+    page.locator("#share-create").click()
+    link = page.locator("#share-link textarea, #share-link input").first
+    expect(link).to_have_value(re.compile(r"^http://.+/demo\?token=[\w-]{32,}$"))
+    url_demo = link.input_value()
+    shot(page, "6-share")
+    guest = page.context.browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    guest.goto(url_demo)
+    expect(guest.locator("#demo-title")).to_contain_text("classes")
+    expect(guest.locator("#demo-metrics")).to_contain_text("Accuracy")
+    guest.locator("#demo-try-text textarea").fill("I was charged twice on my card, please refund the payment")
+    guest.locator("#demo-try-submit").click()
+    expect(guest.locator("#demo-try-output h2")).to_have_text(re.compile(r"^\w+$"))
+    assert classes is None or guest.locator("#demo-try-output h2").inner_text().strip() in classes
+    for private in ("#data-upload", "#runs-table", "#train-stop", "#export-zip", "#demo-download"):
+        expect(guest.locator(private)).not_to_be_visible()      # nothing else of the owner's session
+    assert run_id not in guest.content() and str(tmp_path.parent) not in guest.content()
+    expect(guest.get_by_text("Home", exact=True)).not_to_be_visible()
+    shot(guest, "7-demo-link")
+    # turned off: the same link now says so
+    page.locator("#share-revoke").click()
+    expect(page.locator("#share-status")).to_contain_text("The link is off")
+    guest.goto(url_demo)
+    expect(guest.locator("#demo-title")).to_contain_text("turned off by its owner")
+    expect(guest.locator("#demo-try-submit")).not_to_be_visible()
+    guest.context.close()
+
 
 def test_hosted_sessions_are_private_and_survive_reload(hosted_app, text_csv):
     """Hosted: the owner id lives in the browser (localStorage), so a reload keeps the runs, and
@@ -227,6 +254,7 @@ def test_hosted_sessions_are_private_and_survive_reload(hosted_app, text_csv):
         b.goto(url)
         open_tab(b, "3 · Train")
         expect(b.locator("#train-status")).to_contain_text("No run yet")
-        b.wait_for_timeout(1500)   # nothing arrives later either
+        # the page has loaded this browser's (empty) history: the other browser's run is not in it
         expect(b.locator("#runs-table")).not_to_contain_text(run_id)
+        assert run_id not in b.content()
         browser.close()

@@ -53,6 +53,10 @@ def test_full_flow_local(local_app, tiny_text_model, tmp_path):
     assert zipfile.is_zipfile(path)
     names = zipfile.ZipFile(path).namelist()
     assert "model/ftapp_model.json" in names and "model/README.md" in names
+    onnx = zipfile.ZipFile(c.predict(run_id=st["id"], export_format="onnx", api_name="/export_model")).namelist()
+    assert {"onnx/model.onnx", "onnx/preprocessing.json", "onnx/onnx_check.json"} <= set(onnx)
+    with pytest.raises(AppError, match="export_format must be one of"):
+        c.predict(run_id=st["id"], export_format="tflite", api_name="/export_model")
 
     runs = c.predict(api_name="/list_runs")
     assert runs[0]["id"] == st["id"]
@@ -109,6 +113,20 @@ def test_errors_are_plain_messages(local_app, tmp_path):
     with pytest.raises(AppError) as err:
         c.predict(run_id="nope", api_name="/run_status")
     assert "Traceback" not in str(err.value)
+    # a Hub dataset while offline: one plain line, fast (tests run with HF_HUB_OFFLINE=1)
+    rep = c.predict(hub_dataset="fancyzhx/ag_news", api_name="/load_data")
+    assert not rep["ok"] and len(rep["errors"]) == 1 and "runs offline" in str(rep["errors"][0])
+
+
+def test_parquet_upload(local_app, tmp_path):
+    import pandas as pd
+
+    _, url = local_app
+    path = tmp_path / "tickets.parquet"
+    pd.DataFrame({"text": [f"refund my invoice {i}" for i in range(8)] + [f"the app crashes {i}" for i in range(8)],
+                  "label": ["billing"] * 8 + ["bug"] * 8}).to_parquet(path)
+    rep = client(url).predict(file=handle_file(str(path)), api_name="/load_data")
+    assert rep["ok"] and rep["class_counts"] == {"billing": 8, "bug": 8}, rep
 
 
 def test_hosted_isolation_and_queue(hosted_app, tiny_text_model, text_csv):

@@ -203,6 +203,7 @@ def test_collect_and_refill_round_trip(demo):
     form = {"model": "  my-model ", "auto": False, "method": "lora", "frozen_layers": 3, "lr": -3.0, "epochs": 4,
             "time_budget": 5.0, "batch_size": 16, "weight_decay": 0.05, "warmup_ratio": 0.2, "patience": 0,
             "val_fraction": 0.25, "test_fraction": 0.1, "seed": 7, "dropout": "0.1", "class_weights": "on",
+            "layer_decay": 0.8,
             "augment": True, "hflip": False, "touched": []}
     assert set(form) == set(tab.form)          # the form is keyed by setting name, nothing else
     s = tab.collect(form)

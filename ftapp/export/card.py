@@ -1,0 +1,200 @@
+"""The model card (README.md of an exported model): what the model does, the data it learned
+from, its results beside the baselines — named for what they are —, the settings, its limits in
+plain words, and how to load it with snippets that run as written."""
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from ftapp.models.catalog import looks_like_local_path
+from ftapp.runs import RunFolder
+
+LIBRARY = {"transformers": "transformers", "sentence": "setfit", "timm": "timm"}
+
+
+def safe(text) -> str:
+    """User-typed text (labels, file names) shown in Markdown/HTML: escape it so it stays text."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>~])", r"\\\1", html.escape(str(text), quote=False))
+
+
+def public_name(model: str) -> str:
+    """A Hub id or bundled name as is; a model folder on this disk by its folder name only."""
+    return Path(model).name if looks_like_local_path(model) else model
+
+
+def _num(v) -> str:
+    return "no examples" if v is None else f"{v:.3f}"
+
+
+def _results(title: str, report: dict, what: str) -> list[str]:
+    lines = [f"## {title}", "", what, "",
+             f"- Accuracy: {report['accuracy']:.3f}", f"- Macro F1: {report['macro_f1']:.3f}",
+             f"- Balanced accuracy: {report.get('balanced_accuracy', 0):.3f}", f"- Examples: {report['n']}"]
+    for key, b in (report.get("baselines") or {}).items():
+        if key != "headline" and isinstance(b, dict) and "accuracy" in b:
+            lines.append(f"- Baseline, {safe(b['name'])}: accuracy {b['accuracy']:.3f}, macro F1 {b['macro_f1']:.3f}")
+    lines += ["", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    lines += [f"| {safe(c['label'])} | {_num(c['precision'])} | {_num(c['recall'])} | {_num(c['f1'])} | "
+              f"{c['support']} |" for c in report["per_class"]]
+    return lines + [""]
+
+
+def usage(kind: str, modality: str, folder: str = "model") -> list[str]:
+    """How to load the model folder without ftapp (the tests run these snippets as written)."""
+    if kind == "sentence":
+        return ["```python", "from setfit import SetFitModel", "",
+                f"model = SetFitModel.from_pretrained(\"{folder}\")",
+                "print(model.predict([\"a text to classify\"]))", "```"]
+    task = "text-classification" if modality == "text" else "image-classification"
+    example = "\"a text to classify\"" if modality == "text" else "\"picture.jpg\""
+    lines = ["```python", "from transformers import pipeline", "",
+             f"classify = pipeline(\"{task}\", model=\"{folder}\")", f"print(classify({example}))", "```"]
+    if kind == "timm":
+        lines += ["", "or with timm itself:", "", "```python", "import timm", "",
+                  f"model = timm.create_model(\"local-dir:{folder}\", pretrained=True).eval()", "```"]
+    return lines
+
+
+def onnx_usage(modality: str, folder: str = "onnx") -> list[str]:
+    if modality == "text":
+        return ["```python", "import json, numpy as np, onnxruntime", "from tokenizers import Tokenizer", "",
+                f"pre = json.load(open(\"{folder}/preprocessing.json\"))",
+                f"tokenizer = Tokenizer.from_file(\"{folder}/tokenizer.json\")",
+                "tokenizer.enable_truncation(pre[\"max_length\"])",
+                f"session = onnxruntime.InferenceSession(\"{folder}/model.onnx\")",
+                "enc = tokenizer.encode(\"a text to classify\")",
+                "logits = session.run(None, {\"input_ids\": np.array([enc.ids]), "
+                "\"attention_mask\": np.array([enc.attention_mask])})[0]",
+                "print(pre[\"labels\"][int(logits.argmax())])", "```"]
+    return ["```python", "import json, numpy as np, onnxruntime", "from PIL import Image", "",
+            f"pre = json.load(open(\"{folder}/preprocessing.json\"))",
+            f"session = onnxruntime.InferenceSession(\"{folder}/model.onnx\")",
+            "img = Image.open(\"picture.jpg\").convert(\"RGB\").resize((pre[\"size\"], pre[\"size\"]), Image.BILINEAR)",
+            "x = (np.asarray(img, dtype=np.float32) / 255 - pre[\"mean\"]) / pre[\"std\"]",
+            "logits = session.run(None, {\"pixel_values\": x.transpose(2, 0, 1)[None].astype(np.float32)})[0]",
+            "print(pre[\"labels\"][int(logits.argmax())])", "```"]
+
+
+def _data_lines(folder: RunFolder, settings: dict, meta: dict) -> list[str]:
+    data = folder.read(RunFolder.DATA_REPORT) or {}
+    counts = (data.get("train") or {}).get("class_counts") or {}
+    status = folder.read(RunFolder.STATUS) or {}
+    info = status.get("info") or {}
+    lines = ["## Data", ""]
+    if settings.get("data_name"):
+        lines.append(f"From {safe(settings['data_name'])}: {sum(counts.values())} labelled "
+                     f"{'texts' if meta['modality'] == 'text' else 'pictures'} in {len(counts)} classes "
+                     f"({', '.join(f'{safe(c)} {n}' for c, n in sorted(counts.items(), key=lambda kv: -kv[1])[:30])}"
+                     f"{', …' if len(counts) > 30 else ''}).")
+    if info.get("n_train") is not None:
+        lines.append(f"Split: {info['n_train']} for training, {info.get('n_val', 0)} for validation"
+                     + (f", {info['n_test']} held out for the test" if info.get("n_test") else "")
+                     + "; identical examples were always kept on one side.")
+    return lines + [""]
+
+
+def _limits(meta: dict, report: dict, test: dict | None) -> list[str]:
+    thing = "text" if meta["modality"] == "text" else "picture"
+    lines = ["## Intended use and limitations", "",
+             f"- It sorts a {thing} into one of the {len(meta['labels'])} classes above, and only those: it gives one "
+             f"of them even to a {thing} that belongs to none, so check its confidence.",
+             f"- It learned from the examples described under Data; {thing}s unlike them ("
+             + ("another source, language, style or time" if thing == "text" else "another camera, light, place or time")
+             + ") can be sorted worse than the numbers below suggest."]
+    weak = [c for c in ((test or report or {}).get("per_class") or []) if c.get("f1") is not None and c["f1"] < 0.7]
+    if weak:
+        lines.append("- Weaker classes: " + ", ".join(f"{safe(c['label'])} (F1 {c['f1']:.2f})" for c in weak[:8]) +
+                     ". Decisions about them deserve a second look.")
+    if not test:
+        lines.append("- There was too little data to hold out a test set that nothing was chosen on, so the "
+                     "numbers below are somewhat optimistic.")
+    lines.append("- Use it to help people sort and triage, not to make decisions about people on its own.")
+    return lines + [""]
+
+
+def model_card(run_dir: Path) -> str:
+    from ftapp.export.bundle import public_settings
+
+    settings = public_settings(run_dir)
+    folder = RunFolder(run_dir)
+    report = folder.report() or {}
+    test = folder.read(RunFolder.TEST_REPORT)
+    meta = folder.model_meta()
+    metrics = folder.metrics() or {}
+    published = folder.read(RunFolder.PUBLISHED) or {}
+    task = "text-classification" if meta["modality"] == "text" else "image-classification"
+    source = public_name(meta["source"])
+    front = ["---", f"pipeline_tag: {task}", f"library_name: {LIBRARY[meta['kind']]}", "tags: [ftapp, fine-tuned]"]
+    if "/" in source and not looks_like_local_path(meta["source"]):
+        front.append(f"base_model: {source}")
+    lines = front + ["---", "", f"# Fine-tuned {safe(source)}", "",
+                     f"Fine-tuned with ftapp to sort {meta['modality']} into {len(meta['labels'])} classes: "
+                     + ", ".join(safe(l) for l in meta["labels"]) + ".", ""]
+    if published:
+        lines += [f"- {what.capitalize()}: https://huggingface.co/{'spaces/' if what == 'space' else ''}{repo}"
+                  for what, repo in sorted(published.items())] + [""]
+    lines += _data_lines(folder, settings, meta)
+    if metrics.get("chosen") == "probe":
+        lines += ["The kept model is the pre-trained network with all its blocks frozen and a logistic-regression "
+                  "head on its features: it beat fine-tuning on the data that chose.", ""]
+    if test:
+        lines += _results("Test results", test, "On a held-out slice of the data that nothing was chosen on.")
+    if report:
+        what = ("Out-of-fold predictions of a cross-validation on all the examples (they also chose the method "
+                "and the length: somewhat optimistic)." if report.get("cross_validated") else
+                "On the validation split, which chose the checkpoint and the settings (somewhat optimistic).")
+        lines += _results("Validation results", report, what)
+    shown = test or report
+    if shown:
+        labels = [safe(l) for l in shown["labels"]]
+        lines += [f"### Confusion matrix, {'test' if test else 'validation'} (rows: true class, columns: predicted)",
+                  "", "![confusion matrix](confusion_matrix.png)", ""]
+        if len(labels) <= 30:
+            lines += ["| | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+            lines += [f"| **{labels[i]}** | " + " | ".join(str(v) for v in row) + " |"
+                      for i, row in enumerate(shown["confusion_matrix"])] + [""]
+    if metrics.get("baseline_note"):
+        lines += [f"**{safe(metrics['baseline_note'])}**", ""]
+    lines += _limits(meta, report, test)
+    values = {k: v for k, v in settings.items() if v is not None}
+    lines += ["## Training settings", "", "| setting | value |", "|---|---|"]
+    lines += [f"| {safe(k)} | {safe(v)} |" for k, v in sorted(values.items())]
+    lines += ["", "## Use it", "", "This folder loads without ftapp:", ""] + usage(meta["kind"], meta["modality"])
+    lines += ["", "The ONNX export (`ftapp export --format onnx`) runs with onnxruntime alone:", ""]
+    lines += onnx_usage(meta["modality"])
+    return "\n".join(lines) + "\n"
+
+
+def write_confusion_png(run_dir: Path, out: Path, cell: int = 44) -> Path | None:
+    """The confusion matrix as a picture for the card (rows true, columns predicted), drawn with
+    PIL: plotly's static export would need a browser."""
+    from PIL import Image, ImageDraw
+
+    report = RunFolder(run_dir).read(RunFolder.TEST_REPORT) or RunFolder(run_dir).report() or {}
+    labels, matrix = report.get("labels") or [], report.get("confusion_matrix") or []
+    if not labels or not matrix:
+        return None
+    n = len(labels)
+    cell = max(8, min(cell, 1400 // n))
+    left, top = 12 + 7 * min(24, max(len(str(l)) for l in labels)), 34
+    img = Image.new("RGB", (left + n * cell + 10, top + n * cell + 10), "white")
+    draw = ImageDraw.Draw(img)
+    draw.text((left, 2), "predicted ->", fill=(90, 90, 110))
+    draw.text((2, 2), "true", fill=(90, 90, 110))
+    for i, row in enumerate(matrix):
+        total = sum(row) or 1
+        for j, v in enumerate(row):
+            share = v / total
+            shade = int(255 - 200 * share)
+            box = (left + j * cell, top + i * cell, left + (j + 1) * cell - 1, top + (i + 1) * cell - 1)
+            draw.rectangle(box, fill=(shade, shade, 255), outline=(220, 220, 230))
+            if cell >= 24:
+                draw.text((box[0] + 4, box[1] + cell // 3), str(v), fill="white" if share > 0.6 else "black")
+        if cell >= 14:
+            draw.text((4, top + i * cell + cell // 3), str(labels[i])[:24], fill="black")
+    if cell >= 14:
+        for j, label in enumerate(labels):
+            draw.text((left + j * cell + 2, 18), str(label)[:max(1, cell // 7)], fill="black")
+    img.save(out)
+    return out

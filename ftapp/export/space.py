@@ -1,0 +1,135 @@
+"""A self-contained demo of one run, as a Hugging Face Space: a short Gradio app that loads the model
+with the standard library for it (transformers' pipeline, or SetFit for a sentence model), pinned
+requirements, a README with valid Spaces front matter and the model card, the model files, and a
+few of the run's own examples. `python DIR/app.py` serves it offline; `publish_space` uploads it."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from ftapp.export.bundle import ExportError, check_repo, stage_model, upload
+from ftapp.export.card import safe
+from ftapp.runs import RunFolder
+
+VERSIONS = {"gradio": "6.31.0", "torch": "2.14.1", "torchvision": "0.29.1", "transformers": "5.23.0",
+            "timm": "1.0.31", "setfit": "1.2.0", "sentence-transformers": "6.2.0", "pillow": "12.3.0"}
+
+APP = '''\
+"""{title} — a demo made with ftapp. Run it with: python app.py"""
+import os
+from pathlib import Path
+
+import gradio as gr
+
+HERE = Path(__file__).resolve().parent
+os.environ.setdefault("HF_HUB_OFFLINE", "1")   # everything it needs is in this folder
+
+{load}
+
+
+EXAMPLES = {examples}
+
+demo = gr.Interface(
+    predict,
+    {input},
+    gr.Label(num_top_classes=5, label="Prediction"),
+    title={title!r},
+    description={description!r},
+    examples=EXAMPLES,
+    flagging_mode="never",
+)
+
+if __name__ == "__main__":
+    demo.launch()
+'''
+
+LOAD = {
+    "pipeline": '''from transformers import pipeline
+
+classify = pipeline("{task}", model=str(HERE / "model"), top_k=None)
+
+
+def predict(item):
+    return {{r["label"]: r["score"] for r in classify(item)}}''',
+    "setfit": '''from setfit import SetFitModel
+
+model = SetFitModel.from_pretrained(str(HERE / "model"))
+
+
+def predict(text):
+    probs = model.predict_proba([text])[0]
+    return {{label: float(p) for label, p in zip(model.labels, probs)}}''',
+}
+
+
+def _requirements(kind: str, modality: str) -> list[str]:
+    names = ["gradio", "torch", "transformers"]
+    if kind == "sentence":
+        names += ["setfit", "sentence-transformers"]
+    if kind == "timm":
+        names += ["timm"]
+    if modality == "image":
+        names += ["torchvision", "pillow"]
+    return [f"{n}=={VERSIONS[n]}" for n in names]
+
+
+def _front_matter(title: str, description: str) -> str:
+    return "\n".join(["---", f"title: {json.dumps(title)}", "emoji: 🔎", "colorFrom: indigo", "colorTo: blue",
+                      "sdk: gradio", f"sdk_version: {VERSIONS['gradio']}", "app_file: app.py", "pinned: false",
+                      f"short_description: {json.dumps(description[:60])}", "---", ""])
+
+
+def export_space(run_dir: str | Path, out: str | Path) -> Path:
+    run_dir, out = Path(run_dir), Path(out)
+    folder = RunFolder(run_dir)
+    meta = folder.model_meta()
+    if meta is None:
+        raise ExportError("This run has no saved model to export. Pick a finished run.")
+    if out.exists() and any(out.iterdir()):
+        raise ExportError(f"'{out}' is not empty. Choose a new folder for the demo Space.")
+    out.mkdir(parents=True, exist_ok=True)
+    stage_model(run_dir, out / "model")
+    labels, modality = meta["labels"], meta["modality"]
+    examples = (folder.report() or {}).get("examples") or []
+    if modality == "image":
+        (out / "examples").mkdir()
+        shown = []
+        for i, e in enumerate(examples[:8]):
+            src = run_dir / e["item"]
+            if src.is_file():
+                dst = out / "examples" / f"{i:02d}-{Path(src).name}"
+                shutil.copyfile(src, dst)
+                shown.append(f"examples/{dst.name}")
+        examples_code = "[[str(HERE / p)] for p in " + repr(shown) + "]"
+        input_code = 'gr.Image(type="pil", label="Picture", sources=["upload", "webcam"])'
+    else:
+        examples_code = repr([[e["item"]] for e in examples[:8]])
+        input_code = 'gr.Textbox(lines=4, label="Text")'
+    shown_labels = ", ".join(labels[:12]) + ("…" if len(labels) > 12 else "")
+    title = f"{'Text' if modality == 'text' else 'Picture'} classifier: {shown_labels}"[:80]
+    description = f"Sorts {'texts' if modality == 'text' else 'pictures'} into {len(labels)} classes. Made with ftapp."
+    kind = "setfit" if meta["kind"] == "sentence" else "pipeline"
+    task = "text-classification" if modality == "text" else "image-classification"
+    (out / "app.py").write_text(APP.format(title=title, description=description, examples=examples_code,
+                                           input=input_code, load=LOAD[kind].format(task=task)))
+    (out / "requirements.txt").write_text("\n".join(_requirements(meta["kind"], modality)) + "\n")
+    card = (out / "model" / "README.md").read_text()
+    card = card.split("---", 2)[2] if card.startswith("---") else card   # the model's own front matter goes
+    (out / "README.md").write_text(_front_matter(title, description) + f"\n# {safe(title)}\n\n"
+                                   "A demo of a model fine-tuned with ftapp: try it above. The model folder is "
+                                   "`model/`; its card follows.\n" + card)
+    return out
+
+
+def publish_space(run_dir: str | Path, repo_id: str, token: str) -> str:
+    """Create or update a Space with the demo (token used for this call only, never stored);
+    the run remembers the Space so the model card links it."""
+    repo_id, token = check_repo(repo_id, token)
+    folder = RunFolder(run_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = export_space(run_dir, Path(tmp) / "space")
+        url = upload(bundle, repo_id, token, "space", "Demo made with ftapp", space_sdk="gradio")
+    folder.write(RunFolder.PUBLISHED, {**(folder.read(RunFolder.PUBLISHED) or {}), "space": url})
+    return f"https://huggingface.co/spaces/{url}"

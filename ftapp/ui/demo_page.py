@@ -1,0 +1,146 @@
+"""The demo page a share link opens (/demo?token=…): one run, read-only, clean enough to show to
+stakeholders — what the model sorts, how well it does, and a box to try it. Nothing else of the
+owner's session is reachable from it: no data, no other runs, no Stop, no export unless the owner
+allowed the download. A revoked or unknown link says so."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from ftapp.export.card import public_name
+from ftapp.ui import charts
+from ftapp.ui.common import guarded
+from ftapp.ui.core import AppContext, UserError
+from ftapp.ui.texts import fmt_pct, md_escape
+
+DEMO_PATH = "demo"
+GONE = {"revoked": "This demo link was turned off by its owner.",
+        "unknown": "This demo link is not valid. Ask its owner for a new one."}
+
+
+class DemoPage:
+    def __init__(self, ctx: AppContext):
+        self.ctx = ctx
+        self.title = gr.Markdown("Loading the demo…", elem_id="demo-title")
+        with gr.Row(equal_height=False, visible=False) as self.body:
+            with gr.Column(scale=1, min_width=320):
+                self.text = gr.Textbox(label="Text to classify", lines=4, elem_id="demo-try-text", visible=False)
+                self.image = gr.Image(label="Picture to classify", sources=["upload", "webcam"], type="filepath",
+                                      elem_id="demo-try-image", visible=False, height=280)
+                self.submit = gr.Button("Classify", variant="primary", elem_id="demo-try-submit")
+                self.output = gr.Label(label="Prediction", num_top_classes=5, elem_id="demo-try-output")
+            with gr.Column(scale=1, min_width=320):
+                self.metrics = gr.Markdown("", elem_id="demo-metrics")
+                self.confusion = gr.Plot(show_label=False, elem_id="demo-confusion")
+        self.text_examples = gr.Dataset(components=[self.text], samples=[], label="Examples (click one)",
+                                        visible=False, elem_id="demo-examples", type="index")
+        self.image_examples = gr.Gallery(label="Examples (click one)", visible=False, columns=8, height=180,
+                                         object_fit="contain", allow_preview=False, elem_id="demo-examples-images")
+        with gr.Row(visible=False) as self.download_row:
+            self.download = gr.Button("Prepare the model for download", elem_id="demo-download", scale=0)
+            self.download_file = gr.DownloadButton("Download (.zip)", value=None, interactive=False,
+                                                   elem_id="demo-download-file", scale=0)
+        self.token = gr.State(None)
+        self.examples = gr.State([])
+
+    @property
+    def outputs(self) -> list:
+        return [self.title, self.body, self.text, self.image, self.metrics, self.confusion, self.text_examples,
+                self.image_examples, self.download_row, self.token, self.examples]
+
+    def _run(self, token: str | None):
+        run, why = self.ctx.store.shared(token)
+        if run is None:
+            raise UserError(GONE[why])
+        return run
+
+    def render(self, token: str | None) -> dict:
+        run, why = self.ctx.store.shared(token)
+        if run is None:
+            return {self.title: f"### {GONE[why]}", self.body: gr.Row(visible=False), self.token: None}
+        meta = run.files.model_meta() or {}
+        report = run.files.read(run.files.TEST_REPORT) or run.files.report() or {}
+        share = run.files.read(run.files.SHARE) or {}
+        labels = meta.get("labels") or []
+        modality = meta.get("modality")
+        thing = "texts" if modality == "text" else "pictures"
+        title = (f"## Sorting {thing} into {len(labels)} classes\n\n"
+                 + ", ".join(f"**{md_escape(l)}**" for l in labels[:40]) + ("…" if len(labels) > 40 else "")
+                 + f"\n\nA model fine-tuned with ftapp from {md_escape(public_name(run.settings.get('model', '')))}.")
+        kind = "held-out test examples" if run.files.read(run.files.TEST_REPORT) else "validation examples"
+        metrics = (f"**Accuracy {fmt_pct(report.get('accuracy'))}** · macro-F1 {report.get('macro_f1', 0):.3f} "
+                   f"on {report.get('n', 0)} {kind}." if report else "")
+        examples = report.get("examples") or (run.files.report() or {}).get("examples") or []
+        out = {self.title: title, self.body: gr.Row(visible=True), self.metrics: metrics,
+               self.confusion: charts.confusion_figure(report.get("labels"), report.get("confusion_matrix"))
+               if len(labels) <= 30 else charts.confusion_figure(None, None),
+               self.text: gr.Textbox(visible=modality == "text"), self.image: gr.Image(visible=modality == "image"),
+               self.download_row: gr.Row(visible=bool(share.get("allow_download"))), self.token: token}
+        if modality == "image":
+            items = [(str(run.dir / e["item"]), e["label"]) for e in examples if (run.dir / e["item"]).is_file()]
+            out.update({self.image_examples: gr.Gallery(value=items, visible=bool(items)),
+                        self.examples: [p for p, _ in items]})
+        else:
+            out.update({self.text_examples: gr.Dataset(samples=[[e["item"]] for e in examples], visible=bool(examples)),
+                        self.examples: [e["item"] for e in examples]})
+        return out
+
+    # ---- handlers ------------------------------------------------------------------------------
+    @guarded()
+    def on_load(self, request: gr.Request):
+        return self.render(dict(request.query_params).get("token"))
+
+    @guarded()
+    def on_predict(self, token, text, image):
+        from ftapp.inference import predict_run
+
+        run = self._run(token)
+        modality = run.files.modality()
+        return predict_run(run.dir, image if modality == "image" else text, top_k=5)
+
+    @guarded()
+    def on_text_example(self, token, index, examples):
+        if index is None or not examples or index >= len(examples):
+            return gr.skip()
+        return {self.text: examples[index], self.output: self.on_predict(token, examples[index], None)}
+
+    @guarded()
+    def on_image_example(self, token, examples, evt: gr.SelectData):
+        if evt.index is None or not examples or evt.index >= len(examples):
+            return gr.skip()
+        path = examples[evt.index]
+        return {self.image: path, self.output: self.on_predict(token, None, path)}
+
+    @guarded()
+    def on_download(self, token):
+        from ftapp.export import export_zip
+
+        run = self._run(token)
+        if not (run.files.read(run.files.SHARE) or {}).get("allow_download"):
+            raise UserError("The owner of this demo did not allow downloading the model.")
+        path = export_zip(run.dir, Path(tempfile.mkdtemp(prefix="ftapp-demo-")))
+        return gr.DownloadButton(value=str(path), interactive=True)
+
+    def wire(self, demo: gr.Blocks) -> None:
+        private = dict(api_visibility="private")
+        demo.load(self.on_load, inputs=None, outputs=self.outputs, **private)
+        predict = dict(inputs=[self.token, self.text, self.image], outputs=[self.output], concurrency_limit=4,
+                       concurrency_id="predict", **private)
+        self.submit.click(self.on_predict, **predict)
+        self.text.submit(self.on_predict, **predict)
+        self.text_examples.click(self.on_text_example, inputs=[self.token, self.text_examples, self.examples],
+                                 outputs=[self.text, self.output], **private)
+        self.image_examples.select(self.on_image_example, inputs=[self.token, self.examples],
+                                   outputs=[self.image, self.output], **private)
+        self.download.click(self.on_download, inputs=[self.token], outputs=[self.download_file], concurrency_limit=2,
+                            **private)
+
+
+def build(demo: gr.Blocks, ctx: AppContext) -> DemoPage:
+    """The demo page, as a page of the app that the navigation bar does not show."""
+    with demo.route("Demo", f"/{DEMO_PATH}", show_in_navbar=False):
+        page = DemoPage(ctx)
+        page.wire(demo)
+    return page
