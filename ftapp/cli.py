@@ -62,7 +62,7 @@ def _progress_printer(started: float):
             say(f"  {data['status']:>8}: {data['name']}  {acc}")
         elif kind == "info" and "data_summary" in data:
             _err(data["data_summary"])
-            for w in (w for w in data["warnings"] if w not in data["data_summary"]):   # split-time warnings
+            for w in data.get("split_warnings", []):   # the report's own were printed with it, once
                 _err(f"Warning: {w}")
             test = f", {data['n_test']} held out for the final test" if data.get("n_test") else ""
             _err(f"Training on {data['n_train']} examples, validating on {data['n_val']}{test}.")
@@ -84,6 +84,19 @@ def _progress_printer(started: float):
             _err(f"           {data['notice']}")
 
     return listener
+
+
+def _json_object_file(path: str) -> dict:
+    """argparse type for a JSON-object file (a plain message when it is not one)."""
+    import json
+
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"'{path}' is not a readable JSON file ({exc}).") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"'{path}' must hold a JSON object like {{\"old label\": \"new label\"}}.")
+    return value
 
 
 def _check_path(path: str | None, what: str) -> None:
@@ -159,10 +172,16 @@ def cmd_evaluate(args) -> int:
     from ftapp.evaluate import evaluate_file
 
     _check_path(args.data, "The data file")
+    from ftapp.runs import RunFolder
+
     clf = _load_model(args.model)
+    used = RunFolder(args.model).effective_settings()       # the run's class edits apply here too
     with tempfile.TemporaryDirectory(prefix="ftapp-eval-") as work:
-        result = evaluate_file(clf, args.data, work, text_column=args.text_column, label_column=args.label_column)
+        result = evaluate_file(clf, args.data, work, text_column=args.text_column, label_column=args.label_column,
+                               label_map=used.get("label_map"), merge_similar=bool(used.get("merge_similar_labels")))
     result.pop("misclassified")
+    for w in result.get("warnings", []):
+        _err(f"Warning: {w}")
     print(json.dumps(result))
     return 0
 
@@ -259,6 +278,9 @@ def add_setting_options(parser: argparse.ArgumentParser) -> None:
         names = [s.option, *s.aliases]
         if s.kind is bool:
             parser.add_argument(*names, dest=s.name, action=argparse.BooleanOptionalAction, default=None, help=text)
+        elif s.kind is dict:
+            parser.add_argument(*names, dest=s.name, type=_json_object_file, default=None, metavar="FILE.json",
+                                help=s.help)
         else:
             parser.add_argument(*names, dest=s.name, type=s.kind, default=None, help=text,
                                 choices=s.choices if s.kind is str else None)   # numbers: any value

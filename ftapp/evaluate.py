@@ -8,8 +8,10 @@ examples" rather than counted as 0).
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import torch
-from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
+from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, recall_score,
                              precision_recall_fscore_support)
 
 
@@ -20,7 +22,10 @@ def scores(y_true: list[int], preds: list[int]) -> dict:
     present = sorted(set(y_true))
     return {"accuracy": float(accuracy_score(y_true, preds)),
             "macro_f1": float(f1_score(y_true, preds, labels=present, average="macro", zero_division=0)),
-            "balanced_accuracy": float(balanced_accuracy_score(y_true, preds))}
+            # balanced accuracy = mean recall of the present classes (sklearn's balanced_accuracy_score,
+            # without its warning when a prediction names a class the scored file lacks)
+            "balanced_accuracy": float(recall_score(y_true, preds, labels=present, average="macro",
+                                                    zero_division=0))}
 
 
 def evaluation_report(labels: list[str], y_true: list[int], probs: torch.Tensor,
@@ -48,21 +53,44 @@ def evaluation_report(labels: list[str], y_true: list[int], probs: torch.Tensor,
     }
 
 
+def most_confused(labels: list[str], matrix: list[list[int]], k: int = 15) -> list[dict]:
+    """The k most frequent mistakes (true class, predicted class, count): what to read instead of
+    a confusion matrix with hundreds of classes."""
+    pairs = [(n, labels[i], labels[j]) for i, row in enumerate(matrix or []) for j, n in enumerate(row)
+             if i != j and n > 0]
+    pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
+    return [{"true": t, "predicted": p, "count": n} for n, t, p in pairs[:k]]
+
+
 class UnusableData(Exception):
     """Labelled data a model cannot be scored on; the message is for the user."""
 
 
 def evaluate_file(clf, path, workdir, *, text_column=None, label_column=None, path_column=None,
-                  limits=None, what: str = "data") -> dict:
-    """Score a trained model on a labelled file (the CLI's `evaluate`, training's --test-data)."""
+                  limits=None, what: str = "data", label_map: dict | None = None,
+                  merge_similar: bool = False) -> dict:
+    """Score a trained model on a labelled file (the CLI's `evaluate`, training's --test-data).
+    The run's class edits apply to it as to the training data; rows of classes the model lacks are
+    left out and named in `warnings` (an error only when no row is left)."""
     from ftapp.data import Limits, load_dataset
+    from ftapp.data.labels import apply_label_map
 
     ds, report = load_dataset(path, workdir=workdir, modality=clf.modality, text_column=text_column,
                               label_column=label_column, path_column=path_column, limits=limits or Limits())
     if not report.ok:
         raise UnusableData(f"The {what} cannot be used: " + " ".join(str(p) for p in report.errors))
-    unknown = sorted(set(ds.labels) - set(clf.labels))
-    if unknown:
-        raise UnusableData(f"The {what} has classes the model was not trained on: {', '.join(unknown)}.")
+    ds = apply_label_map(ds, label_map or {}, merge_similar, clf.labels)
+    unknown = Counter(label for label in ds.labels if label not in clf.labels)
+    known = [i for i, label in enumerate(ds.labels) if label in clf.labels]
+    if not known:
+        raise UnusableData(f"None of the {what}'s classes is one the model knows ({', '.join(sorted(unknown))}); "
+                           f"it knows: {', '.join(clf.labels[:20])}.")
+    ds = ds.subset(known)
     y = [clf.labels.index(label) for label in ds.labels]
-    return evaluation_report(clf.labels, y, clf.proba_encoded(clf.preprocess.encode(ds.items)), ds.items, ds.origins)
+    out = evaluation_report(clf.labels, y, clf.proba_encoded(clf.preprocess.encode(ds.items)), ds.items, ds.origins)
+    if unknown:
+        out["unknown_classes"] = dict(sorted(unknown.items()))
+        out["warnings"] = [f"{sum(unknown.values())} row(s) of {len(unknown)} class(es) the model was not trained "
+                           f"on were left out: " + ", ".join(f"{c} ({n})" for c, n in sorted(unknown.items())[:10])
+                           + (", …" if len(unknown) > 10 else "") + "."]
+    return out

@@ -219,6 +219,13 @@ class Run:
     def ended(self) -> bool:
         return self.status in TERMINAL
 
+    def amend_settings(self, **values) -> None:
+        """Write values into settings.json itself: for what the request meant but only the data
+        could spell out (the class edits as applied, e.g. which labels --merge-similar-labels merged)."""
+        self.settings.update(values)
+        meta = self.files.read(RunFolder.SETTINGS) or {"id": self.id, "owner": self.owner, "created": self.created}
+        self.files.write(RunFolder.SETTINGS, {**meta, "settings": self.settings})
+
     @property
     def effective_settings(self) -> dict:
         """What the run used: the request overlaid with the engine's choices (refills the form)."""

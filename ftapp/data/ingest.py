@@ -12,6 +12,7 @@ and the Dataset is None whenever there is an error.
 """
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import re
@@ -21,6 +22,7 @@ from collections import Counter, defaultdict
 from .archive import ARCHIVE_EXTENSIONS, is_junk, note_junk, safe_extract
 from .hub import (hub_display_name, is_hub_source, is_saved_dataset, read_hub_dataset, read_parquet,
                   read_saved_dataset)
+from .labels import label_key
 from .images import IMAGE_EXTENSIONS, check_image, is_image_name, unsupported_reason
 from .report import DataReport, Dataset, Limits, display_name, human_size
 from .text import (OLD_EXCEL, LABEL_NAMES, PATH_NAMES, TABLE_EXTENSIONS, Table, choose_text_columns, complete_rows,
@@ -30,9 +32,11 @@ from .text import (OLD_EXCEL, LABEL_NAMES, PATH_NAMES, TABLE_EXTENSIONS, Table, 
 log = logging.getLogger(__name__)
 
 MIN_PER_CLASS = 5
+GROUP_AFTER = 3        # more warnings of one kind than this become one line with a count
 MAX_IMBALANCE = 10.0
 # Table files that can sit inside a zip/folder.  ".txt" is excluded: inside folders, .txt files are examples.
 INNER_TABLE_EXTENSIONS = TABLE_EXTENSIONS - {".txt"}
+_TWIN = re.compile(r"^(.*) \((\d+)\)$")   # how text.py names a repeated column header
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
@@ -53,10 +57,20 @@ def load_dataset(source: str | os.PathLike, *, workdir: str | os.PathLike, modal
                                     "help, please report it.")
         ds = None
     if ds is not None:
+        report.details["n_loading_problems"] = len(report.problems)
         _final_checks(ds, report)
     if not report.ok:
         ds = None
     return ds, report
+
+
+def recheck(report: DataReport, counts: dict[str, int]) -> DataReport:
+    """The report after class edits: the loading problems kept, the class checks redone on `counts`."""
+    redone = copy.deepcopy(report)
+    redone.problems = redone.problems[:report.details.get("n_loading_problems", len(report.problems))]
+    redone.details = {k: v for k, v in redone.details.items() if k == "n_loading_problems"}
+    check_classes(redone, counts)
+    return redone
 
 
 # ---------------------------------------------------------------------------------------------
@@ -343,8 +357,9 @@ def _load_table(path, table_name, upload_root, modality, text_column, label_colu
     if pcol is not None:
         report.modality = "image"
         report.path_column = pcol
-        return _image_table(table, pcol, label_column, path, upload_root, limits, report,
-                            note_unlisted=inside_upload)
+        ds = _image_table(table, pcol, label_column, path, upload_root, limits, report, note_unlisted=inside_upload)
+        _note_duplicate_columns(table.name, cols, report)
+        return ds
 
     report.modality = "text"
     tcol, lcol = choose_text_columns(table, text_column, label_column, report)
@@ -356,7 +371,23 @@ def _load_table(path, table_name, upload_root, modality, text_column, label_colu
         report.error(table_name, f"has no rows with both a text (column '{tcol}') and a label "
                                  f"(column '{lcol}'). Fill in those columns.")
         return None
+    _note_duplicate_columns(table_name, cols, report)
     return Dataset("text", texts, labels, origins)
+
+
+def _note_duplicate_columns(table_name: str, cols: list[str], report: DataReport) -> None:
+    """Two columns of one name are read as 'label' and 'label (2)': say which one is used."""
+    def base(c: str) -> str:
+        m = _TWIN.match(c)
+        return m.group(1) if m and m.group(1) in cols else c
+
+    for used in dict.fromkeys(c for c in (report.text_column, report.label_column, report.path_column) if c):
+        same = [c for c in cols if base(c) == base(used)]
+        if len(same) > 1:
+            others = ", ".join(f"'{c}'" for c in same if c != used)
+            report.warn(table_name, f"has {len(same)} columns named '{base(used)}'; the one used is shown as "
+                                    f"'{used}', the other as {others}. To use another, pick it in the column "
+                                    f"settings.")
 
 
 def _looks_like_image_names(values) -> float:
@@ -512,12 +543,30 @@ def _note_unlisted_images(root: str, used: set[str], report: DataReport) -> None
 # Checks on the whole dataset
 # ---------------------------------------------------------------------------------------------
 
+def _natural(name: str) -> list:
+    """g2 before g10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def _groups_by_key(counts) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    for c in counts:
+        groups[label_key(c)].append(c)
+    return groups
+
+
 def _final_checks(ds: Dataset, report: DataReport) -> None:
     report.modality = ds.modality
-    counts = Counter(ds.labels)
+    check_classes(report, Counter(ds.labels))
+
+
+def check_classes(report: DataReport, counts: dict[str, int]) -> None:
+    """The checks on the class counts (the same after class edits, which change only the counts)."""
+    counts = Counter(counts)
     report.class_counts = dict(sorted(counts.items()))
+
     def noun(n: int) -> str:
-        word = "picture" if ds.modality == "image" else "example"
+        word = "picture" if report.modality == "image" else "example"
         return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
     if len(counts) < 2:
@@ -525,18 +574,24 @@ def _final_checks(ds: Dataset, report: DataReport) -> None:
         report.error(f"class '{only}'", f"is the only class found ({noun(n)}). Training needs at least two "
                                         f"classes: add examples of at least one more class.")
         return
-    by_fold: dict[str, list[str]] = defaultdict(list)
-    for c in counts:
-        by_fold[c.casefold()].append(c)
-    for variants in by_fold.values():
-        if len(variants) > 1:
-            names = " and ".join(f"'{v}'" for v in sorted(variants))
-            report.warn(f"classes {names}", "differ only in upper/lower case; they are kept as separate "
-                                            "classes. If they mean the same thing, rename them to match.")
-    for c, n in sorted(counts.items()):
-        if n < MIN_PER_CLASS:
-            report.warn(f"class '{c}'", f"has only {noun(n)}. Add more (at least {MIN_PER_CLASS}, ideally 20 "
-                                        f"or more per class) for useful results.")
+    variants = [sorted(v) for v in _groups_by_key(counts).values() if len(v) > 1]
+    if variants:
+        shown = "; ".join(" / ".join(f"'{v}'" for v in group) for group in variants[:3])
+        more = f" and {len(variants) - 3} more groups" if len(variants) > 3 else ""
+        report.details["similar_labels"] = variants
+        report.warn(f"classes {shown}{more}", "differ only in upper/lower case or spaces; they are kept as "
+                                              "separate classes. If they mean the same thing, merge them (the "
+                                              "class editor in step 1, or --merge-similar-labels).")
+    small = sorted((c for c, n in counts.items() if n < MIN_PER_CLASS), key=_natural)
+    if len(small) > GROUP_AFTER:
+        report.details["small_classes"] = {c: counts[c] for c in small}
+        report.warn("class sizes", f"{len(small)} classes have fewer than {MIN_PER_CLASS} examples: "
+                                   f"{', '.join(small[:3])}, … — full list in data_report.json. Add more (ideally "
+                                   f"20 or more per class), or merge or drop them in the class editor.")
+    else:
+        for c in small:
+            report.warn(f"class '{c}'", f"has only {noun(counts[c])}. Add more (at least {MIN_PER_CLASS}, ideally "
+                                        f"20 or more per class) for useful results.")
     (big, nbig), (small, nsmall) = max(counts.items(), key=lambda kv: (kv[1], kv[0])), \
         min(counts.items(), key=lambda kv: (kv[1], kv[0]))
     if nbig / nsmall > MAX_IMBALANCE:

@@ -8,6 +8,7 @@ domain expert, not a programmer: they say *where* (file / row / column) and
 from __future__ import annotations
 
 import os
+import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
@@ -16,6 +17,7 @@ WARNING = "warning"  # training can go on, but the user should look
 SKIPPED = "skipped"  # one item (file / row) was left out
 
 LEVELS = (ERROR, WARNING, SKIPPED)
+MAX_CLASS_LINES = 15   # the CLI's report lists every class up to this many
 
 
 @dataclass
@@ -69,6 +71,15 @@ class Dataset:
         return len(self.items)
 
 
+def class_summary(counts: dict[str, int]) -> str:
+    """"300 classes; smallest 2, median 2, largest 5 examples"."""
+    if not counts:
+        return "no classes"
+    values = sorted(counts.values())
+    return (f"{len(values)} classes; smallest {values[0]}, median {statistics.median(values):g}, "
+            f"largest {values[-1]} examples")
+
+
 @dataclass
 class DataReport:
     source: str
@@ -80,6 +91,7 @@ class DataReport:
     label_column: str | None = None
     path_column: str | None = None
     dropped: dict[str, int] = field(default_factory=dict)
+    details: dict = field(default_factory=dict)   # full lists behind grouped warnings (data_report.json)
 
     # -- helpers used by the loaders -------------------------------------------------
     def add(self, level: str, where: str, message: str) -> Problem:
@@ -130,10 +142,16 @@ class DataReport:
             lines.append("Using " + ", ".join(cols))
         if self.class_counts:
             total = sum(self.class_counts.values())
-            lines.append(f"{len(self.class_counts)} classes, {total} examples:")
-            width = max(len(c) for c in self.class_counts)
-            for name, n in sorted(self.class_counts.items(), key=lambda kv: (-kv[1], kv[0])):
-                lines.append(f"  {name.ljust(width)}  {n}")
+            ranked = sorted(self.class_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            if len(ranked) <= MAX_CLASS_LINES:
+                lines.append(f"{len(self.class_counts)} classes, {total} examples:")
+                width = max(len(c) for c in self.class_counts)
+                lines += [f"  {name.ljust(width)}  {n}" for name, n in ranked]
+            else:   # hundreds of classes: the shape of the counts, not one line each
+                lines.append(f"{class_summary(self.class_counts)} ({total} in all).")
+                lines.append("  largest: " + ", ".join(f"{c} ({n})" for c, n in ranked[:3])
+                             + "; smallest: " + ", ".join(f"{c} ({n})" for c, n in ranked[-3:])
+                             + " — every count is in data_report.json")
         if self.dropped:
             lines.append("Rows left out: " + ", ".join(f"{n} ({why})" for why, n in self.dropped.items()))
         for title, probs in (("Skipped", self.skipped), ("Warnings", self.warnings), ("Errors", self.errors)):
@@ -146,6 +164,14 @@ class DataReport:
                 lines.append(f"  ... and {len(probs) - max_lines_per_section} more")
         lines.append("Ready to train." if self.ok else "Cannot train until the errors above are fixed.")
         return "\n".join(lines)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataReport":
+        """Back from to_dict() (a session keeps its report as JSON)."""
+        known = {f for f in cls.__dataclass_fields__}
+        report = cls(**{k: v for k, v in d.items() if k in known and k != "problems"})
+        report.problems = [Problem(p["level"], p["where"], p["message"]) for p in d.get("problems", [])]
+        return report
 
     def to_dict(self) -> dict:
         d = asdict(self)

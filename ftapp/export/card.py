@@ -113,6 +113,20 @@ def _limits(meta: dict, report: dict, test: dict | None) -> list[str]:
     return lines + [""]
 
 
+def _class_edits(label_map: dict | None, merged_similar: bool, shown: int = 40) -> list[str]:
+    """The recorded class edits: the labels in the data, and the class each became."""
+    if not label_map:
+        return []
+    lines = ["## Class edits", "", "The labels in the data were edited before training (the file itself was not):"
+             + (" labels that differ only in case or spaces were merged." if merged_similar else ""), "",
+             "| label in the data | class |", "|---|---|"]
+    items = sorted(label_map.items())
+    lines += [f"| {safe(old)} | {safe(new) if new is not None else '*(left out)*'} |" for old, new in items[:shown]]
+    if len(items) > shown:
+        lines.append(f"| … {len(items) - shown} more | (settings.json) |")
+    return lines + ["", "Apply the same mapping to new labelled data before scoring it (`ftapp evaluate` does).", ""]
+
+
 def model_card(run_dir: Path) -> str:
     from ftapp.export.bundle import public_settings
 
@@ -157,7 +171,8 @@ def model_card(run_dir: Path) -> str:
     if metrics.get("baseline_note"):
         lines += [f"**{safe(metrics['baseline_note'])}**", ""]
     lines += _limits(meta, report, test)
-    values = {k: v for k, v in settings.items() if v is not None}
+    lines += _class_edits(settings.get("label_map"), settings.get("merge_similar_labels"))
+    values = {k: v for k, v in settings.items() if v is not None and k != "label_map"}
     lines += ["## Training settings", "", "| setting | value |", "|---|---|"]
     lines += [f"| {safe(k)} | {safe(v)} |" for k, v in sorted(values.items())]
     lines += ["", "## Use it", "", "This folder loads without ftapp:", ""] + usage(meta["kind"], meta["modality"])

@@ -8,8 +8,8 @@ reported as a baseline), unless fine-tuning diverges.
 
 - Enough validation data: the default recipe, or with Auto a short successive-halving search
   (Jamieson & Talwalkar, 2016) over frozen blocks and learning rate on the cached frozen prefix:
-  four candidates train for a quarter of the plan, the better half to its middle, the best one to
-  the end. Settings the user fixed are not searched.
+  four candidates train for an eighth of the plan, the better half to a quarter, the best one on
+  from there to the end (RUNGS). Settings the user fixed are not searched.
 - Little validation data (a handful per class): k-fold cross-validation on all the labelled
   data chooses between the probe and fine-tuning and the training length; the final model trains
   on all of it for that length, and the reported numbers are out-of-fold predictions.
@@ -35,6 +35,10 @@ from ftapp.train.schedule import Length, plan_length
 SMALL_VAL = 60          # fewer validation examples than this: cross-validate instead of trusting them
 LORA_LR_FACTOR = 3      # LoRA's adapters start at zero and want a higher rate than whole blocks (measured:
                         # MiniLM on debian6, rates 1e-4 / 3e-4 / 1e-3 → 0.865 / 0.886 / 0.861 test accuracy)
+# Successive halving: every candidate trains to the first share of the planned length, the better
+# half to the second, the winner on to the end (or its early stop). Measured on three English sets
+# against (1/4, 1/2): 1.3-2.0x a default run instead of 1.5-2.6x, test accuracy within 0.006 on average.
+RUNGS = (1 / 8, 1 / 4)
 LARGE_MODEL = 100e6     # parameters above which Auto also tries LoRA (memory matters more there)
 PROBE = "frozen features + logistic regression"
 
@@ -378,10 +382,10 @@ class Training:
     # ---- Auto: successive halving --------------------------------------------------------------
     def successive_halving(self, data: Prepared, recipes: list[Recipe], length: Length, pretrained: dict,
                            probe_val: dict) -> Fitter:
-        """Every candidate trains for a quarter of the plan, the better half to half of it, the best
+        """Every candidate trains to the first rung (RUNGS), the better half to the second, the best
         one to the end. Ranked like checkpoints (Fitter.rank_key). Returns the winner, active on the model."""
         total_evals = max(1, math.ceil(length.epochs / length.eval_every))
-        rungs = sorted({max(1, total_evals // 4), max(2, total_evals // 2)} - {total_evals})
+        rungs = sorted({max(1 + i, int(total_evals * share)) for i, share in enumerate(RUNGS)} - {total_evals})
         per_eval = length.eval_every * length.steps_per_epoch
         alive_at = [len(recipes)] + [max(1, len(recipes) // 2)] * (len(rungs) - 1) + [1]
         bounds = [0] + rungs + [total_evals]

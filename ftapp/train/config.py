@@ -14,7 +14,7 @@ class Setting:
     """How one training setting is presented: in the form, as a CLI option, as an API parameter."""
     name: str
     default: object
-    kind: type                      # int | float | str | bool
+    kind: type                      # int | float | str | bool | dict (JSON: a file on the CLI)
     label: str                      # the form's label
     help: str                       # one or two plain sentences: what it does, when to change it
     optional: bool = False          # None is allowed and means "the engine decides"
@@ -46,6 +46,14 @@ class TrainConfig:
     label_column: str | None = None
     path_column: str | None = None
 
+    label_map: dict | None = setting(None, dict, "Class edits", optional=True, ui=False,
+                                     help="Renames, merges and drops classes: a JSON object old label -> new "
+                                          "label, null drops the rows (on the command line: a .json file).")
+    merge_similar_labels: bool = setting(False, bool, "Merge look-alike labels", ui=False,
+                                         help="Treat labels that differ only in case, spaces or Unicode form "
+                                              "('Billing', 'billing ') as one class.")
+    min_examples: int = setting(0, int, "Drop classes smaller than", minimum=0, ui=False,
+                                help="Leave out classes with fewer examples than this (after the edits above).")
     auto: bool = setting(True, bool, "Auto: find good settings",
                          help="Tries several learning rates and numbers of frozen blocks briefly on the frozen "
                               "blocks' cached outputs, trains the best one to the end, and keeps whatever wins "
@@ -151,6 +159,10 @@ class TrainConfig:
             (self.schedule in ("cosine", "linear", "constant"), "The schedule must be cosine, linear or constant."),
             (self.frozen_layers is None or self.frozen_layers >= 0, "Frozen layers cannot be negative."),
             (self.dropout is None or 0 <= self.dropout < 1, "Dropout must be between 0 and 1, for example 0.1."),
+            (self.min_examples >= 0, "The smallest class size to keep cannot be negative."),
+            (self.label_map is None or all(isinstance(k, str) and (v is None or isinstance(v, str))
+                                           for k, v in self.label_map.items()),
+             "Class edits must map each old label to a new label (text) or to null (drop)."),
         ]
         return [message for ok, message in checks if not ok]
 
@@ -175,6 +187,12 @@ class TrainConfig:
                     if str(v).strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
                         raise ValueError
                     values[name] = str(v).strip().lower() in ("true", "1", "yes")
+                elif s.kind is dict:
+                    import json
+
+                    values[name] = json.loads(v) if isinstance(v, str) and v.strip() else None
+                    if values[name] is not None and not isinstance(values[name], dict):
+                        raise ValueError
                 elif s.kind is int:
                     f = float(v)
                     if not f.is_integer():
@@ -183,7 +201,8 @@ class TrainConfig:
                 else:
                     values[name] = s.kind(v)
             except (TypeError, ValueError):
-                kind = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}[s.kind]
+                kind = {int: "a whole number", float: "a number", bool: "true or false", str: "text",
+                        dict: "a JSON object"}[s.kind]
                 raise ValueError(f"The setting '{name}' must be {kind}, not {v!r}.") from None
         return cls.from_dict(values)
 

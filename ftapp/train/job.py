@@ -8,6 +8,8 @@ anything unexpected is written to error.log in the run folder and summarised in 
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import copy
 import logging
 import os
@@ -20,6 +22,8 @@ from pathlib import Path
 import torch
 
 from ftapp.data import Dataset, Limits, duplicate_groups, find_leaks, load_dataset, train_val_split
+from ftapp.data.ingest import recheck
+from ftapp.data.labels import apply_label_map, edit_labels
 from ftapp.evaluate import UnusableData, evaluate_file, evaluation_report, scores
 from ftapp.models import ModelError, load_pretrained
 from ftapp.runs import Run, RunFolder
@@ -44,6 +48,12 @@ class Splits:
     test: Dataset | None            # a slice nothing selects on (None when the data is too small)
     reports: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    label_map: dict = field(default_factory=dict)   # the class edits applied (old -> new, None dropped)
+    n_report_warnings: int = 0                      # warnings[:n] are the data report's own
+
+    @property
+    def split_warnings(self) -> list[str]:
+        return self.warnings[self.n_report_warnings:]
 
 
 def prepare_data(config: TrainConfig, workdir: Path, limits: Limits) -> Splits:
@@ -51,10 +61,12 @@ def prepare_data(config: TrainConfig, workdir: Path, limits: Limits) -> Splits:
     RunFailed with the report's errors when unusable."""
     ds, report = load_dataset(config.data, workdir=workdir / "data", text_column=config.text_column,
                               label_column=config.label_column, path_column=config.path_column, limits=limits)
-    reports = {"train": report.to_dict(), "summary": report.summary()}
     if not report.ok:
         raise RunFailed("The data cannot be used: " + " ".join(str(p) for p in report.errors))
+    ds, report, label_map = _edit_classes(config, ds, report)
+    reports = {"train": report.to_dict(), "summary": report.summary()}
     warnings = [str(p) for p in report.warnings]
+    from_report = len(warnings)
     test = None
     counts = [ds.labels.count(c) for c in ds.classes]
     if config.test_fraction > 0 and not config.val_data and min(counts) >= MIN_TEST_PER_CLASS:
@@ -67,6 +79,7 @@ def prepare_data(config: TrainConfig, workdir: Path, limits: Limits) -> Splits:
         reports["validation"] = vreport.to_dict()
         if not vreport.ok:
             raise RunFailed("The validation data cannot be used: " + " ".join(str(p) for p in vreport.errors))
+        val = apply_label_map(val, label_map, config.merge_similar_labels, ds.classes)
         unknown = sorted(set(val.labels) - set(ds.labels))
         if unknown:
             raise RunFailed(f"The validation data has classes the training data lacks: {', '.join(unknown)}. "
@@ -78,7 +91,25 @@ def prepare_data(config: TrainConfig, workdir: Path, limits: Limits) -> Splits:
         warnings += [str(p) for p in problems]
     warnings += [str(p) for p in find_leaks(train, val)]
     reports["warnings"] = warnings
-    return Splits(train, val, test, reports, warnings)
+    return Splits(train, val, test, reports, warnings, label_map, n_report_warnings=from_report)
+
+
+def _edit_classes(config: TrainConfig, ds: Dataset, report):
+    """The user's class edits (rename / merge / drop, similar-label merges, small classes), applied
+    before anything is split; the report is redone on the edited classes."""
+    if not (config.label_map or config.merge_similar_labels or config.min_examples):
+        return ds, report, {}
+    edited, mapping = edit_labels(ds, config.label_map, config.merge_similar_labels, config.min_examples)
+    if len(edited.classes) < 2:
+        raise RunFailed(f"After the class edits only {len(edited.classes)} class is left; training needs at least "
+                        "two. Undo some merges or drops.")
+    redone = recheck(report, Counter(edited.labels))
+    merged = sum(1 for v in mapping.values() if v is not None)
+    dropped = sorted(k for k, v in mapping.items() if v is None)
+    redone.warn("class edits", f"{merged} label(s) renamed or merged, {len(dropped)} class(es) dropped"
+                               + (f" ({', '.join(dropped[:5])}{', …' if len(dropped) > 5 else ''})" if dropped else "")
+                               + f": {len(edited)} of {len(ds)} examples, {len(edited.classes)} classes.")
+    return edited, redone, mapping
 
 
 def configure_model(config: TrainConfig, classes: list[str], modality: str, allow_local_paths: bool):
@@ -119,6 +150,8 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
         splits = prepare_data(config, workdir, limits)
         files = run.files
         files.write(RunFolder.DATA_REPORT, splits.reports)
+        if splits.label_map:   # the class edits as applied: settings.json, the card and evaluation read them
+            run.amend_settings(label_map=splits.label_map)
         train, val, test = splits.train, splits.val, splits.test
         classes = train.classes
         weights = class_weights(config, train.labels, classes)
@@ -126,7 +159,8 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
             splits.warnings.append("The classes are unbalanced: rare classes weigh more in training (class "
                                    "weights), and balanced accuracy is reported beside accuracy.")
         emit("info", n_train=len(train), n_val=len(val), n_test=len(test) if test else 0, classes=classes,
-             warnings=splits.warnings, data_summary=splits.reports["summary"], class_weights=weights is not None)
+             warnings=splits.warnings, split_warnings=splits.split_warnings, data_summary=splits.reports["summary"],
+             class_weights=weights is not None)
 
         emit("phase", phase="loading model")
         clf = configure_model(config, classes, train.modality, allow_local_paths)
@@ -200,7 +234,8 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
             emit("phase", phase="scoring the test file")
             ext = evaluate_file(clf, config.test_data, workdir / "test", text_column=config.text_column,
                                 label_column=config.label_column, path_column=config.path_column,
-                                limits=limits, what="test data")
+                                limits=limits, what="test data", label_map=splits.label_map,
+                                merge_similar=config.merge_similar_labels)
             files.write(RunFolder.TEST_FILE_REPORT, ext)
             metrics.update(file_test_accuracy=ext["accuracy"], file_test_macro_f1=ext["macro_f1"], n_file_test=ext["n"])
             if test is None:

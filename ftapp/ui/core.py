@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftapp.data import Limits, load_dataset
+from ftapp.data import DataReport, labels
+from ftapp.data.ingest import recheck
 from ftapp.data.hub import hub_display_name, is_hub_source
 from ftapp.models.catalog import default_model, looks_like_local_path
 from ftapp.runner import Runner
@@ -28,6 +30,16 @@ EXAMPLES = {
     "shapes": REPO_ROOT / "assets" / "examples" / "shapes.zip",
 }
 DATA_SUFFIXES = (".zip", ".csv", ".tsv", ".txt", ".jsonl", ".json", ".xlsx", ".xls", ".parquet")
+
+
+def _one_example_each(ds, width: int = 80) -> dict[str, str]:
+    """One example per class, shortened (a text, or a picture's file name), for the class table."""
+    out: dict[str, str] = {}
+    for item, label in zip(ds.items, ds.labels) if ds is not None else ():
+        if label not in out:
+            text = os.path.basename(item) if ds.modality == "image" else " ".join(item.split())
+            out[label] = text if len(text) <= width else text[: width - 1] + "…"
+    return out
 
 
 class UserError(Exception):
@@ -145,9 +157,26 @@ class AppContext:
                 "class_counts": dict(report.class_counts or {}), "n_items": len(ds) if ds is not None else 0,
                 # a sample of the texts: step 2 checks how well a model's tokenizer fits them
                 "sample_texts": list(ds.items[:300]) if ds is not None and ds.modality == "text" else [],
-                "load_count": n, "example": example or None}
+                "load_count": n, "example": example or None,
+                # the class editor works on these: the labels as loaded, one example each, the edits
+                "raw_counts": dict(report.class_counts or {}), "class_examples": _one_example_each(ds),
+                "label_map": {}, "report": rep}
         s.data = data
         return data, ds, rep
+
+    def edit_classes(self, session_hash: str | None, edits: dict) -> dict:
+        """Compose `edits` (current class -> new name, None = drop; see ftapp.data.labels) onto the
+        session's class edits; the class counts follow at once. Nothing is re-read or rewritten."""
+        data = self.session_data(session_hash)
+        if not data or not data.get("ok"):
+            raise UserError("Load your data first.")
+        label_map = labels.compose(data.get("label_map") or {}, edits) if edits is not None else {}
+        counts = labels.mapped_counts(data["raw_counts"], label_map)
+        if len(counts) < 2:
+            raise UserError("That would leave fewer than two classes; training needs at least two.")
+        report = recheck(DataReport.from_dict(data["report"]), counts)
+        data.update(label_map=label_map, class_counts=counts, edited_report=report.to_dict())
+        return data
 
     def session_data(self, session_hash: str | None) -> dict | None:
         s = self.files.get(session_hash, create=False)
@@ -168,7 +197,8 @@ class AppContext:
             raise UserError("On this hosted app only Hugging Face Hub ids work (e.g. 'distilbert-base-uncased'), "
                             "not folders.")
         cfg = {**settings, "model": model}
-        cfg.update(data=data["path"], text_column=data.get("text_column"),
+        cfg.update(data=data["path"], label_map=settings.get("label_map") or data.get("label_map") or None,
+                   text_column=data.get("text_column"),
                    label_column=data.get("label_column"), path_column=data.get("path_column"))
         try:
             config = TrainConfig.from_user(cfg)

@@ -5,6 +5,7 @@ import gradio as gr
 import pandas as pd
 
 from ftapp.ui import charts
+from ftapp.ui.class_editor import ClassEditor
 from ftapp.ui.common import Shared, guarded
 from ftapp.data.hub import hub_source
 from ftapp.ui.core import DATA_SUFFIXES, UserError
@@ -51,6 +52,7 @@ class DataTab:
             self.path_col = gr.Dropdown(label="Picture-file column", choices=[], elem_id="data-path-column",
                                         info="Only for tables that list picture files instead of texts.")
             self.apply_cols = gr.Button("Use these columns", elem_id="data-apply-columns", scale=0, min_width=160)
+        self.editor = ClassEditor(shared, self.status, self.classes_plot)
         self.preview_gallery = gr.Gallery(label="A few pictures per class", visible=False, columns=8, height=260,
                                           object_fit="contain", elem_id="data-preview-images", allow_preview=True)
         self.preview_table = gr.Dataframe(label="A few rows per class", visible=False, wrap=True, interactive=False,
@@ -63,7 +65,8 @@ class DataTab:
     @property
     def outputs(self) -> list:
         return [self.status, self.classes_plot, self.columns_row, self.text_col, self.label_col, self.path_col,
-                self.preview_gallery, self.preview_table, self.skipped_acc, self.skipped]
+                self.preview_gallery, self.preview_table, self.skipped_acc, self.skipped,
+                *[c for c in self.editor.outputs if c not in (self.status, self.classes_plot)]]
 
     def render(self, data: dict, ds, report: dict) -> dict:
         """A load result → the tab's updates."""
@@ -86,6 +89,7 @@ class DataTab:
             out[self.preview_gallery] = gr.Gallery(value=_image_preview(ds), visible=True)
         elif ds is not None:
             out[self.preview_table] = gr.Dataframe(value=_text_preview(ds), visible=True)
+        out.update(self.editor.render(data))
         return out
 
     def failed(self, msg: str) -> dict:
@@ -127,6 +131,7 @@ class DataTab:
             self.example_image.click(self.on_example_image, inputs=None, **common),
             self.hub_load.click(self.on_hub, inputs=[self.hub_id, self.hub_config, self.hub_split], **common),
             self.apply_cols.click(self.on_columns, inputs=[self.text_col, self.label_col, self.path_col], **common),
+            *self.editor.wire(),
         ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
+
 from ftapp.ui import charts
 from ftapp.ui.common import Shared, guarded, run_picker
 from ftapp.ui.texts import fmt_pct, md_escape
@@ -56,6 +57,9 @@ def per_class_table(report: dict) -> pd.DataFrame:
                           "F1": num(c["f1"]), "support": c["support"]} for c in report.get("per_class") or []])
 
 
+MAX_MATRIX_CLASSES = 30
+
+
 class EvaluateTab:
     def __init__(self, shared: Shared):
         self.shared = shared
@@ -65,12 +69,15 @@ class EvaluateTab:
         self.summary = gr.Markdown("Pick a finished run.", elem_id="eval-summary", elem_classes=["status-box"])
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=320):
-                self.per_class = gr.Dataframe(label="Per class", interactive=False, elem_id="eval-per-class",
-                                              value=None)
+                self.per_class = gr.Dataframe(label="Per class (click a column to sort)", interactive=False,
+                                              elem_id="eval-per-class", value=None, max_height=420,
+                                              show_search="filter")
                 gr.Markdown(EXPLAIN, elem_classes=["help"])
             with gr.Column(scale=1, min_width=320):
                 self.confusion = gr.Plot(charts.confusion_figure(None, None), show_label=False,
                                          elem_id="eval-confusion")
+                self.pairs = gr.Dataframe(label="Most confused pairs", interactive=False, visible=False,
+                                          elem_id="eval-confused-pairs", max_height=420)
         gr.Markdown("#### Mistakes on validation examples (most confident first)")
         self.mis_gallery = gr.Gallery(label="Misclassified pictures: true → predicted (confidence)", visible=False,
                                       columns=6, height=320, object_fit="contain", elem_id="eval-mistakes-images")
@@ -80,10 +87,13 @@ class EvaluateTab:
 
     @property
     def outputs(self) -> list:
-        return [self.summary, self.per_class, self.confusion, self.mis_gallery, self.mis_table, self.mis_none]
+        return [self.summary, self.per_class, self.confusion, self.pairs, self.mis_gallery, self.mis_table,
+                self.mis_none]
 
     def _empty(self, summary: str) -> dict:
-        return {self.summary: summary, self.per_class: None, self.confusion: charts.confusion_figure(None, None),
+        return {self.summary: summary, self.per_class: None, self.confusion: gr.Plot(charts.confusion_figure(None, None),
+                                                                                       visible=True),
+                self.pairs: gr.Dataframe(value=None, visible=False),
                 self.mis_gallery: gr.Gallery(value=None, visible=False),
                 self.mis_table: gr.Dataframe(value=None, visible=False), self.mis_none: ""}
 
@@ -95,8 +105,16 @@ class EvaluateTab:
         report = test or val
         if not report:
             return self._empty("This run has no evaluation report (it may have stopped before evaluating).")
+        from ftapp.evaluate import most_confused   # the engine's (imports torch: not at app start)
+
+        labels, matrix = report.get("labels") or [], report.get("confusion_matrix")
+        pairs = pd.DataFrame(most_confused(labels, matrix), columns=["true", "predicted", "count"])
         out = {**self._empty(headline(val, test, run)), self.per_class: per_class_table(report),
-               self.confusion: charts.confusion_figure(report.get("labels"), report.get("confusion_matrix"))}
+               self.pairs: gr.Dataframe(value=pairs, visible=len(pairs) > 0 and len(labels) > 8)}
+        if len(labels) <= MAX_MATRIX_CLASSES:
+            out[self.confusion] = gr.Plot(charts.confusion_figure(labels, matrix), visible=True)
+        else:   # a matrix of hundreds of rows is unreadable: the pairs and the sortable table say more
+            out[self.confusion] = gr.Plot(visible=False)
         wrong = report.get("misclassified") or []
         if not wrong:
             out[self.mis_none] = "No mistakes on these examples."

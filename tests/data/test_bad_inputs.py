@@ -233,7 +233,7 @@ CASES = [
                               "dogs/Thumbs.db": b"junk", "desktop.ini": b"junk"}),
          "skipped", "system or hidden", "upload.zip", classes=GOOD, check=junk_not_used),
     Case("case-differing-folders", good_zip({}, classes={"Cat": 5, "cat": 5, "dogs": 5}), "warning",
-         "upper/lower case", "'Cat' and 'cat'", classes={"Cat": 5, "cat": 5, "dogs": 5}),
+         "upper/lower case", "'Cat' / 'cat'", classes={"Cat": 5, "cat": 5, "dogs": 5}),
     Case("same-name-different-depth", good_zip(class_members({"cats": 2}, prefix="more/", start=100)),
          "warning", "same name", "class 'cats'", classes={"cats": 7, "dogs": 5}),
     Case("one-by-one-image", good_zip({"cats/tiny.png": png_bytes((1, 1))}), None, where="tiny",

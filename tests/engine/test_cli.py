@@ -95,11 +95,18 @@ def test_bad_input_gives_one_line_and_non_zero_exit(case, tmp_path, tiny_text_mo
     assert expected in last, out.stderr
 
 
-def test_evaluate_on_classes_the_model_never_saw_says_so(trained, tmp_path):
+def test_evaluate_on_classes_the_model_never_saw_scores_the_rest_and_names_them(trained, tmp_path):
     model_dir = trained[0] / "model"
     csv = tmp_path / "other.csv"
-    csv.write_text("text,label\n" + "".join(f"row {i},{'weather' if i % 2 else 'sports'}\n" for i in range(10)))
+    csv.write_text("text,label\n" + "".join(f"row {i},{'weather' if i % 2 else 'billing'}\n" for i in range(10)))
     out = ftapp("evaluate", "--model", model_dir, "--data", csv)
-    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    result = json.loads(out.stdout)
+    assert result["n"] == 5 and result["unknown_classes"] == {"weather": 5}
     assert out.stderr.strip().splitlines() == [
-        "ftapp: error: The data has classes the model was not trained on: sports, weather."]
+        "Warning: 5 row(s) of 1 class(es) the model was not trained on were left out: weather (5)."]
+    csv.write_text("text,label\n" + "".join(f"row {i},{'weather' if i % 2 else 'sports'}\n" for i in range(10)))
+    out = ftapp("evaluate", "--model", model_dir, "--data", csv)          # nothing left to score: an error
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().startswith("ftapp: error: None of the data's classes is one the model knows "
+                                         "(sports, weather)")

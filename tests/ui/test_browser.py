@@ -258,3 +258,87 @@ def test_hosted_sessions_are_private_and_survive_reload(hosted_app, text_csv):
         expect(b.locator("#runs-table")).not_to_contain_text(run_id)
         assert run_id not in b.content()
         browser.close()
+
+
+def test_class_editor_merges_and_drops_then_evaluate_shows_the_edited_classes(local_app, page, tiny_text_model,
+                                                                              tmp_path):
+    """Step 1's class editor: a look-alike merge, a rename in the table that merges two classes, a
+    small class dropped; the run trains on the edited classes and Evaluate lists exactly those."""
+    import csv
+
+    from playwright.sync_api import expect
+
+    path = tmp_path / "messy.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        for i in range(16):
+            writer.writerow([f"refund my invoice card payment {i}", "billing" if i % 2 else "Billing"])
+            writer.writerow([f"the app crashes with an error {i}", "bug"])
+            writer.writerow([f"the screen freezes and breaks {i}", "defect"])
+            writer.writerow([f"great work thanks love it {i}", "praise"])
+        for i in range(3):
+            writer.writerow([f"something else entirely {i}", "misc"])
+    _, url = local_app
+    expect.set_options(timeout=30_000)
+    page.goto(url)
+    page.locator("#data-upload input[type=file]").set_input_files(str(path))
+    expect(page.locator("#data-status")).to_contain_text("Ready to train")
+    expect(page.locator("#data-class-summary")).to_contain_text("6 classes")
+    expect(page.locator("#data-class-table")).to_contain_text("misc")
+
+    page.locator("#data-merge-similar").click()                  # Billing + billing
+    expect(page.locator("#data-class-summary")).to_contain_text("5 classes")
+    set_number(page, "data-min-examples", 5)
+    page.locator("#data-drop-small").click()                     # misc (3 examples)
+    expect(page.locator("#data-class-summary")).to_contain_text("4 classes")
+    # the table: rename "defect" to "bug" merges the two
+    row = page.locator("#data-class-table [role=row]").filter(has_text="defect")
+    row.locator("[data-col='3']").dblclick()
+    page.keyboard.type("bug")
+    page.keyboard.press("Enter")
+    page.locator("#data-apply-edits").click()
+    expect(page.locator("#data-class-summary")).to_contain_text("3 classes")
+    expect(page.locator("#data-class-summary")).to_contain_text("dropped")
+    expect(page.locator("#data-status")).to_contain_text("64 texts in 3 classes")   # the report follows
+    expect(page.locator("#data-status")).not_to_contain_text("differ only in upper/lower case")
+    expect(page.locator("#data-class-table")).not_to_contain_text("misc")
+    shot(page, "1-class-editor", readme=False)
+
+    open_tab(page, "2 · Model & settings")
+    model = page.locator("#model-select input")
+    model.click()
+    model.fill(tiny_text_model)
+    model.press("Enter")
+    expect(page.locator("#frozen-readout")).to_contain_text("of 2 blocks frozen", timeout=60_000)
+    open_tab(page, "3 · Train")
+    page.locator("#train-start").click()
+    expect(page.locator("#train-status")).to_contain_text("finished", timeout=180_000)
+    open_tab(page, "4 · Evaluate")
+    table = page.locator("#eval-per-class")
+    for name in ("Billing", "bug", "praise"):      # a tie of spellings: the first in order is kept
+        expect(table).to_contain_text(name)
+    for gone in ("billing", "defect", "misc"):
+        expect(table).not_to_contain_text(gone)
+
+
+def test_three_hundred_classes_render_in_step_one(local_app, page, tmp_path):
+    import csv
+
+    from playwright.sync_api import expect
+
+    path = tmp_path / "many.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        for g in range(300):
+            writer.writerows([(f"group {g} item a", f"g{g}"), (f"group {g} item b", f"g{g}")])
+    _, url = local_app
+    page.goto(url)
+    page.locator("#data-upload input[type=file]").set_input_files(str(path))
+    expect(page.locator("#data-status")).to_contain_text("Ready to train", timeout=30_000)
+    expect(page.locator("#data-status")).to_contain_text("300 classes have fewer than 5 examples")
+    expect(page.locator("#data-class-summary")).to_contain_text("300 classes; smallest 2, median 2, largest 2")
+    expect(page.locator("#data-classes .js-plotly-plot")).to_be_visible()
+    expect(page.locator("#data-class-table")).to_contain_text("g0")
+    shot(page, "1-many-classes", readme=False)

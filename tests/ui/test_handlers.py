@@ -345,3 +345,25 @@ def test_cache_note_shown_after_the_phase_passed(demo):
     run.record("step", step=1, epoch=0.5, loss=1.0, lr=1e-4)
     out = tab.view(run.owner, run.id, None)
     assert "the 2 frozen blocks (of 6) were computed once" in out[tab.cache] and "last 4 blocks" in out[tab.cache]
+
+
+def test_evaluate_with_many_classes_shows_confused_pairs_instead_of_a_matrix(demo):
+    """40 classes: no 40 x 40 matrix; the most confused pairs, largest first, and the per-class table."""
+    from ftapp.runs import RunFolder
+
+    tab, ctx = demo.tabs["evaluate"], demo.ftapp
+    run = ctx.store.create({"model": "m"}, owner="u-" + "e" * 32)
+    labels = [f"c{i}" for i in range(40)]
+    matrix = [[5 if i == j else 0 for j in range(40)] for i in range(40)]
+    matrix[3][7], matrix[10][2] = 4, 2
+    per_class = [{"label": c, "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 5} for c in labels]
+    run.files.write(RunFolder.REPORT, {"n": 206, "accuracy": 0.97, "macro_f1": 0.97, "balanced_accuracy": 0.97,
+                                       "labels": labels, "confusion_matrix": matrix, "per_class": per_class,
+                                       "misclassified": []})
+    run.record("status", status="finished", has_model=True)
+    out = tab.render(run.owner, run.id)
+    assert out[tab.confusion].visible is False
+    pairs = out[tab.pairs].value
+    assert out[tab.pairs].visible is True
+    assert pairs["data"][:2] == [["c3", "c7", 4], ["c10", "c2", 2]]
+    assert len(out[tab.per_class]) == 40

@@ -1,0 +1,87 @@
+"""Class edits: rename, merge and drop classes as a recorded label mapping, never a rewrite of the
+user's file. One mapping (old label → new label, None = drop the rows) is applied the same way to
+the training, validation, test and evaluation data, and kept with the run and the model.
+
+    edited, mapping = edit_labels(ds, label_map={"Billing": "billing"}, merge_similar=True, min_examples=5)
+    val = apply_label_map(val, mapping, merge_similar=True, classes=edited.classes)
+
+"Similar" labels are equal after Unicode normalisation (NFKC), case folding and trimming or
+collapsing white space: "Billing", "billing " and "BILLING" — almost certainly meant as one.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter, defaultdict
+
+from .report import Dataset
+
+_SPACE = re.compile(r"\s+")
+
+
+def label_key(label: str) -> str:
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", str(label))).strip().casefold()
+
+
+def similar_merges(counts: dict[str, int]) -> dict[str, str]:
+    """Variant → the spelling to keep: the most frequent of its group; on a tie, one not in capitals
+    and without surrounding spaces, then the first in order."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for name in counts:
+        groups[label_key(name)].append(name)
+    out = {}
+    for names in groups.values():
+        if len(names) > 1:
+            keep = sorted(names, key=lambda n: (-counts[n], n.isupper(), n != n.strip(), n))[0]
+            out.update({n: keep for n in names if n != keep})
+    return out
+
+
+def compose(first: dict, then: dict) -> dict:
+    """The mapping that does `first`, then `then` (None, a dropped class, stays dropped)."""
+    out = {old: (then.get(new, new) if new is not None else None) for old, new in first.items()}
+    out.update({old: new for old, new in then.items() if old not in out})
+    return {old: new for old, new in out.items() if new != old}
+
+
+def mapped_counts(counts: dict[str, int], mapping: dict) -> dict[str, int]:
+    out: Counter = Counter()
+    for name, n in counts.items():
+        new = mapping.get(name, name)
+        if new is not None:
+            out[new] += n
+    return dict(sorted(out.items()))
+
+
+def edit_labels(ds: Dataset, label_map: dict | None = None, merge_similar: bool = False,
+                min_examples: int = 0) -> tuple[Dataset, dict]:
+    """The edited dataset and the one mapping that made it: look-alike labels merged first, then
+    the explicit map (its keys may name a label as in the file or as merged), then the classes
+    still below `min_examples` dropped."""
+    counts = dict(Counter(ds.labels))
+    explicit = dict(label_map or {})
+    mapping = similar_merges(counts) if merge_similar else {}
+    mapping = compose(mapping, {k: v for k, v in explicit.items() if k in mapped_counts(counts, mapping)})
+    mapping.update({k: v for k, v in explicit.items() if k in counts})   # a label as in the file: as written
+    mapping = {k: v for k, v in mapping.items() if k != v}
+    if min_examples > 0:
+        small = {c: None for c, n in mapped_counts(counts, mapping).items() if n < min_examples}
+        mapping = compose(mapping, small)
+    return apply_label_map(ds, mapping), mapping
+
+
+def apply_label_map(ds: Dataset, mapping: dict, merge_similar: bool = False,
+                    classes: list[str] | None = None) -> Dataset:
+    """The rows whose (mapped) label is kept. With `merge_similar` and the model's `classes`, a
+    variant the mapping never saw (e.g. only in a test file) goes to the class it resembles."""
+    by_key = {label_key(c): c for c in classes or []} if merge_similar else {}
+    keep = []
+    labels = []
+    for i, label in enumerate(ds.labels):
+        new = mapping[label] if label in mapping else by_key.get(label_key(label), label)
+        if new is not None:
+            keep.append(i)
+            labels.append(new)
+    edited = ds.subset(keep)
+    edited.labels = labels
+    return edited
