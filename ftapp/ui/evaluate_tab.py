@@ -7,6 +7,7 @@ import pandas as pd
 
 from ftapp.ui import charts
 from ftapp.ui.common import Shared, guarded, run_picker
+from ftapp.ui.share_box import ShareBox
 from ftapp.ui.texts import fmt_pct, md_escape
 
 EXPLAIN = ("*Precision*: when the model says this class, how often it is right. *Recall*: of the real "
@@ -67,6 +68,7 @@ class EvaluateTab:
                                info="A finished run with a saved model. Results are on validation examples the "
                                     "model never trained on.")
         self.summary = gr.Markdown("Pick a finished run.", elem_id="eval-summary", elem_classes=["status-box"])
+        self.share = ShareBox(shared, self.run, "eval-share", full=False)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=320):
                 self.per_class = gr.Dataframe(label="Per class (click a column to sort)", interactive=False,
@@ -88,7 +90,7 @@ class EvaluateTab:
     @property
     def outputs(self) -> list:
         return [self.summary, self.per_class, self.confusion, self.pairs, self.mis_gallery, self.mis_table,
-                self.mis_none]
+                self.mis_none, self.share.link, self.share.status]
 
     def _empty(self, summary: str) -> dict:
         return {self.summary: summary, self.per_class: None, self.confusion: gr.Plot(charts.confusion_figure(None, None),
@@ -130,7 +132,7 @@ class EvaluateTab:
 
     @guarded()
     def on_run(self, browser_value, run_id, request: gr.Request):
-        out = self.render(self.shared.who(browser_value, request), run_id)
+        out = {**self.render(self.shared.who(browser_value, request), run_id), **self.share.cleared()}
         if run_id:
             out[self.shared.picked] = run_id
         return out
@@ -139,3 +141,4 @@ class EvaluateTab:
         run_picker(self.shared, tab, self.run)
         self.run.change(self.on_run, inputs=[self.shared.owner, self.run], outputs=self.outputs + [self.shared.picked],
                         api_visibility="private")
+        self.share.wire()

@@ -16,7 +16,7 @@ import gradio as gr
 
 from ftapp.ui.common import Shared, guarded, run_picker, user_message
 from ftapp.ui.core import AppContext, UserError
-from ftapp.ui.demo_page import DEMO_PATH
+from ftapp.ui.share_box import ShareBox
 from ftapp.ui.texts import md_escape
 
 log = logging.getLogger("ftapp.ui")
@@ -30,8 +30,6 @@ settings, the training settings and a `README.md` model card with the results be
 and snippets that load it without ftapp. **ONNX** adds nothing to install but onnxruntime. The
 **demo Space** is a ready-to-upload Hugging Face Space (or run it on your own machine).
 """
-SHARE_HELP = ("A link to a clean demo page of this run: the model's classes, its results and a box to try it — "
-              "nothing else of yours. Anyone with the link can use it until you turn it off.")
 
 
 def make_export(ctx: AppContext, owner: str, run_id: str | None, session_hash: str | None, fmt: str = "zip") -> Path:
@@ -71,16 +69,7 @@ class ExportTab:
                 gr.Markdown(ABOUT, elem_classes=["help"])
             with gr.Column(scale=1, min_width=320):
                 gr.Markdown("#### Share a demo link")
-                gr.Markdown(SHARE_HELP, elem_classes=["help"])
-                self.allow_download = gr.Checkbox(label="Let people with the link download the model", value=False,
-                                                  elem_id="share-allow-download")
-                with gr.Row():
-                    self.share = gr.Button("Share", variant="primary", elem_id="share-create", scale=0,
-                                           min_width=110)
-                    self.revoke = gr.Button("Turn the link off", elem_id="share-revoke", scale=0, min_width=150)
-                self.link = gr.Textbox(label="Demo link", interactive=False, elem_id="share-link",
-                                       buttons=["copy"], placeholder="Press Share to make a link")
-                self.share_status = gr.Markdown("", elem_id="share-status")
+                self.share = ShareBox(shared, self.run, "share", full=True)
         gr.Markdown("#### On the Hugging Face Hub")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=320):
@@ -100,7 +89,7 @@ class ExportTab:
     # ---- handlers ------------------------------------------------------------------------------
     def on_run(self, run_id):
         out = {self.download: gr.DownloadButton(label="Download (.zip)", value=None, interactive=False),
-               self.zip_info: "", self.link: "", self.share_status: ""}
+               self.zip_info: "", **self.share.cleared()}
         if run_id:
             out[self.shared.picked] = run_id
         return out
@@ -113,21 +102,6 @@ class ExportTab:
         return {self.download: gr.DownloadButton(label=f"Download {path.name} ({size:.1f} MB)", value=str(path),
                                                  interactive=True),
                 self.zip_info: f"Ready: **{md_escape(path.name)}** ({size:.1f} MB)."}
-
-    @guarded()
-    def on_share(self, browser_value, run_id, allow_download, request: gr.Request):
-        run = self.shared.ctx.model_run(run_id, self.shared.who(browser_value, request))
-        share = run.share(allow_download=bool(allow_download))
-        who = "can download the model" if share["allow_download"] else "can try it, not download it"
-        return {self.link: f"/{DEMO_PATH}?token={share['token']}",
-                self.share_status: f"Anyone with this link {who}. **Turn the link off** stops it at once."}
-
-    @guarded()
-    def on_revoke(self, browser_value, run_id, request: gr.Request):
-        run = self.shared.ctx.model_run(run_id, self.shared.who(browser_value, request))
-        if not run.revoke_share():
-            raise UserError("This run has no demo link that is on.")
-        return {self.link: "", self.share_status: "The link is off: it now says so to anyone who opens it."}
 
     def _hub(self, action, browser_value, run_id, repo, token, request):
         # the token never leaves this function: not logged, not stored, the box is cleared
@@ -158,21 +132,13 @@ class ExportTab:
         sh, private = self.shared, dict(api_visibility="private")
         run_picker(sh, tab, self.run)
         self.run.change(self.on_run, inputs=[self.run],
-                        outputs=[self.download, self.zip_info, self.link, self.share_status, sh.picked],
+                        outputs=[self.download, self.zip_info, self.share.link, self.share.status, sh.picked],
                         queue=False, **private)
         self.build_zip.click(self.on_zip, inputs=[sh.owner, self.run, self.format],
                              outputs=[self.download, self.zip_info], concurrency_limit=2,
                              show_progress_on=[self.zip_info], **private)
-        # the link is made absolute in the browser, which knows the address it reached the app at
-        self.share.click(self.on_share, inputs=[sh.owner, self.run, self.allow_download],
-                         outputs=[self.link, self.share_status], **private) \
-            .then(None, inputs=[self.link], outputs=[self.link], js=ABSOLUTE_LINK, **private)
-        self.revoke.click(self.on_revoke, inputs=[sh.owner, self.run], outputs=[self.link, self.share_status],
-                          **private)
+        self.share.wire()
         for button, fn, repo in ((self.push, self.on_push, self.repo), (self.publish, self.on_publish, self.space_repo)):
             button.click(fn, inputs=[sh.owner, self.run, repo, self.token], outputs=[self.token, self.push_status],
                          concurrency_limit=1, show_progress_on=[self.push_status], **private)
 
-
-ABSOLUTE_LINK = ("(link) => (link && link.startsWith('/')) ? "
-                 "window.location.origin + window.location.pathname.replace(/\\/$/, '') + link : link")

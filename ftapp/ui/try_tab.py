@@ -4,6 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ftapp.ui.common import Shared, guarded, run_picker
+from ftapp.ui.share_box import ShareBox
 from ftapp.ui.core import AppContext
 from ftapp.ui.texts import md_escape
 
@@ -31,6 +32,7 @@ class TryTab:
                 self.submit = gr.Button("Classify", variant="primary", elem_id="try-submit")
             with gr.Column(scale=1, min_width=320):
                 self.output = gr.Label(label="Prediction (most likely first)", num_top_classes=5, elem_id="try-output")
+                self.share = ShareBox(shared, self.run, "try-share", full=False)
         gr.Markdown("#### Examples from the validation data (click one)")
         self.text_examples = gr.Dataset(components=[self.text], samples=[], label="Example texts", visible=False,
                                         elem_id="try-examples", samples_per_page=8, type="index")
@@ -41,7 +43,7 @@ class TryTab:
     @property
     def outputs(self) -> list:
         return [self.info, self.text, self.image, self.output, self.text_examples, self.image_examples,
-                self.examples_state]
+                self.examples_state, self.share.link, self.share.status]
 
     def render(self, owner: str, run_id: str | None) -> dict:
         out = {self.info: "Pick a finished run (train one in step 3 first).", self.text: gr.Textbox(visible=True),
@@ -69,7 +71,7 @@ class TryTab:
     # ---- handlers ------------------------------------------------------------------------------
     @guarded()
     def on_run(self, browser_value, run_id, request: gr.Request):
-        out = self.render(self.shared.who(browser_value, request), run_id)
+        out = {**self.render(self.shared.who(browser_value, request), run_id), **self.share.cleared()}
         if run_id:
             out[self.shared.picked] = run_id
         return out
@@ -105,3 +107,4 @@ class TryTab:
                                  outputs=[self.text, self.output], **private)
         self.image_examples.select(self.on_image_example, inputs=[sh.owner, self.run, self.examples_state],
                                    outputs=[self.image, self.output], **private)
+        self.share.wire()

@@ -168,6 +168,10 @@ def test_whole_flow_in_browser(local_app, page, tiny_text_model, text_csv, tmp_p
     classes = {"billing", "bug", "praise"} if not readme else None
     assert classes is None or top.inner_text().strip() in classes
     shot(page, "5-try")
+    page.locator("#try-share-create").click()          # Share from Try it: the run's one demo link
+    try_link = page.locator("#try-share-link textarea, #try-share-link input").first
+    expect(try_link).to_have_value(re.compile(r"/demo\?token=[\w-]{32,}$"))
+    early_link = try_link.input_value()
 
     # 6 · Export: a zip with the model folder
     open_tab(page, "6 · Export")
@@ -185,6 +189,7 @@ def test_whole_flow_in_browser(local_app, page, tiny_text_model, text_csv, tmp_p
     link = page.locator("#share-link textarea, #share-link input").first
     expect(link).to_have_value(re.compile(r"^http://.+/demo\?token=[\w-]{32,}$"))
     url_demo = link.input_value()
+    assert url_demo == early_link                      # the same link, wherever it was made
     shot(page, "6-share")
     guest = page.context.browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     guest.goto(url_demo)
