@@ -116,6 +116,16 @@ def write_text_csv(path: Path, n_per_class: int = 20, classes=("billing", "bug",
     return path
 
 
+def write_many_classes_csv(path: Path, n_classes: int = 300, per_class: int = 2) -> Path:
+    """Hundreds of tiny classes (g0, g1, …): reports, tables and training must stay usable."""
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        for g in range(n_classes):
+            writer.writerows([(f"group {g} item {i}", f"g{g}") for i in range(per_class)])
+    return path
+
+
 def write_image_zip(path: Path, n_per_class: int = 12, size: int = 40) -> Path:
     """Red vs blue squares with noise: trivially separable, real PNG files in class folders."""
     import numpy as np

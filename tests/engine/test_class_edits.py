@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from conftest import write_many_classes_csv
 from ftapp import cli
 from ftapp.data import load_dataset
 from ftapp.data.labels import apply_label_map, compose, edit_labels, label_key, similar_merges
@@ -92,12 +93,7 @@ def test_cli_label_map_file_renames_and_drops(tmp_path, capsys, tiny_text_model)
 
 
 def test_300_tiny_classes_give_a_short_report_and_still_train(tmp_path, capsys, tiny_text_model):
-    path = tmp_path / "many.csv"
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["text", "label"])
-        for g in range(300):
-            writer.writerows([(f"group {g} item a", f"g{g}"), (f"group {g} item b", f"g{g}")])
+    path = write_many_classes_csv(tmp_path / "many.csv")
     ds, report = load_dataset(path, workdir=tmp_path / "w")
     assert report.ok and len(ds.classes) == 300
     assert len(report.warnings) == 1 and report.warnings[0].where == "class sizes"

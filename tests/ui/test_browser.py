@@ -328,16 +328,11 @@ def test_class_editor_merges_and_drops_then_evaluate_shows_the_edited_classes(lo
 
 
 def test_three_hundred_classes_render_in_step_one(local_app, page, tmp_path):
-    import csv
-
     from playwright.sync_api import expect
 
-    path = tmp_path / "many.csv"
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["text", "label"])
-        for g in range(300):
-            writer.writerows([(f"group {g} item a", f"g{g}"), (f"group {g} item b", f"g{g}")])
+    from conftest import write_many_classes_csv
+
+    path = write_many_classes_csv(tmp_path / "many.csv")
     _, url = local_app
     page.goto(url)
     page.locator("#data-upload input[type=file]").set_input_files(str(path))
