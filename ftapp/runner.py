@@ -7,6 +7,8 @@ queue; only the run's owner may do either.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import threading
 import time
 from collections import deque
@@ -17,6 +19,7 @@ from ftapp.train.config import TrainConfig
 
 
 log = logging.getLogger("ftapp")
+INPUTS = "input"    # a queued run's own copy of its data file (Runner(keep_inputs=True))
 
 
 def _engine_missing(config, run, **_kwargs) -> None:
@@ -25,21 +28,40 @@ def _engine_missing(config, run, **_kwargs) -> None:
 
 
 class Runner:
-    def __init__(self, store: RunStore, *, limits: Limits = Limits(), allow_local_paths: bool = True):
+    def __init__(self, store: RunStore, *, limits: Limits = Limits(), allow_local_paths: bool = True,
+                 keep_inputs: bool = False):
+        """`keep_inputs`: copy each run's data file into its folder when queued (the app's uploads
+        live in per-session folders that a restart or a closed tab removes); removed when it ends."""
         self.store = store
         self.limits = limits
         self.allow_local_paths = allow_local_paths
+        self.keep_inputs = keep_inputs
         self._queue: deque[tuple[Run, TrainConfig]] = deque()
         self._current: Run | None = None
         self._cv = threading.Condition()
         threading.Thread(target=self._work, name="ftapp-trainer", daemon=True).start()
 
     def submit(self, config: TrainConfig, owner: str = "local", extra_settings: dict | None = None) -> Run:
-        run = self.store.create({**config.to_dict(), **(extra_settings or {})}, owner=owner)
+        if self.keep_inputs and config.data and os.path.isfile(config.data):
+            run = self.store.create({**config.to_dict(), **(extra_settings or {})}, owner=owner)
+            kept = run.dir / INPUTS / os.path.basename(config.data)
+            kept.parent.mkdir()
+            shutil.copyfile(config.data, kept)
+            config.data = str(kept)
+            run.amend_settings(data=str(kept))
+        else:
+            run = self.store.create({**config.to_dict(), **(extra_settings or {})}, owner=owner)
+        self._enqueue(run, config)
+        return run
+
+    def resume(self, run: Run) -> None:
+        """Queue again a run an earlier process left waiting or training (RunStore(requeue=True))."""
+        self._enqueue(run, TrainConfig.from_dict(run.settings))
+
+    def _enqueue(self, run: Run, config: TrainConfig) -> None:
         with self._cv:
             self._queue.append((run, config))
             self._cv.notify()
-        return run
 
     def position(self, run: Run) -> int | None:
         """0 while training, n when n runs are ahead of it, None when not waiting or running."""
@@ -51,6 +73,25 @@ class Runner:
                 if queued is run:
                     return i + ahead   # runs ahead of it: the queue before it plus the one training
         return None
+
+    def waiting(self) -> int:
+        with self._cv:
+            return len(self._queue)
+
+    def wait_seconds(self, before: Run | None = None) -> float:
+        """At most how long until a run queued now (or `before`) would start: what the run training
+        has left of its time budget plus the budgets of the runs waiting ahead."""
+        with self._cv:
+            total = 0.0
+            if self._current is not None:
+                budget = float(self._current.settings.get("time_budget") or 0) * 60
+                started = self._current.started_at or time.time()
+                total += max(0.0, budget - (time.time() - started))
+            for queued, config in self._queue:
+                if queued is before:
+                    break
+                total += config.time_budget * 60
+            return total
 
     def stop(self, run_id: str, owner: str | None = None) -> bool:
         """Ask a run to stop (its best model so far is kept). False if not yours or not active."""
@@ -88,6 +129,7 @@ class Runner:
             finally:
                 with self._cv:
                     self._current = None
+                shutil.rmtree(run.dir / INPUTS, ignore_errors=True)   # kept only while the run needed it
 
     def wait(self, run: Run, timeout: float | None = None) -> bool:
         """Block until the run has ended (for the CLI and tests)."""

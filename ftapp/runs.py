@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -149,7 +150,10 @@ class Run:
     epochs: list = field(default_factory=list)      # "epoch" events
     best: dict = field(default_factory=dict)
     has_model: bool = False
+    started_at: float | None = None  # when it began training (after waiting in the queue)
+    ended_at: float | None = None    # when it reached a TERMINAL status (retention counts from here)
     restored: bool = False          # found on disk at start-up (a run of an earlier app process)
+    requeued: bool = False          # restored while waiting or training: queued again
     listeners: list = field(default_factory=list, repr=False)   # callables(kind, data): must be quick
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -203,6 +207,10 @@ class Run:
             self.status = data["status"]
             self.message = data.get("message", self.message)
             self.has_model = data.get("has_model", self.has_model)
+            if self.status == "running" and self.started_at is None:
+                self.started_at = data.get("t") or time.time()
+            if self.status in TERMINAL:
+                self.ended_at = data.get("t") or time.time()
 
     def save_status(self) -> None:
         try:
@@ -237,6 +245,7 @@ class Run:
                 "eta_seconds": self.eta_seconds, "device": self.device, "info": dict(self.info),
                 "effective": dict(self.effective), "candidates": list(self.candidates.values()),
                 "best": dict(self.best), "has_model": self.has_model,
+                "started_at": self.started_at, "ended_at": self.ended_at,
                 "model": self.settings.get("model"), "data_name": self.settings.get("data_name", "")}
 
     # ---- the demo link ------------------------------------------------------------------
@@ -282,14 +291,17 @@ def new_run(run_dir: str | os.PathLike, settings: dict, owner: str = "local", ru
     return run
 
 
-def read_run(run_dir: Path) -> Run:
-    """A run folder written by an earlier process, with its whole history."""
+def read_run(run_dir: Path, requeue: bool = False) -> Run:
+    """A run folder written by an earlier process, with its whole history. A run that was waiting
+    or training when that process ended is marked interrupted — or, with `requeue` and its data
+    still there, made to wait again (`Run.requeued`): it will train again from the beginning."""
     folder = RunFolder(run_dir)
     meta = json.loads((folder / RunFolder.SETTINGS).read_text())
     run = Run(meta["id"], run_dir, meta.get("owner", "local"), meta["settings"], meta.get("created", 0),
               restored=True)
     status = folder.read(RunFolder.STATUS) or {}
-    for key in ("status", "phase", "message", "progress", "device", "info", "effective", "best", "has_model"):
+    for key in ("status", "phase", "message", "progress", "device", "info", "effective", "best", "has_model",
+                "started_at", "ended_at"):
         if key in status:
             setattr(run, key, status[key])
     run.candidates = {c["name"]: c for c in status.get("candidates") or []}
@@ -304,7 +316,18 @@ def read_run(run_dir: Path) -> Run:
             event.pop("t", None)
             if kind in ("step", "epoch"):   # the rest is already in status.json
                 run._apply(kind, event)
-    if run.active:
+    if run.active and requeue and _inputs_present(run.settings):
+        if events.exists():   # the curves start again: the cut-off attempt's are kept beside them
+            events.replace(folder / "metrics-before-restart.jsonl")
+        run.steps, run.epochs, run.best, run.candidates = [], [], {}, {}
+        run.progress, run.eta_seconds, run.started_at = 0.0, None, None
+        was = run.status
+        run.status, run.phase = "queued", "waiting to start again after a restart"
+        run.message = ("The app restarted while this run " + ("was training" if was == "running" else "waited")
+                       + "; it starts again from the beginning.")
+        run.requeued = True
+        run.save_status()
+    elif run.active:
         run.status = "interrupted"
         run.phase = "interrupted"
         run.message = ("The app stopped while this run was training."
@@ -313,13 +336,24 @@ def read_run(run_dir: Path) -> Run:
     return run
 
 
+def _inputs_present(settings: dict) -> bool:
+    data = settings.get("data")
+    return bool(data) and (str(data).startswith("hf://") or os.path.exists(data))
+
+
 class RunStore:
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike, requeue: bool = False):
+        """`requeue`: runs an earlier process left waiting or training wait again (the app's queue
+        lives in the run folders), oldest first in `requeued()`; without it they are interrupted."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._runs: dict[str, Run] = {}
         self._lock = threading.Lock()
+        self._requeue = requeue
         self._load_existing()
+
+    def requeued(self) -> list[Run]:
+        return sorted((r for r in self._runs.values() if r.requeued and r.status == "queued"), key=lambda r: r.created)
 
     def create(self, settings: dict, owner: str = "local") -> Run:
         run_id = new_run_id()
@@ -327,6 +361,16 @@ class RunStore:
         with self._lock:
             self._runs[run_id] = run
         return run
+
+    def remove(self, run_id: str) -> bool:
+        """Delete an ended run and its folder (retention); an active run is never removed."""
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None or run.active:
+                return False
+            del self._runs[run_id]
+        shutil.rmtree(run.dir, ignore_errors=True)
+        return True
 
     def get(self, run_id: str, owner: str | None = None) -> Run | None:
         """The run, or None when it does not exist or belongs to someone else."""
@@ -354,7 +398,7 @@ class RunStore:
     def _load_existing(self) -> None:
         for settings_file in sorted(self.root.glob(f"*/{RunFolder.SETTINGS}")):
             try:
-                run = read_run(settings_file.parent)
+                run = read_run(settings_file.parent, requeue=self._requeue)
             except (OSError, ValueError, KeyError):
                 continue  # a half-written folder: not a run we can show
             self._runs[run.id] = run

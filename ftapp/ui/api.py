@@ -17,7 +17,7 @@ from ftapp.train.config import SETTINGS
 from ftapp.ui import export_tab, try_tab
 from ftapp.ui.common import guarded
 from ftapp.ui.core import AppContext, UserError
-from ftapp.ui.texts import status_markdown
+from ftapp.ui.policy import removal_time
 
 
 def _problems(report: dict, level: str) -> list[str]:
@@ -61,7 +61,9 @@ def status_dict(ctx: AppContext, run) -> dict:
                                           "chosen", "result", "language_warning")
                  if k in info},
         "effective_settings": snap.get("effective"), "candidates": snap.get("candidates"),
-        "created": snap.get("created"), "status_text": status_markdown(snap, pos),
+        "created": snap.get("created"), "status_text": ctx.status_text(run, snap),
+        "expected_wait_minutes": ctx.expected_wait_minutes(run) if pos else 0,
+        "removed_at": removal_time(run, ctx.quotas),
     }
 
 

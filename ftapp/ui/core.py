@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import atexit
 import logging
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftapp.data import Limits, load_dataset
-from ftapp.data import DataReport, labels
-from ftapp.data.ingest import recheck
+from ftapp.data import DataReport, Limits, labels, load_dataset
 from ftapp.data.hub import hub_display_name, is_hub_source
+from ftapp.data.ingest import recheck
 from ftapp.models.catalog import default_model, looks_like_local_path
 from ftapp.runner import Runner
 from ftapp.runs import Run, RunStore
 from ftapp.ui import session as sess
+from ftapp.ui.policy import Quotas, Retention, disk_problem, removal_time
+from ftapp.ui.texts import status_markdown
 
 log = logging.getLogger("ftapp.ui")
 
@@ -54,16 +56,21 @@ class AppContext:
     limits: Limits
     runs_dir: Path
     files: sess.SessionFiles = field(default_factory=sess.SessionFiles)
+    quotas: Quotas = field(default_factory=lambda: Quotas.for_mode(False))
 
     @classmethod
     def create(cls, runs_dir: str | os.PathLike | None = None, hosted: bool | None = None) -> "AppContext":
         hosted = sess.hosted() if hosted is None else hosted
         root = Path(runs_dir) if runs_dir else sess.runs_dir()
-        store = RunStore(root)
+        store = RunStore(root, requeue=True)    # runs left waiting or training by a restart wait again
         limits = Limits(allow_local_paths=not hosted)
-        runner = Runner(store, limits=limits, allow_local_paths=not hosted)
-        ctx = cls(store=store, runner=runner, hosted=hosted, limits=limits, runs_dir=root.resolve())
+        runner = Runner(store, limits=limits, allow_local_paths=not hosted, keep_inputs=True)
+        for run in store.requeued():
+            runner.resume(run)
+        ctx = cls(store=store, runner=runner, hosted=hosted, limits=limits, runs_dir=root.resolve(),
+                  quotas=Quotas.for_mode(hosted))
         atexit.register(ctx.files.close_all)   # upload folders never outlive the app (runs do)
+        Retention(ctx, ctx.quotas).start()      # hosted: ended runs and idle uploads go after a day
         return ctx
 
     # ---- owners and runs ---------------------------------------------------------------------
@@ -196,7 +203,12 @@ class AppContext:
         if self.hosted and looks_like_local_path(model):
             raise UserError("On this hosted app only Hugging Face Hub ids work (e.g. 'distilbert-base-uncased'), "
                             "not folders.")
+        self._check_quotas(owner, model)
         cfg = {**settings, "model": model}
+        limit = self.quotas.max_run_minutes
+        if limit is not None:   # a run on a shared device is bounded, whatever was asked
+            asked = cfg.get("time_budget")
+            cfg["time_budget"] = min(float(asked), limit) if asked not in (None, "") else limit
         cfg.update(data=data["path"], label_map=settings.get("label_map") or data.get("label_map") or None,
                    text_column=data.get("text_column"),
                    label_column=data.get("label_column"), path_column=data.get("path_column"))
@@ -208,6 +220,32 @@ class AppContext:
             raise UserError(" ".join(config.problems()))
         return self.runner.submit(config, owner=owner, extra_settings={"data_name": data["name"],
                                                                          "modality": data.get("modality")})
+
+    def _check_quotas(self, owner: str, model: str) -> None:
+        q = self.quotas
+        mine = [r for r in self.store.list(owner) if r.active]
+        if q.max_active_per_visitor is not None and len(mine) >= q.max_active_per_visitor:
+            raise UserError(f"You already have {'a run' if len(mine) == 1 else f'{len(mine)} runs'} waiting or "
+                            f"training (run {mine[0].id}). Stop it with **Stop** in step 3, or wait until it "
+                            "ends, then start the next one.")
+        if q.max_queue is not None and self.runner.waiting() >= q.max_queue:
+            raise UserError(f"The queue is full ({self.runner.waiting()} runs waiting, about "
+                            f"{self.expected_wait_minutes()} minutes). Try again later.")
+        problem = disk_problem(self.runs_dir, model, q)
+        if problem:
+            raise UserError(problem)
+
+    def status_text(self, run: Run | None, snap: dict | None) -> str:
+        """The status line of a run, with its queue position and wait, and when it will be removed."""
+        if run is None:
+            return status_markdown(None)
+        pos = self.position(run)
+        return status_markdown(snap, pos, self.expected_wait_minutes(run) if pos else None,
+                               removal_time(run, self.quotas))
+
+    def expected_wait_minutes(self, run: Run | None = None) -> int:
+        """At most how many minutes until a run queued now (or `run`) starts."""
+        return math.ceil(self.runner.wait_seconds(run) / 60)
 
     def stop(self, owner: str, run_id: str | None) -> bool:
         run = self.run(run_id, owner)

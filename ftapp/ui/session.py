@@ -114,13 +114,15 @@ class SessionFiles:
                 s.closed = True
         self.sweep(in_use or set())
 
-    def sweep(self, in_use: set[str]) -> None:
-        """Remove closed sessions' folders (and the oldest when there are too many) unless an
-        active run still reads data from them."""
+    def sweep(self, in_use: set[str], max_idle_s: float | None = None) -> None:
+        """Remove closed sessions' folders (and the oldest when there are too many, and those idle
+        longer than `max_idle_s`) unless an active run still reads data from them."""
+        now = time.time()
         with self._lock:
             items = sorted(self._sessions.items(), key=lambda kv: kv[1].touched)
             excess = max(0, len(items) - self.max_sessions)
-            doomed = [k for i, (k, s) in enumerate(items) if s.closed or i < excess]
+            doomed = [k for i, (k, s) in enumerate(items)
+                      if s.closed or i < excess or (max_idle_s is not None and now - s.touched > max_idle_s)]
             for key in doomed:
                 s = self._sessions[key]
                 if any(is_inside(p, s.dir) for p in in_use):

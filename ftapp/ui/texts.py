@@ -87,8 +87,10 @@ def status_headline(snap: dict) -> str:
             "interrupted": "Interrupted"}.get(status, status.capitalize() or "Unknown")
 
 
-def status_markdown(snap: dict | None, position: int | None = None) -> str:
-    """The train-status text: phase, progress, ETA, queue position, device, outcome."""
+def status_markdown(snap: dict | None, position: int | None = None, wait_minutes: int | None = None,
+                    removal: float | None = None) -> str:
+    """The train-status text: phase, progress, ETA, queue position and wait, device, outcome, and
+    (hosted) when the run will be removed."""
     if not snap:
         return ("**No run yet.** Load data in step 1, check the settings in step 2, then press "
                 "**Start training**.")
@@ -98,7 +100,8 @@ def status_markdown(snap: dict | None, position: int | None = None) -> str:
     parts = []
     if status == "queued":
         q = queue_text(position)
-        parts.append(q + "; it starts automatically." if q else "It starts in a moment.")
+        wait = f" (within about {wait_minutes} min)" if wait_minutes else ""
+        parts.append(q + f"; it starts automatically{wait}." if q else "It starts in a moment.")
     elif status == "running":
         pct = int(100 * float(snap.get("progress") or 0))
         parts.append(f"{pct} % done")
@@ -109,6 +112,8 @@ def status_markdown(snap: dict | None, position: int | None = None) -> str:
         eta = fmt_duration(snap.get("eta_seconds"))
         if eta:
             parts.append(f"about {eta} left")
+        if settings.get("time_budget"):
+            parts.append(f"time limit {float(settings['time_budget']):g} min")
     else:
         msg = snap.get("message") or ""
         if status == "finished":
@@ -136,6 +141,9 @@ def status_markdown(snap: dict | None, position: int | None = None) -> str:
     if status == "finished":
         lines.append("Next: see how it does in **4 · Evaluate**, try it in **5 · Try it**, "
                      "download it in **6 · Export**.")
+    if removal is not None and status in TERMINAL:
+        lines.append(f"Kept on this server until **{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(removal))}**: "
+                     "download it or push it to the Hub (step 6) before then.")
     elif status in ("failed", "interrupted") and snap.get("has_model"):
         lines.append("A model from before the problem was saved and can still be used.")
     notice = (snap.get("info") or {}).get("notice")

@@ -51,8 +51,10 @@ class TrainTab:
                                        info="Overlay the validation curves of several runs.")
         self.compare_plot = gr.Plot(charts.compare_figure([]), show_label=False, elem_id="compare-plot", visible=False)
         if ctx.hosted:
+            q = ctx.quotas
+            kept = f" and removed {q.retention_hours:g} hours after they end" if q.retention_hours else ""
             note = ("**On Spaces the disk is temporary: download or push your model** (step 6). Runs are "
-                    "lost when the Space restarts or goes to sleep. Only you can see your runs.")
+                    f"lost when the Space restarts or goes to sleep{kept}. Only you can see your runs.")
         else:
             note = f"Runs are saved in `{md_escape(str(ctx.runs_dir))}` and listed again after a restart."
         gr.Markdown(note, elem_id="disk-note", elem_classes=["note"])
@@ -76,7 +78,7 @@ class TrainTab:
         old = dict(seen or {})
         rid = run.id if run else None
         same = (not force) and old.get("run", "∅") == rid
-        new = {"run": rid, "status_text": status_markdown(snap, ctx.position(run) if run else None),
+        new = {"run": rid, "status_text": ctx.status_text(run, snap),
                "cache_text": cache_note(snap), "epochs": len(snap["epochs"]) if snap else 0,
                "state": snap["status"] if snap else None, "active": bool(run and run.active),
                "runs_sig": [[r.id, r.status, r.has_model] for r in ctx.runs(owner)],
@@ -185,6 +187,12 @@ class TrainTab:
             kind = "pictures" if data.get("modality") == "image" else "texts"
             hint = (f"Ready: **{md_escape(data['name'])}** — {data['n_items']} {kind}, "
                     f"{len(data.get('class_counts') or {})} classes. Settings come from step 2.")
+            ctx = self.shared.ctx
+            wait = ctx.expected_wait_minutes()
+            if wait:
+                hint += f" Other runs are ahead: yours would start within about {wait} min."
+            if ctx.quotas.max_run_minutes:
+                hint += f" Runs here are limited to {ctx.quotas.max_run_minutes:g} minutes."
         elif data:
             hint = "The data has errors that block training: see step 1."
         else:

@@ -364,3 +364,38 @@ def test_patience_zero_turns_early_stopping_off(tmp_path, tiny_text_model, text_
     run = _train(tmp_path, model=tiny_text_model, data=str(text_csv_big), epochs=8, lr=3e-2, patience=0,
                  frozen_layers=0, warmup_ratio=0.0, head_init="random", auto=False, min_steps=1000)
     assert run.status == "finished" and len(run.epochs) == 8 and "stopped early" not in run.message
+
+
+def test_after_a_restart_waiting_and_cut_off_runs_train_again_in_order(tmp_path, tiny_text_model, text_csv_big):
+    """The queue lives in the run folders: runs an earlier process left waiting or training start
+    again (from the beginning: no checkpoint), oldest first, each with its own copy of its data."""
+    import shutil
+
+    from ftapp.runner import INPUTS, Runner
+
+    first_process = Runner(RunStore(tmp_path / "runs"), keep_inputs=True)
+    upload = tmp_path / "session" / "t.csv"
+    upload.parent.mkdir()
+    shutil.copyfile(text_csv_big, upload)
+    config = dict(model=tiny_text_model, lr=3e-3, **FAST)
+    with first_process._cv:                       # hold the worker: these stay queued
+        cut = first_process.submit(TrainConfig(data=str(upload), **config), owner="alice")
+        waiting = first_process.submit(TrainConfig(data=str(upload), **config), owner="bob")
+        first_process._queue.clear()              # the process dies with both accepted
+    cut.record("status", status="running")        # it had started training
+    cut.record("step", step=1, epoch=0.1, loss=1.0)
+    shutil.rmtree(upload.parent)                  # the session's upload folder is gone with the process
+    assert (cut.dir / INPUTS / "t.csv").is_file() and cut.settings["data"].startswith(str(cut.dir))
+
+    store = RunStore(tmp_path / "runs", requeue=True)
+    again = store.requeued()
+    assert [r.id for r in again] == [cut.id, waiting.id]                  # the original order
+    assert all(r.status == "queued" and "starts again from the beginning" in r.message for r in again)
+    assert again[0].steps == [] and (again[0].dir / "metrics-before-restart.jsonl").is_file()
+    runner = Runner(store, keep_inputs=True)
+    for run in again:
+        runner.resume(run)
+    for run in again:
+        assert runner.wait(run, timeout=120) and run.status == "finished", run.message
+        assert run.has_model and not (run.dir / INPUTS).exists()         # the data copy goes when it ends
+    assert RunStore(tmp_path / "runs").get(cut.id).status == "finished"

@@ -86,7 +86,9 @@ def test_image_flow_and_evaluation_views(local_app, tiny_image_model, image_zip,
     owner = ctx.store.get(st["id"]).owner      # this client's session
     out = ev.render(owner, st["id"])
     assert "accuracy" in out[ev.summary] and list(out[ev.per_class]["class"]) == ["blue", "red"]
-    assert out[ev.confusion].data[0].type == "heatmap" and out[ev.mis_table].visible is False
+    confusion = out[ev.confusion]
+    assert confusion.visible is True and '"type":"heatmap"' in confusion.value["plot"]
+    assert out[ev.mis_table].visible is False
     for item in out[ev.mis_gallery].value or []:
         assert " → " in item["caption"] and item["caption"].endswith("%)")
     out = tr.render(owner, st["id"])
@@ -169,6 +171,28 @@ def test_hosted_isolation_and_queue(hosted_app, tiny_text_model, text_csv):
         b.predict(run_id=long.id, text="hello", api_name="/predict")
     assert long.active
     assert {r["id"] for r in a.predict(api_name="/list_runs")} == {long.id, queued.id}
+
+    # fair shares: A may not queue more while two of theirs are active; a full queue refuses B;
+    # B's run (accepted when there is room) has its time budget capped and waits behind A's
+    with pytest.raises(AppError, match="You already have 2 runs waiting or training"):
+        a.predict(model="", api_name="/start_training")
+    import dataclasses
+
+    quotas = ctx.quotas
+    try:
+        ctx.quotas = dataclasses.replace(quotas, max_queue=1)
+        with pytest.raises(AppError, match=r"The queue is full \(1 runs waiting, about \d+ minutes\)"):
+            b.predict(model="", api_name="/start_training")
+        ctx.quotas = dataclasses.replace(quotas, max_run_minutes=2)
+        st_b = b.predict(model="", time_budget=90, api_name="/start_training")
+        run_b = ctx.store.get(st_b["id"])
+        assert run_b.settings["time_budget"] == 2 and run_b.status == "queued"
+        status_b = b.predict(run_id=st_b["id"], api_name="/run_status")
+        assert status_b["queue_position"] == 2 and status_b["expected_wait_minutes"] >= 1
+        assert "within about" in status_b["status_text"]
+        assert b.predict(run_id=st_b["id"], api_name="/stop_training")["stopped"] is True
+    finally:
+        ctx.quotas = quotas
 
     # A may stop its own runs: the queued one is cancelled, the running one stops within a step
     assert a.predict(run_id=queued.id, api_name="/stop_training")["stopped"] is True

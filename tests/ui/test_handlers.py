@@ -367,3 +367,33 @@ def test_evaluate_with_many_classes_shows_confused_pairs_instead_of_a_matrix(dem
     assert out[tab.pairs].visible is True
     assert pairs["data"][:2] == [["c3", "c7", 4], ["c10", "c2", 2]]
     assert len(out[tab.per_class]) == 40
+
+
+def test_retention_removes_old_ended_runs_only_and_the_status_says_when(tmp_path, monkeypatch):
+    import time as _time
+
+    from ftapp.ui.core import AppContext
+    from ftapp.ui.policy import Quotas, Retention, disk_problem
+
+    monkeypatch.setenv("FTAPP_RETENTION_HOURS", "24")
+    ctx = AppContext.create(tmp_path / "runs", hosted=True)
+    assert ctx.quotas == Quotas(max_active_per_visitor=1, max_queue=20, max_run_minutes=30, retention_hours=24)
+    old, recent, active = (ctx.store.create({"model": "m"}, owner="u-" + c * 32) for c in "abc")
+    for run in (old, recent):
+        run.record("status", status="finished")
+    old.ended_at = _time.time() - 25 * 3600
+    active.record("status", status="running")
+    active.ended_at = _time.time() - 48 * 3600          # never removed while active, whatever its age
+    assert Retention(ctx, ctx.quotas).sweep() == [old.id]
+    assert not old.dir.exists() and recent.dir.exists() and active.dir.exists()
+    assert {r.id for r in ctx.store.list()} == {recent.id, active.id}
+    assert "Kept on this server until" in ctx.status_text(recent, recent.snapshot())
+    assert "Kept on this server" not in ctx.status_text(active, active.snapshot())
+
+    monkeypatch.setenv("FTAPP_MAX_RUN_MINUTES", "off")
+    monkeypatch.setenv("FTAPP_MIN_FREE_DISK_GB", "1000000")
+    quotas = Quotas.for_mode(True)
+    assert quotas.max_run_minutes is None and Quotas.for_mode(False).max_active_per_visitor is None
+    assert disk_problem(tmp_path, "m", quotas).startswith("Not enough free disk to start a run")
+    monkeypatch.setenv("FTAPP_MIN_FREE_DISK_GB", "0.001")
+    assert disk_problem(tmp_path, "m", Quotas.for_mode(True)) is None
