@@ -14,6 +14,7 @@ from ftapp.ui.session import hosted  # noqa: E402
 
 def main() -> None:
     demo = build_demo()
+    demo.ftapp.exit_on_sigterm()   # a stopped container's run pauses at a checkpoint and resumes later
     default_host = "0.0.0.0" if hosted() or os.environ.get("SPACE_ID") else "127.0.0.1"
     server_name = os.environ.get("GRADIO_SERVER_NAME") or default_host
     demo.launch(server_name=server_name, show_error=False, **launch_kwargs(demo))

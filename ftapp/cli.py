@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
+EXIT_PAUSED = 75     # EX_TEMPFAIL: stopped by SIGTERM at a checkpoint; `ftapp train --resume` goes on
 # Not worth a line: bad data then fails with exactly one line, the reason.
 QUIET_PHASES = ("preparing data", "failed")
 
@@ -119,28 +120,72 @@ def config_from_args(args):
                                   "label_column": args.label_column, "path_column": args.path_column, **chosen})
 
 
+def _resumable(folder: str):
+    """The run in `folder` to go on with (`--resume`), from its checkpoint when it has one."""
+    from ftapp.runs import RunFolder, read_run
+    from ftapp.train.config import TrainConfig
+
+    _check_path(folder, "The run folder")
+    if not (Path(folder) / RunFolder.SETTINGS).is_file():
+        raise CliError(f"'{folder}' is not a run folder of `ftapp train` (no settings.json in it).")
+    run = read_run(Path(folder), requeue=True, resume_interrupted=True)
+    if not run.requeued:
+        raise CliError(f"The run in '{folder}' is {run.status}: there is nothing to resume"
+                       + (" (its data is gone)." if run.status == "interrupted" else "."))
+    _err(run.message)
+    return run, TrainConfig.from_dict(run.settings)
+
+
 def cmd_train(args) -> int:
     from ftapp.runs import RunFolder, new_run
     from ftapp.train.job import execute
 
-    _check_path(args.data, "The data file")
-    _check_path(args.val_data, "The validation file")
-    _check_path(args.test_data, "The test file")
-    config = config_from_args(args)
+    if args.resume:
+        run, config = _resumable(args.resume)
+        out = args.resume
+    else:
+        for name in ("data", "model", "out"):
+            if not getattr(args, name):
+                raise CliError(f"--{name} is required (or --resume RUN_DIR to go on with a cut-off run).")
+        _check_path(args.data, "The data file")
+        _check_path(args.val_data, "The validation file")
+        _check_path(args.test_data, "The test file")
+        config, out = config_from_args(args), args.out
+        run = new_run(out, {**config.to_dict(), "data_name": Path(args.data).name}, owner="cli")
     started = time.time()
-    run = new_run(args.out, {**config.to_dict(), "data_name": Path(args.data).name}, owner="cli")
     run.listeners.append(_progress_printer(started))
-    # Ctrl-C asks for a clean stop: the best model so far is still saved.
-    signal.signal(signal.SIGINT, lambda *_: (run.stop_event.set(), _err("Stopping after this step…")))
+    _handle_signals(run)
     with tempfile.TemporaryDirectory(prefix="ftapp-cli-") as work:
-        execute(config, run, workdir=work)
+        execute(config, run, workdir=work, resume=bool(args.resume))
+    if not run.ended:   # SIGTERM: paused at a checkpoint
+        _err(f"Paused at a checkpoint. Go on with: ftapp train --resume {out}")
+        return EXIT_PAUSED
     if run.status == "failed":
         _err(f"ftapp: error: {run.message}")
         return EXIT_FAILED
-    metrics = RunFolder(args.out).metrics()
+    metrics = RunFolder(out).metrics()
     _err(run.message)
-    _err(summary_lines(metrics, args.out))
+    _err(summary_lines(metrics, out))
     return 0
+
+
+def _handle_signals(run) -> None:
+    """Ctrl-C: a clean stop that keeps the best model; SIGTERM: a checkpoint, then exit (resumable
+    with --resume). A second signal of either kind exits at once."""
+    count = {"n": 0}
+
+    def handler(signum, _frame):
+        count["n"] += 1
+        if count["n"] > 1:
+            os._exit(128 + signum)
+        if signum == signal.SIGTERM:
+            run.shutdown_event.set()
+            _err("Writing a checkpoint and pausing…")
+        else:
+            run.stop_event.set()
+            _err("Stopping after this step (Ctrl-C again to quit at once)…")
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
 
 
 def summary_lines(m: dict, out: str) -> str:
@@ -239,10 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(fn=cmd_models)
 
     t = sub.add_parser("train", help="fine-tune a model on labelled data")
-    t.add_argument("--data", required=True, help="zip/folder of class folders, a CSV/TSV/JSONL/XLSX/Parquet table, "
+    t.add_argument("--data", help="zip/folder of class folders, a CSV/TSV/JSONL/XLSX/Parquet table, "
                                                   "or a Hub dataset: hf://datasets/OWNER/NAME?config=C&split=S")
-    t.add_argument("--model", required=True, help="a name from `ftapp models`, a Hub id or a local folder")
-    t.add_argument("--out", required=True, help="folder for the model, metrics.json and the run's records")
+    t.add_argument("--model", help="a name from `ftapp models`, a Hub id or a local folder")
+    t.add_argument("--out", help="folder for the model, metrics.json and the run's records")
+    t.add_argument("--resume", metavar="RUN_DIR", help="go on with a run that was cut off (a kill, a restart, "
+                                                       "SIGTERM) from its last checkpoint")
     t.add_argument("--val-data", default=None, help="separate validation file (default: split off --val-fraction)")
     t.add_argument("--test-data", default=None, help="held-out test file, scored once after training")
     t.add_argument("--text-column"); t.add_argument("--label-column"); t.add_argument("--path-column")

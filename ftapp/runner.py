@@ -125,11 +125,30 @@ class Runner:
                 run, config = self._queue.popleft()
                 self._current = run
             try:
-                execute(config, run, limits=self.limits, allow_local_paths=self.allow_local_paths)
+                execute(config, run, limits=self.limits, allow_local_paths=self.allow_local_paths,
+                        resume=run.requeued)
             finally:
                 with self._cv:
                     self._current = None
-                shutil.rmtree(run.dir / INPUTS, ignore_errors=True)   # kept only while the run needed it
+                if run.ended:   # a run paused by shut-down keeps its data for when it goes on
+                    shutil.rmtree(run.dir / INPUTS, ignore_errors=True)
+
+    def shut_down(self) -> Run | None:
+        """The process is going away: the run training writes a checkpoint and pauses (it resumes
+        after a restart); the waiting ones stay queued in their folders. Returns the paused run."""
+        with self._cv:
+            self._queue.clear()
+            current = self._current
+        if current is not None:
+            current.shutdown_event.set()
+        return current
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Until no run is training (after shut_down: the paused run has written its checkpoint)."""
+        deadline = time.time() + timeout
+        while self._current is not None and time.time() < deadline:
+            time.sleep(0.1)
+        return self._current is None
 
     def wait(self, run: Run, timeout: float | None = None) -> bool:
         """Block until the run has ended (for the CLI and tests)."""

@@ -156,6 +156,8 @@ class Run:
     requeued: bool = False          # restored while waiting or training: queued again
     listeners: list = field(default_factory=list, repr=False)   # callables(kind, data): must be quick
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
+    # set when the process is going away (SIGTERM): the run writes a checkpoint and pauses, unfinished
+    shutdown_event: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -291,10 +293,11 @@ def new_run(run_dir: str | os.PathLike, settings: dict, owner: str = "local", ru
     return run
 
 
-def read_run(run_dir: Path, requeue: bool = False) -> Run:
+def read_run(run_dir: Path, requeue: bool = False, resume_interrupted: bool = False) -> Run:
     """A run folder written by an earlier process, with its whole history. A run that was waiting
     or training when that process ended is marked interrupted — or, with `requeue` and its data
-    still there, made to wait again (`Run.requeued`): it will train again from the beginning."""
+    still there, made to wait again (`Run.requeued`): from its checkpoint when it has one, else from
+    the beginning. `resume_interrupted` (ftapp train --resume): a run already marked interrupted too."""
     folder = RunFolder(run_dir)
     meta = json.loads((folder / RunFolder.SETTINGS).read_text())
     run = Run(meta["id"], run_dir, meta.get("owner", "local"), meta["settings"], meta.get("created", 0),
@@ -316,15 +319,21 @@ def read_run(run_dir: Path, requeue: bool = False) -> Run:
             event.pop("t", None)
             if kind in ("step", "epoch"):   # the rest is already in status.json
                 run._apply(kind, event)
-    if run.active and requeue and _inputs_present(run.settings):
-        if events.exists():   # the curves start again: the cut-off attempt's are kept beside them
-            events.replace(folder / "metrics-before-restart.jsonl")
-        run.steps, run.epochs, run.best, run.candidates = [], [], {}, {}
+    cut_off = run.active or (resume_interrupted and run.status == "interrupted")
+    if cut_off and requeue and _inputs_present(run.settings):
+        saved = (folder.read(CHECKPOINT_INFO) or {}) if run.status != "queued" else {}
+        if saved:   # it goes on from its checkpoint: the curves up to it stay, later steps go
+            _cut_events(run, events, saved["step"])
+            run.message = (f"The app restarted while this run was training; it continues from its checkpoint "
+                           f"(epoch {saved['epoch']}, step {saved['step']}).")
+        else:
+            if events.exists():   # the curves start again: the cut-off attempt's are kept beside them
+                events.replace(folder / "metrics-before-restart.jsonl")
+            run.steps, run.epochs, run.best, run.candidates = [], [], {}, {}
+            run.message = ("The app restarted while this run " + ("waited" if run.status == "queued" else
+                                                                  "was training") + "; it starts again from the beginning.")
         run.progress, run.eta_seconds, run.started_at = 0.0, None, None
-        was = run.status
-        run.status, run.phase = "queued", "waiting to start again after a restart"
-        run.message = ("The app restarted while this run " + ("was training" if was == "running" else "waited")
-                       + "; it starts again from the beginning.")
+        run.status, run.phase = "queued", "waiting to go on after a restart"
         run.requeued = True
         run.save_status()
     elif run.active:
@@ -334,6 +343,24 @@ def read_run(run_dir: Path, requeue: bool = False) -> Run:
                        + (" Its best model so far was saved and can be used." if run.has_model else ""))
         run.save_status()
     return run
+
+
+CHECKPOINT_INFO = "checkpoint.json"   # written by ftapp.train.checkpoint: step, epoch, recipe
+
+
+def _cut_events(run: Run, events: Path, step: int) -> None:
+    """Drop the steps and validations after `step` (the checkpoint's): resumed training emits them again."""
+    keep = lambda e: e.get("kind") not in ("step", "epoch") or e.get("step", 0) <= step   # noqa: E731
+    lines = []
+    for line in events.read_text().splitlines() if events.exists() else []:
+        try:
+            if keep(json.loads(line)):
+                lines.append(line)
+        except ValueError:
+            continue
+    events.write_text("".join(line + "\n" for line in lines))
+    run.steps = [s for s in run.steps if s.get("step", 0) <= step]
+    run.epochs = [e for e in run.epochs if e.get("step", 0) <= step]
 
 
 def _inputs_present(settings: dict) -> bool:

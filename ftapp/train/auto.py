@@ -132,10 +132,15 @@ class Training:
     """The training part of one run, from encoded examples to the kept model (on `clf`)."""
 
     def __init__(self, clf, config: TrainConfig, device, precision: str, emit, stop_event, deadline: float,
-                 class_weights: torch.Tensor | None, on_best=None):
+                 class_weights: torch.Tensor | None, on_best=None, on_checkpoint=None, shutdown_event=None,
+                 resume: dict | None = None):
+        """on_checkpoint(state): the kept fitter's state after validations and at shut-down (the
+        search itself is not checkpointed: a run cut off during it starts again); resume: such a
+        state, to go on from it instead of searching and training from the start."""
         self.clf, self.config, self.device, self.precision = clf, config, device, precision
         self.emit, self.stop_event, self.deadline = emit, stop_event, deadline
         self.class_weights, self.on_best = class_weights, on_best
+        self.on_checkpoint, self.shutdown_event, self.resume = on_checkpoint, shutdown_event, resume
         self.n_params = sum(p.numel() for p in clf.model.parameters())
         self.candidates = Candidates(emit)
         # the pre-trained weights: every recipe, every fold and the probe start from these
@@ -253,7 +258,9 @@ class Training:
         length = self.length(len(train_x))
         self.emit("info", plan=length.to_dict(), probe=probe_val)
         started = time.time()
-        if len(recipes) == 1:
+        if self.resume is not None:
+            fitter = self._resumed(data, length, pretrained)
+        elif len(recipes) == 1:
             self._plan(length.total_steps)
             self.emit("phase", phase="training")
             fitter = self.fitter(data, recipes[0], length, pretrained)
@@ -263,12 +270,28 @@ class Training:
             fitter = self.successive_halving(data, recipes, length, pretrained, probe_val)
             self.emit("phase", phase=f"training the best settings: {fitter.recipe.name}")
             self._replay(fitter)
+        if self.on_checkpoint is not None:
+            fitter.on_checkpoint = lambda state: self.on_checkpoint({**state, "candidates": self.candidates.table()})
+        fitter.shutdown_event = self.shutdown_event
         fitter.train()
         fitter.deactivate()
         out = Outcome("fine-tuned", fitter.recipe, probe, fitter, val_y=val_y, candidates=self.candidates.table(),
                       probe_val=probe_val, train_seconds=time.time() - started, epochs_run=fitter.epoch,
                       best_epoch=fitter.best["epoch"] if fitter.best else None)
         return self._finish(out, fitter, data, probe, probe_val, va_pass.head_inputs)
+
+    def _resumed(self, data: Prepared, length: Length, pretrained: dict) -> Fitter:
+        """The kept fitter as the checkpoint left it (the same batches, rates, early-stopping count)."""
+        state = self.resume
+        fitter = self.fitter(data, Recipe(**state["recipe"]), length, pretrained)
+        fitter.activate()
+        fitter.load_checkpoint(state)
+        for row in state.get("candidates") or []:
+            self.candidates.rows[row["name"]] = row
+        self._plan(length.total_steps)
+        self._done = fitter.step
+        self.emit("phase", phase=f"resumed after a restart at epoch {fitter.epoch}")
+        return fitter
 
     def _finish(self, out: Outcome, fitter: Fitter, data: Prepared, probe: Probe, probe_val: dict, val_features):
         """Keep fine-tuning's best checkpoint, or the probe when it does better on validation (or

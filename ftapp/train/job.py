@@ -24,6 +24,8 @@ import torch
 from ftapp.data import Dataset, Limits, duplicate_groups, find_leaks, load_dataset, train_val_split
 from ftapp.data.ingest import recheck
 from ftapp.data.labels import apply_label_map, edit_labels
+from ftapp.train import checkpoint
+from ftapp.train.loop import ShutDown
 from ftapp.evaluate import UnusableData, evaluate_file, evaluation_report, scores
 from ftapp.models import ModelError, load_pretrained
 from ftapp.runs import Run, RunFolder
@@ -135,8 +137,9 @@ def class_weights(config: TrainConfig, labels: list[str], classes: list[str]) ->
 
 
 def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None = None,
-            limits: Limits = Limits(), allow_local_paths: bool = True) -> None:
-    """Train as `config` says, recording everything on `run`. Never raises."""
+            limits: Limits = Limits(), allow_local_paths: bool = True, resume: bool = False) -> None:
+    """Train as `config` says, recording everything on `run`. Never raises. `resume`: go on from
+    the run's checkpoint when it has one (a run cut off by a restart or SIGTERM)."""
     emit = run.record
     workdir = Path(workdir or run.dir / "work")
     device = pick_device()
@@ -187,8 +190,13 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
         test_x = clf.preprocess.encode(test.items) if test is not None else None
         test_features = _pretrained_features(clf, test_x, device, precision) if test is not None else None
 
+        state = checkpoint.load(run.dir) if resume else None
+        began = started
+        if state is not None:   # the time budget goes on too: what the first attempt used is spent
+            began = time.time() - state.get("elapsed", 0)
+            deadline = began + 60 * config.time_budget
         outcome = _train_with_oom_retry(clf, config, device, precision, run, weights, deadline,
-                                        train_x, train_y, val_x, val_y, train, val)
+                                        train_x, train_y, val_x, val_y, train, val, state, began)
         emit("settings", **_effective(outcome, clf))
         k = clf.frozen_blocks
         trainable = sum(p.numel() for p in clf.model.parameters() if p.requires_grad)
@@ -249,6 +257,9 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
         status = outcome.status
         emit("phase", phase=status)
         emit("status", status=status, message=outcome.message, has_model=True)
+    except ShutDown:   # the process is going away: the checkpoint stays, the run resumes after a restart
+        emit("phase", phase="paused: the app is restarting")
+        return
     except (RunFailed, ModelError, UnusableData) as exc:
         _fail(run, str(exc))
     except MemoryError:
@@ -261,6 +272,8 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
         _fail(run, f"Training failed unexpectedly: {str(exc)[:300]}. Details are in error.log in the run folder.")
     finally:
         release(device)
+        if run.ended:
+            checkpoint.remove(run.dir)
         if workdir.is_relative_to(run.dir):   # a caller's own workdir is the caller's to remove
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -306,14 +319,16 @@ def _concat(a: Dataset, b: Dataset) -> Dataset:
 
 
 def _train_with_oom_retry(clf, config, device, precision, run, weights, deadline, train_x, train_y, val_x, val_y,
-                          train: Dataset, val: Dataset) -> Outcome:
+                          train: Dataset, val: Dataset, resume: dict | None = None,
+                          started: float | None = None) -> Outcome:
     """On GPU out-of-memory, start again from the pre-trained weights with half the batch size."""
     initial = {k: v.detach().clone() for k, v in clf.model.state_dict().items()}
     groups = duplicate_groups(_concat(train, val))
     while True:
         try:
             training = Training(clf, config, device, precision, run.record, run.stop_event, deadline, weights,
-                                on_best=_checkpointer(run))
+                                on_best=_checkpointer(run), on_checkpoint=checkpoint.writer(run, started),
+                                shutdown_event=run.shutdown_event, resume=resume)
             return training.run(train_x, train_y, val_x, val_y, groups)
         except torch.cuda.OutOfMemoryError:
             if config.batch_size <= 1:

@@ -42,6 +42,11 @@ class Stopped(Exception):
     pass
 
 
+class ShutDown(Exception):
+    """The process is going away (SIGTERM, a restart): the fitter wrote a checkpoint at the last
+    step; the run is left to resume, not finished."""
+
+
 @dataclass(frozen=True)
 class Recipe:
     """One way to train: what Auto compares, and what a run with fixed settings uses."""
@@ -162,6 +167,8 @@ class Fitter:
         self._weights: dict | None = None      # this recipe's weights while another one trains
         self._stack: contextlib.ExitStack | None = None
         self.train_seconds = 0.0
+        self.on_checkpoint = None                 # callable(state): after each validation, and at shut-down
+        self.shutdown_event: threading.Event | None = None
 
     # ---- taking turns on one model ---------------------------------------------------------
     def activate(self) -> None:
@@ -184,6 +191,38 @@ class Fitter:
             self._stack.close()
             self._stack = None
         self._weights = trainable_state(self.clf.model)
+
+    # ---- checkpoints: everything needed to go on exactly where it was -------------------------
+    def checkpoint(self) -> dict:
+        """The fitter's state at a step boundary (active on the model). The best weights are stored
+        only when they are not the current ones: one copy where one would do."""
+        weights = trainable_state(self.clf.model)
+        best_is_current = bool(self.history.evals) and self.best is self.history.evals[-1] and not self._losses
+        return {"recipe": self.recipe.to_dict(), "step": self.step, "epoch": self.epoch,
+                "batches": [list(b) for b in self._batches], "losses": list(self._losses),
+                "rng": self.rng.getstate(), "torch_rng": torch.get_rng_state(), "best": self.best,
+                "bad_evals": self.bad_evals, "history": {"steps": self.history.steps, "evals": self.history.evals},
+                "weights": weights, "best_state": None if best_is_current else self.best_state,
+                "opt": self._opt.state_dict(), "sched": self._sched.state_dict(),
+                "train_seconds": self.train_seconds}
+
+    def load_checkpoint(self, state: dict) -> None:
+        """Go on from `state` (after activate()): the same batches, rates and early-stopping count."""
+        self.clf.model.load_state_dict(state["weights"], strict=False)
+        self._opt.load_state_dict(state["opt"])
+        self._sched.load_state_dict(state["sched"])
+        self.step, self.epoch = state["step"], state["epoch"]
+        self._batches, self._losses = [list(b) for b in state["batches"]], list(state["losses"])
+        self.rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.best, self.bad_evals = state["best"], state["bad_evals"]
+        self.history.steps, self.history.evals = list(state["history"]["steps"]), list(state["history"]["evals"])
+        self.best_state = state["best_state"] if state["best_state"] is not None else state["weights"]
+        self.train_seconds = state["train_seconds"]
+
+    def _save_checkpoint(self) -> None:
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(self.checkpoint())
 
     # ---- optimisation --------------------------------------------------------------------
     def _param_groups(self) -> list[dict]:
@@ -272,7 +311,13 @@ class Fitter:
         started = time.time()
         try:
             end = L.total_steps if until_step is None else min(until_step, L.total_steps)
+            if self._batches and getattr(self, "_batch_iter", None) is None:   # resumed mid-epoch
+                clf.train_mode()
+                self._batch_iter = self._epoch_iter(self._batches, k, augment)
             while self.step < end:
+                if self.shutdown_event is not None and self.shutdown_event.is_set():
+                    self._save_checkpoint()
+                    raise ShutDown
                 if not self._batches:
                     govern_threads(self.device)   # fewer threads while other processes busy the cores
                     self.epoch += 1
@@ -306,9 +351,11 @@ class Fitter:
                 if self.data.n("val") and not self._batches and (self.epoch % L.eval_every == 0
                                                                  or self.step >= L.total_steps):
                     self._evaluate(sum(self._losses) / len(self._losses))
+                    self._losses = []
                     if 0 < cfg.patience <= self.bad_evals:
                         self.done = "early"
                         break
+                    self._save_checkpoint()
                     if until_evals is not None and len(self.history.evals) >= until_evals:
                         return None
             else:

@@ -73,6 +73,27 @@ class AppContext:
         Retention(ctx, ctx.quotas).start()      # hosted: ended runs and idle uploads go after a day
         return ctx
 
+    def exit_on_sigterm(self, grace_s: float = 20.0) -> None:
+        """SIGTERM (what a platform sends before it stops a container): the training run writes a
+        checkpoint and pauses, waiting runs stay queued in their folders, then the process exits;
+        all of them go on when the app starts again. A second SIGTERM or Ctrl-C exits at once."""
+        import signal
+        import threading
+
+        count = {"n": 0}
+
+        def handler(signum, _frame):
+            count["n"] += 1
+            if count["n"] > 1:
+                os._exit(128 + signum)
+            self.runner.shut_down()
+
+            def finish():
+                self.runner.wait_idle(grace_s)
+                os._exit(0)
+            threading.Thread(target=finish, name="ftapp-shutdown", daemon=True).start()
+        signal.signal(signal.SIGTERM, handler)
+
     # ---- owners and runs ---------------------------------------------------------------------
     def owner(self, browser_value, session_hash: str | None) -> str:
         return sess.owner_for(browser_value, session_hash)
