@@ -20,6 +20,7 @@ from ftapp.train.config import TrainConfig
 
 log = logging.getLogger("ftapp")
 INPUTS = "input"    # a queued run's own copy of its data file (Runner(keep_inputs=True))
+TRAINER_NICENESS = 10
 
 
 def _engine_missing(config, run, **_kwargs) -> None:
@@ -109,6 +110,13 @@ class Runner:
         return True
 
     def _work(self) -> None:
+        # Training yields the CPU to the server's threads: status polls, page loads and predictions
+        # stay quick while a run keeps both cores busy (the OpenMP threads torch starts from this
+        # thread inherit the niceness). Measured with benchmarks/load_test.py; see the README.
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TRAINER_NICENESS)
+        except (AttributeError, OSError):
+            pass
         # Load the engine here, in the background, while the app starts serving pages: importing
         # ftapp stays fast, and the first run does not pay ~3 s of torch/transformers imports.
         try:

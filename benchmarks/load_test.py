@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Load and fault test of the hosted app, on loopback, as visitors would use it:
+
+1. status polls on an idle server (one poller) — the reference;
+2. six visitors upload a ticket table (450 rows) and queue a short run each, at once;
+3. ten pollers ask for a run's status while it trains: median and 95th percentile, and the
+   ratio of that 95th percentile to the idle one (target: at most 2);
+4. one visitor tries to queue 20 more runs: how many are accepted;
+5. after two runs have finished the server is SIGKILLed and started again: every accepted run
+   must finish with nobody doing anything, the one that was training from its checkpoint;
+6. isolation: no visitor's run list shows another's run.
+
+    python benchmarks/load_test.py [--json-out load.json]
+
+Prints one line per figure and a JSON summary at the end. Takes a few minutes on 2 CPU cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+# the bundled MiniLM, short runs; enough data for a validation split (so checkpoints are written)
+RUN = dict(model="", auto=False, epochs=3, min_steps=60, batch_size=32)
+WORDS = {"billing": "refund invoice payment charged card money bill price", "bug": "crash error broken freezes "
+         "button screen slow login", "praise": "great love thanks awesome happy nice helpful fast"}
+
+
+def write_tickets(path: Path, per_class: int = 150) -> Path:
+    import csv
+    import random
+
+    rng = random.Random(0)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for label, words in WORDS.items():
+            for i in range(per_class):
+                picked = rng.sample(words.split(), 4)
+                w.writerow([f"ticket {i}: my {' and '.join(picked)}", label])
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(runs: Path, port: int, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "FTAPP_MODE": "hosted", "FTAPP_RUNS_DIR": str(runs), "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_SERVER_NAME": "127.0.0.1", "HF_HUB_OFFLINE": "1", "FTAPP_CHECKPOINT_SECONDS": "0",
+           "GRADIO_ANALYTICS_ENABLED": "False"}
+    return subprocess.Popen([sys.executable, str(REPO / "app.py")], env=env, stdout=open(log, "a"),
+                            stderr=subprocess.STDOUT)
+
+
+def client(url: str, timeout: float = 120):
+    from gradio_client import Client
+
+    deadline = time.time() + timeout
+    while True:
+        try:
+            return Client(url, verbose=False)
+        except Exception:  # noqa: BLE001 — not up yet
+            if time.time() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def timed_polls(c, n: int) -> list[float]:
+    """What a page's poll costs: the visitor's runs with their status (each poller is its own session)."""
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        c.predict(api_name="/list_runs")
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def concurrent_polls(pollers, n: int = 20) -> list[float]:
+    out: list[float] = []
+    lock = threading.Lock()
+
+    def poll(c):
+        xs = timed_polls(c, n)
+        with lock:
+            out.extend(xs)
+    threads = [threading.Thread(target=poll, args=(p,)) for p in pollers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def p95(xs: list[float]) -> float:
+    return sorted(xs)[max(0, int(round(0.95 * len(xs))) - 1)]
+
+
+def statuses(runs: Path) -> dict[str, dict]:
+    out = {}
+    for f in runs.glob("*/status.json"):
+        try:
+            out[f.parent.name] = json.loads(f.read_text())
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json-out")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ftapp-load-"))
+    runs, log, port = work / "runs", work / "server.log", free_port()
+    url = f"http://127.0.0.1:{port}/"
+    server = start_server(runs, port, log)
+    summary: dict = {"machine": f"{os.cpu_count()} CPU cores"}
+    try:
+        from gradio_client import handle_file
+
+        data = write_tickets(work / "tickets.csv")
+        visitors = [client(url) for _ in range(6)]
+        for v in visitors:
+            assert v.predict(file=handle_file(str(data)), api_name="/load_data")["ok"]
+
+        # 1. the idle reference: one poller, nothing training
+        first = visitors[0].predict(**{**RUN, "epochs": 1, "min_steps": 1}, api_name="/start_training")
+        while not visitors[0].predict(run_id=first["id"], api_name="/run_status")["finished"]:
+            time.sleep(0.5)
+        idle = timed_polls(visitors[0], 40)
+        summary["idle1_p50_ms"], summary["idle1_p95_ms"] = 1000 * statistics.median(idle), 1000 * p95(idle)
+        print(f"idle server, 1 poller: p50 {summary['idle1_p50_ms']:.0f} ms, p95 {summary['idle1_p95_ms']:.0f} ms")
+        pollers = [visitors[i % 6] if i < 6 else client(url) for i in range(10)]
+        idle10 = concurrent_polls(pollers)
+        summary["idle_p50_ms"], summary["idle_p95_ms"] = 1000 * statistics.median(idle10), 1000 * p95(idle10)
+        print(f"idle server, 10 pollers at once: p50 {summary['idle_p50_ms']:.0f} ms, "
+              f"p95 {summary['idle_p95_ms']:.0f} ms (the reference)")
+
+        # 2. six visitors queue a run each, at once
+        ids: list[str] = [""] * 6   # (+ the one accepted in step 4, added there)
+        def start(i):
+            ids[i] = visitors[i].predict(**RUN, api_name="/start_training")["id"]
+        threads = [threading.Thread(target=start, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(f"six visitors queued: {ids}")
+
+        # 3. ten pollers while the first run trains
+        while visitors[0].predict(run_id=ids[0], api_name="/run_status")["status"] != "running":
+            time.sleep(0.2)
+        busy = concurrent_polls(pollers)
+        summary["busy_p50_ms"], summary["busy_p95_ms"] = 1000 * statistics.median(busy), 1000 * p95(busy)
+        summary["p95_ratio"] = summary["busy_p95_ms"] / summary["idle_p95_ms"]
+        print(f"10 pollers while training: p50 {summary['busy_p50_ms']:.0f} ms, p95 {summary['busy_p95_ms']:.0f} ms"
+              f" — {summary['p95_ratio']:.2f}x the idle server's with 10 pollers (target <= 2)")
+
+        # 4. one visitor tries to queue 20 more: refused while theirs is active
+        refused, extra = 0, []
+        for _ in range(20):
+            try:
+                extra.append(visitors[1].predict(**RUN, api_name="/start_training")["id"])
+            except Exception as exc:  # noqa: BLE001 — gradio_client's AppError
+                refused += 1
+                message = str(exc)
+        summary["over_quota_accepted"], summary["over_quota_message"] = 20 - refused, message
+        ids += extra
+        print(f"a visitor asking for 20 more runs: {20 - refused} accepted; the others hear: {message[:120]}")
+
+        # 6. isolation
+        for i, v in enumerate(visitors):
+            seen = {r["id"] for r in v.predict(api_name="/list_runs")}
+            own = {ids[i]} | ({first["id"]} if i == 0 else set()) | (set(extra) if i == 1 else set())
+            assert seen <= own, (i, seen)
+        summary["isolation"] = "each visitor lists only their own runs"
+
+        # 5. kill after two have finished, start again, nobody does anything
+        while sum(s.get("status") == "finished" for rid, s in statuses(runs).items() if rid in ids) < 2:
+            time.sleep(0.5)
+        deadline = time.time() + 120    # ... and once the run training then has written a checkpoint
+        while not any((runs / rid / "checkpoint.json").exists() for rid, s in statuses(runs).items()
+                      if rid in ids and s.get("status") == "running") and time.time() < deadline:
+            time.sleep(0.1)
+        server.kill()
+        server.wait()
+        cut = [rid for rid, s in statuses(runs).items() if rid in ids and s.get("status") == "running"]
+        print(f"SIGKILL after 2 finished, while {cut} was training")
+        restarted = time.time()
+        server = start_server(runs, port, log)
+        deadline = time.time() + 900
+        while True:
+            st = {rid: s for rid, s in statuses(runs).items() if rid in ids}
+            if all(s.get("status") == "finished" for s in st.values()) and len(st) == len(ids):
+                break
+            assert time.time() < deadline, st
+            time.sleep(1)
+        resumed = [rid for rid in cut if "resumed after a restart" in (runs / rid / "metrics.jsonl").read_text()]
+        summary.update(all_six_finished=True, seconds_after_restart=round(time.time() - restarted, 1),
+                       cut_off=cut, resumed_from_checkpoint=resumed)
+        print(f"after the restart all six finished in {summary['seconds_after_restart']} s; "
+              f"resumed from a checkpoint: {resumed or 'none (cut before its first checkpoint)'}")
+    finally:
+        server.kill()
+    print(json.dumps(summary))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
