@@ -156,7 +156,14 @@ class SettingsTab:
                 e = SETTINGS["epochs"]
                 f["epochs"] = gr.Slider(label=f"{e.label} — 0: let ftapp plan", info=e.help, minimum=0,
                                         maximum=e.maximum, step=1, value=0, elem_id="epochs")
-                f["time_budget"] = _slider("time_budget")
+                cap = ctx.quotas.max_run_minutes
+                if cap is None:
+                    f["time_budget"] = _slider("time_budget")
+                else:   # a shared device: every run is bounded (ftapp/ui/policy.py)
+                    tb = SETTINGS["time_budget"]
+                    f["time_budget"] = gr.Slider(label=tb.label, minimum=tb.minimum, maximum=cap, step=tb.step,
+                                                 value=min(tb.default, cap), elem_id="time-budget",
+                                                 info=f"{tb.help} On this server runs are limited to {cap:g} minutes.")
                 b = SETTINGS["batch_size"]
                 f["batch_size"] = gr.Dropdown(label=b.label, info=b.help, choices=list(b.choices), value=b.default,
                                               elem_id="batch-size")

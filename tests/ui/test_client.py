@@ -215,3 +215,38 @@ def test_local_mode_sessions_keep_their_runs_apart(local_app, tiny_text_model, t
     assert a.predict(run_id=run["id"], api_name="/run_status")["status"] in ("queued", "running")
     assert a.predict(run_id=run["id"], api_name="/stop_training")["stopped"] is True
     assert wait_finished(a, run["id"], timeout=60)["status"] == "stopped"
+
+
+def test_the_app_exits_cleanly_on_sigterm(tmp_path):
+    """What a platform sends before it stops a container: the app pauses its run (see
+    tests/engine/test_resume.py for the run's side) and exits with status 0, in seconds."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "FTAPP_MODE": "hosted", "FTAPP_RUNS_DIR": str(tmp_path / "runs"),
+           "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+    app = Path(__file__).resolve().parents[2] / "app.py"
+    proc = subprocess.Popen([sys.executable, str(app)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.time() + 120
+        while True:                         # up when it answers (a condition, not a fixed sleep)
+            assert proc.poll() is None and time.time() < deadline, proc.stderr.read()[-2000:]
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/gradio_api/info", timeout=5)
+                break
+            except OSError:
+                time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, proc.stderr.read()[-2000:]
+    finally:
+        proc.kill()
