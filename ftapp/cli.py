@@ -231,6 +231,35 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    """Likely label errors, near-duplicates with other labels and outliers: one JSON line each."""
+    import torch
+
+    from ftapp.data import duplicate_groups, load_dataset
+    from ftapp.models import load_pretrained
+    from ftapp.models.catalog import default_model
+    from ftapp.quality import find_issues
+    from ftapp.train.prefix_cache import compute_states
+
+    _check_path(args.data, "The data file")
+    with tempfile.TemporaryDirectory(prefix="ftapp-check-") as work:
+        ds, report = load_dataset(args.data, workdir=work, text_column=args.text_column,
+                                  label_column=args.label_column)
+        if ds is None:
+            raise CliError("The data cannot be used: " + " ".join(str(p) for p in report.errors))
+        clf = load_pretrained(args.model or default_model(ds.modality), ds.classes, modality=ds.modality)
+        features = compute_states(clf, clf.preprocess.encode(ds.items), [], 64, torch.device("cpu"),
+                                  head_inputs=True).head_inputs
+        shown = ds.items if ds.modality == "text" else [os.path.basename(p) for p in ds.items]
+        issues = find_issues(features, ds.labels, ds.classes, ds.origins, shown, groups=duplicate_groups(ds))
+    for issue in issues:
+        print(json.dumps(issue))
+    _err(f"{sum(i['issue'] == 'label' for i in issues)} likely label errors, "
+         f"{sum(i['issue'] == 'near-duplicate' for i in issues)} near-duplicates with another label, "
+         f"{sum(i['issue'] == 'outlier' for i in issues)} outliers in {len(ds)} examples.")
+    return 0
+
+
 def cmd_predict(args) -> int:
     clf = _load_model(args.model)
     failures = 0
@@ -300,6 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True); e.add_argument("--data", required=True)
     e.add_argument("--text-column"); e.add_argument("--label-column")
     e.set_defaults(fn=cmd_evaluate)
+
+    c = sub.add_parser("check", help="find likely label errors, near-duplicates and outliers in labelled data")
+    c.add_argument("--data", required=True); c.add_argument("--model", help="default: the bundled model")
+    c.add_argument("--text-column"); c.add_argument("--label-column")
+    c.set_defaults(fn=cmd_check)
 
     x = sub.add_parser("export", help="write a trained model as a zip, an ONNX file or a demo Space")
     x.add_argument("--model", required=True, help="a trained model's folder (the --out of `ftapp train`)")

@@ -51,6 +51,10 @@ INFO_KEYS = {
     "cross_validation_folds": "when the data is small: the parts of the cross-validation",
     "probe": "frozen features + logistic regression on the validation data", "chosen": "fine-tuned | probe",
     "result": "the headline numbers of a finished run (val/test accuracy, the baseline and its note)",
+    "split_warnings": "warnings from splitting (beyond the data report's)",
+    "language": "how well the tokenizer fits the texts", "language_warning": "the advice when it fits poorly",
+    "label_issues": "likely label errors found (label_issues.csv)",
+    "near_duplicates": "near-duplicate pairs with different labels (label_issues.csv)",
 }
 
 
@@ -81,6 +85,8 @@ class RunFolder:
     PUBLISHED = "published.json"      # Hub repositories the model / its demo Space were pushed to
     SHARE = "share.json"              # the run's demo link: token, created, revoked, allow_download
     DATA_REPORT = "data_report.json"  # what ingestion found
+    LABEL_ISSUES = "label_issues.csv"  # likely label errors, near-duplicates, outliers (ftapp/quality.py)
+    CLEANED_DATA = "cleaned_data.csv"  # the training + validation data with the suggested labels applied
     MODEL_META = MODEL_META           # written with the model: kind, modality, labels, source
     ERROR_LOG = "error.log"           # the traceback of an unexpected failure
     EXAMPLES = "examples"             # validation pictures the app shows (uploads are temporary)

@@ -96,6 +96,7 @@ class Outcome:
     best_epoch: int | float | None = None
     status: str = "finished"             # "finished" | "stopped"
     message: str = ""
+    features: torch.Tensor | None = None  # the pre-trained head inputs of train + val (the data check)
 
 
 class Candidates:
@@ -146,6 +147,7 @@ class Training:
         # the pre-trained weights: every recipe, every fold and the probe start from these
         self.initial = {k: v.detach().clone() for k, v in clf.model.state_dict().items()}
         self._planned, self._done, self._started = 1, 0, time.time()
+        self.features: torch.Tensor | None = None
 
     # ---- progress: one clock over every step of the training phase ------------------------
     def _plan(self, steps: int) -> None:
@@ -237,8 +239,11 @@ class Training:
     def run(self, train_x, train_y, val_x, val_y, groups_all=None) -> Outcome:
         """groups_all: a duplicate-group id per example of train + val (identical examples share one)."""
         if len(val_y) < SMALL_VAL:
-            return self.cross_validated(train_x + val_x, train_y + val_y, groups_all)
-        return self.holdout(train_x, train_y, val_x, val_y, None if groups_all is None else groups_all[:len(train_x)])
+            out = self.cross_validated(train_x + val_x, train_y + val_y, groups_all)
+        else:
+            out = self.holdout(train_x, train_y, val_x, val_y, None if groups_all is None else groups_all[:len(train_x)])
+        out.features = self.features
+        return out
 
     def holdout(self, train_x, train_y, val_x, val_y, train_groups=None) -> Outcome:
         recipes = self.recipes()
@@ -249,6 +254,7 @@ class Training:
         tr_pass = self.frozen_pass(train_x, boundaries, report)
         va_pass = self.frozen_pass(val_x, boundaries, lambda d, n: report(d, n, len(train_x)))
         data = Prepared(self.clf, train_x, train_y, val_x, val_y, self.device, tr_pass, va_pass)
+        self.features = torch.cat([tr_pass.head_inputs, va_pass.head_inputs])
         self.emit("info", used_cache=bool(boundaries), precision=self.precision)
 
         self.emit("phase", phase="fitting the head on the frozen features")
@@ -329,6 +335,7 @@ class Training:
         y = np.asarray(all_y)
         folds = folds_for(y, groups, self.config.seed)
         self.emit("phase", phase="fitting the head on the frozen features")
+        self.features = all_pass.head_inputs
         probe_all = self.probe(all_pass.head_inputs, all_y, groups)
         started = time.time()
         if folds is None:   # a class too small for two folds: the probe is all that can be checked

@@ -203,6 +203,7 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
         emit("info", frozen_layers=k, trainable_params=trainable, freezing=clf.freezing_summary(),
              train_seconds=round(outcome.train_seconds, 2), chosen=outcome.chosen)
 
+        _check_labels(run, config, outcome, _concat(train, val), classes)
         emit("phase", phase="evaluating")
         evaluated = _concat(train, val) if outcome.cross_validated or outcome.on_training_data else val
         report = evaluation_report(classes, outcome.val_y, outcome.val_probs, evaluated.items, evaluated.origins)
@@ -276,6 +277,28 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
             checkpoint.remove(run.dir)
         if workdir.is_relative_to(run.dir):   # a caller's own workdir is the caller's to remove
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _check_labels(run: Run, config: TrainConfig, outcome: Outcome, data: Dataset, classes: list[str]) -> None:
+    """label_issues.csv (likely label errors, near-duplicates with other labels, outliers) and
+    cleaned_data.csv (the suggested labels applied) from the features training computed anyway.
+    A problem here never fails the run."""
+    from ftapp import quality
+
+    if outcome.features is None or len(outcome.features) != len(data):
+        return
+    run.record("phase", phase="checking the labels")
+    try:
+        shown = data.items if data.modality == "text" else [os.path.basename(p) for p in data.items]
+        issues = quality.find_issues(outcome.features, data.labels, classes, data.origins, shown,
+                                     groups=duplicate_groups(data), seed=config.seed)
+        quality.write_csv(issues, run.dir / RunFolder.LABEL_ISSUES)
+        quality.write_cleaned(shown, data.labels, data.origins, issues, run.dir / RunFolder.CLEANED_DATA,
+                              "text" if data.modality == "text" else "file")
+        run.record("info", label_issues=sum(r["issue"] == "label" for r in issues),
+                   near_duplicates=sum(r["issue"] == "near-duplicate" for r in issues))
+    except Exception:  # noqa: BLE001
+        log.exception("the label check of run %s failed", run.id)
 
 
 def _pretrained_features(clf, encoded, device, precision) -> torch.Tensor:

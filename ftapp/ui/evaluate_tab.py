@@ -86,16 +86,24 @@ class EvaluateTab:
         self.mis_table = gr.Dataframe(label="Misclassified texts", visible=False, interactive=False, wrap=True,
                                       elem_id="eval-mistakes-table", max_height=360)
         self.mis_none = gr.Markdown("", elem_id="eval-mistakes-none")
+        gr.Markdown("#### Review the data: likely label errors, near-duplicates with another label, outliers")
+        self.issues_note = gr.Markdown("", elem_id="eval-issues-note")
+        self.issues = gr.Dataframe(label="Found in the training and validation data", interactive=False, wrap=True,
+                                   visible=False, elem_id="eval-label-issues", max_height=360, show_search="filter")
+        self.cleaned = gr.DownloadButton("Download the data with the suggested labels (.csv)", value=None,
+                                         visible=False, elem_id="eval-cleaned-data")
 
     @property
     def outputs(self) -> list:
         return [self.summary, self.per_class, self.confusion, self.pairs, self.mis_gallery, self.mis_table,
-                self.mis_none, self.share.link, self.share.status]
+                self.mis_none, self.issues_note, self.issues, self.cleaned, self.share.link, self.share.status]
 
     def _empty(self, summary: str) -> dict:
         return {self.summary: summary, self.per_class: None, self.confusion: gr.Plot(charts.confusion_figure(None, None),
                                                                                        visible=True),
                 self.pairs: gr.Dataframe(value=None, visible=False),
+                self.issues_note: "", self.issues: gr.Dataframe(value=None, visible=False),
+                self.cleaned: gr.DownloadButton(value=None, visible=False),
                 self.mis_gallery: gr.Gallery(value=None, visible=False),
                 self.mis_table: gr.Dataframe(value=None, visible=False), self.mis_none: ""}
 
@@ -117,6 +125,7 @@ class EvaluateTab:
             out[self.confusion] = gr.Plot(charts.confusion_figure(labels, matrix), visible=True)
         else:   # a matrix of hundreds of rows is unreadable: the pairs and the sortable table say more
             out[self.confusion] = gr.Plot(visible=False)
+        out.update(self._issues(run))
         wrong = report.get("misclassified") or []
         if not wrong:
             out[self.mis_none] = "No mistakes on these examples."
@@ -129,6 +138,24 @@ class EvaluateTab:
                 [{"text": w["item"], "true": w["true"], "predicted": w["predicted"],
                   "confidence": f"{100 * w['confidence']:.0f} %"} for w in wrong[:200]]), visible=True)
         return out
+
+    def _issues(self, run) -> dict:
+        """label_issues.csv of the run (ftapp/quality.py), most likely first, and the cleaned data."""
+        from ftapp.quality import read_csv
+
+        rows = read_csv(run.dir / run.files.LABEL_ISSUES)
+        if not (run.dir / run.files.LABEL_ISSUES).is_file():
+            return {self.issues_note: "This run has no data check (it is older, or stopped before it)."}
+        labels = sum(r["issue"] == "label" for r in rows)
+        note = (f"**{labels} likely label error(s)**, {sum(r['issue'] == 'near-duplicate' for r in rows)} "
+                f"near-duplicate(s) with another label, {sum(r['issue'] == 'outlier' for r in rows)} outlier(s). "
+                "Check them in your file; to retrain with the suggested labels, download the data below and "
+                "upload it in step 1." if rows else "Nothing suspicious found in the labels.")
+        table = pd.DataFrame([{k: r[k] for k in ("issue", "row", "example", "given", "suggested", "score")}
+                              for r in rows[:500]])
+        cleaned = run.dir / run.files.CLEANED_DATA
+        return {self.issues_note: note, self.issues: gr.Dataframe(value=table, visible=bool(rows)),
+                self.cleaned: gr.DownloadButton(value=str(cleaned), visible=labels > 0 and cleaned.is_file())}
 
     @guarded()
     def on_run(self, browser_value, run_id, request: gr.Request):

@@ -25,7 +25,8 @@ class ShareBox:
                                               elem_id=f"{prefix}-allow-download")
         with gr.Row():
             self.button = gr.Button("Share" if full else "Share a demo link", variant="primary" if full else
-                                    "secondary", elem_id=f"{prefix}-create", scale=0, min_width=110)
+                                    "secondary", size="md" if full else "sm", elem_id=f"{prefix}-create", scale=0,
+                                    min_width=110 if full else 200)
             if full:
                 self.revoke = gr.Button("Turn the link off", elem_id=f"{prefix}-revoke", scale=0, min_width=150)
         self.link = gr.Textbox(label="Demo link", interactive=False, elem_id=f"{prefix}-link", buttons=["copy"],

@@ -397,3 +397,25 @@ def test_retention_removes_old_ended_runs_only_and_the_status_says_when(tmp_path
     assert disk_problem(tmp_path, "m", quotas).startswith("Not enough free disk to start a run")
     monkeypatch.setenv("FTAPP_MIN_FREE_DISK_GB", "0.001")
     assert disk_problem(tmp_path, "m", Quotas.for_mode(True)) is None
+
+
+def test_evaluate_lists_the_data_check_and_offers_the_cleaned_data(demo):
+    from ftapp.quality import write_cleaned, write_csv
+    from ftapp.runs import RunFolder
+
+    tab, ctx = demo.tabs["evaluate"], demo.ftapp
+    run = ctx.store.create({"model": "m"}, owner="u-" + "f" * 32)
+    run.files.write(RunFolder.REPORT, {"n": 4, "accuracy": 0.5, "macro_f1": 0.5, "balanced_accuracy": 0.5,
+                                       "labels": ["a", "b"], "confusion_matrix": [[1, 1], [1, 1]],
+                                       "per_class": [], "misclassified": []})
+    issues = [{"row": "t.csv row 3", "issue": "label", "given": "a", "suggested": "b", "score": 0.9,
+               "detail": "", "example": "x"},
+              {"row": "t.csv row 5", "issue": "outlier", "given": "b", "suggested": None, "score": 0.4,
+               "detail": "", "example": "y"}]
+    write_csv(issues, run.dir / RunFolder.LABEL_ISSUES)
+    write_cleaned(["x", "y"], ["a", "b"], ["t.csv row 3", "t.csv row 5"], issues, run.dir / RunFolder.CLEANED_DATA)
+    run.record("status", status="finished", has_model=True)
+    out = tab.render(run.owner, run.id)
+    assert "1 likely label error(s)" in out[tab.issues_note] and out[tab.issues].visible is True
+    assert out[tab.cleaned].visible is True
+    assert (run.dir / RunFolder.CLEANED_DATA).read_text().splitlines()[1] == "x,b,a,t.csv row 3"
