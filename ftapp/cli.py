@@ -233,13 +233,8 @@ def cmd_evaluate(args) -> int:
 
 def cmd_check(args) -> int:
     """Likely label errors, near-duplicates with other labels and outliers: one JSON line each."""
-    import torch
-
-    from ftapp.data import duplicate_groups, load_dataset
-    from ftapp.models import load_pretrained
-    from ftapp.models.catalog import default_model
-    from ftapp.quality import find_issues
-    from ftapp.train.prefix_cache import compute_states
+    from ftapp.data import load_dataset
+    from ftapp.quality import check_dataset
 
     _check_path(args.data, "The data file")
     with tempfile.TemporaryDirectory(prefix="ftapp-check-") as work:
@@ -247,11 +242,7 @@ def cmd_check(args) -> int:
                                   label_column=args.label_column)
         if ds is None:
             raise CliError("The data cannot be used: " + " ".join(str(p) for p in report.errors))
-        clf = load_pretrained(args.model or default_model(ds.modality), ds.classes, modality=ds.modality)
-        features = compute_states(clf, clf.preprocess.encode(ds.items), [], 64, torch.device("cpu"),
-                                  head_inputs=True).head_inputs
-        shown = ds.items if ds.modality == "text" else [os.path.basename(p) for p in ds.items]
-        issues = find_issues(features, ds.labels, ds.classes, ds.origins, shown, groups=duplicate_groups(ds))
+        issues = check_dataset(ds, args.model)
     for issue in issues:
         print(json.dumps(issue))
     _err(f"{sum(i['issue'] == 'label' for i in issues)} likely label errors, "

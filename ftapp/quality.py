@@ -22,6 +22,8 @@ import torch
 
 NEAR = 0.985            # cosine of features above which two texts/pictures are "nearly the same"
 MAX_PAIRWISE = 20_000   # near-duplicates are looked for up to this many examples (n² comparisons)
+COLLAPSED = 0.9         # mean cosine between examples above which the features cannot tell them apart
+MAX_PAIRS = 200         # near-duplicate rows listed at most
 COLUMNS = ["row", "issue", "given", "suggested", "score", "detail", "example"]
 
 
@@ -53,14 +55,19 @@ def find_issues(features: torch.Tensor, labels: list[str], classes: list[str], o
                             f"the model finds '{classes[int(probs[i].argmax())]}' {probs[i].max():.0%} likely"))
 
     z = torch.nn.functional.normalize(x, dim=1)
-    if len(z) <= MAX_PAIRWISE:
+    # features that all point one way (a model that tells these examples apart poorly) would make
+    # every pair a "near-duplicate": then the check says nothing about duplicates
+    spread = float((z @ z[:256].T).mean()) < COLLAPSED
+    if spread and len(z) <= MAX_PAIRWISE:
+        pairs = []
         for start in range(0, len(z), 1024):
             sims = z[start:start + 1024] @ z.T
             for a, b in (sims >= NEAR).nonzero().tolist():
                 i = start + a
                 if i < b and y[i] != y[b]:
-                    rows.append(row(b, "near-duplicate", labels[i], float(sims[a, b]),
-                                    f"nearly the same as {origins[i]}, labelled '{labels[i]}'"))
+                    pairs.append((float(sims[a, b]), i, b))
+        for sim, i, b in sorted(pairs, reverse=True)[:MAX_PAIRS]:
+            rows.append(row(b, "near-duplicate", labels[i], sim, f"nearly the same as {origins[i]}, labelled '{labels[i]}'"))
 
     if len(z) >= 50:
         from cleanlab.outlier import OutOfDistribution
@@ -71,6 +78,26 @@ def find_issues(features: torch.Tensor, labels: list[str], classes: list[str], o
         for i in np.argsort(typical)[:max(1, min(20, len(z) // 100))]:
             rows.append(row(int(i), "outlier", None, 1 - typical[i], "unlike the other examples"))
     return rows
+
+
+def check_dataset(ds, model: str | None = None, allow_local_paths: bool = True) -> list[dict]:
+    """The check on a loaded Dataset before any training ("Check my data", `ftapp check`): the
+    pre-trained model's features (the bundled one for the modality unless `model`), then find_issues."""
+    import os
+
+    from ftapp.data import duplicate_groups
+    from ftapp.models import load_pretrained
+    from ftapp.models.catalog import default_model
+    from ftapp.train.device import pick_device
+    from ftapp.train.prefix_cache import compute_states
+
+    device = pick_device()
+    clf = load_pretrained(model or default_model(ds.modality), ds.classes, modality=ds.modality,
+                          allow_local_paths=allow_local_paths)
+    clf.model.to(device)
+    features = compute_states(clf, clf.preprocess.encode(ds.items), [], 64, device, head_inputs=True).head_inputs
+    shown = ds.items if ds.modality == "text" else [os.path.basename(p) for p in ds.items]
+    return find_issues(features.cpu(), ds.labels, ds.classes, ds.origins, shown, groups=duplicate_groups(ds))
 
 
 def write_csv(rows: list[dict], path: Path) -> Path:

@@ -70,6 +70,25 @@ def edit_labels(ds: Dataset, label_map: dict | None = None, merge_similar: bool 
     return apply_label_map(ds, mapping), mapping
 
 
+def apply_row_edits(ds: Dataset, row_edits: dict | None) -> tuple[Dataset, int]:
+    """Single examples relabelled or dropped (the data check's Review), by their origin as the
+    reports name it. Returns the dataset and how many rows the edits matched."""
+    if not row_edits:
+        return ds, 0
+    keep, labels, matched = [], [], 0
+    for i, (label, origin) in enumerate(zip(ds.labels, ds.origins)):
+        if origin in row_edits:
+            matched += 1
+            if row_edits[origin] is None:
+                continue
+            label = row_edits[origin]
+        keep.append(i)
+        labels.append(label)
+    edited = ds.subset(keep)
+    edited.labels = labels
+    return edited, matched
+
+
 def apply_label_map(ds: Dataset, mapping: dict, merge_similar: bool = False,
                     classes: list[str] | None = None) -> Dataset:
     """The rows whose (mapped) label is kept. With `merge_similar` and the model's `classes`, a

@@ -49,6 +49,10 @@ class TrainConfig:
     label_map: dict | None = setting(None, dict, "Class edits", optional=True, ui=False,
                                      help="Renames, merges and drops classes: a JSON object old label -> new "
                                           "label, null drops the rows (on the command line: a .json file).")
+    row_edits: dict | None = setting(None, dict, "Row fixes", optional=True, ui=False,
+                                     help="Fixes to single examples, from the data check: a JSON object row -> new "
+                                          "label (rows named as in the reports, e.g. 'data.csv row 14'), null drops "
+                                          "the row.")
     merge_similar_labels: bool = setting(False, bool, "Merge look-alike labels", ui=False,
                                          help="Treat labels that differ only in case, spaces or Unicode form "
                                               "('Billing', 'billing ') as one class.")
@@ -160,6 +164,9 @@ class TrainConfig:
             (self.frozen_layers is None or self.frozen_layers >= 0, "Frozen layers cannot be negative."),
             (self.dropout is None or 0 <= self.dropout < 1, "Dropout must be between 0 and 1, for example 0.1."),
             (self.min_examples >= 0, "The smallest class size to keep cannot be negative."),
+            (self.row_edits is None or all(isinstance(k, str) and (v is None or isinstance(v, str))
+                                           for k, v in self.row_edits.items()),
+             "Row fixes must map each row to a new label (text) or to null (drop)."),
             (self.label_map is None or all(isinstance(k, str) and (v is None or isinstance(v, str))
                                            for k, v in self.label_map.items()),
              "Class edits must map each old label to a new label (text) or to null (drop)."),

@@ -23,7 +23,7 @@ import torch
 
 from ftapp.data import Dataset, Limits, duplicate_groups, find_leaks, load_dataset, train_val_split
 from ftapp.data.ingest import recheck
-from ftapp.data.labels import apply_label_map, edit_labels
+from ftapp.data.labels import apply_label_map, apply_row_edits, edit_labels
 from ftapp.train import checkpoint
 from ftapp.train.loop import ShutDown
 from ftapp.evaluate import UnusableData, evaluate_file, evaluation_report, scores
@@ -99,8 +99,9 @@ def prepare_data(config: TrainConfig, workdir: Path, limits: Limits) -> Splits:
 def _edit_classes(config: TrainConfig, ds: Dataset, report):
     """The user's class edits (rename / merge / drop, similar-label merges, small classes), applied
     before anything is split; the report is redone on the edited classes."""
-    if not (config.label_map or config.merge_similar_labels or config.min_examples):
+    if not (config.label_map or config.merge_similar_labels or config.min_examples or config.row_edits):
         return ds, report, {}
+    ds, matched = apply_row_edits(ds, config.row_edits)
     edited, mapping = edit_labels(ds, config.label_map, config.merge_similar_labels, config.min_examples)
     if len(edited.classes) < 2:
         raise RunFailed(f"After the class edits only {len(edited.classes)} class is left; training needs at least "
@@ -108,9 +109,12 @@ def _edit_classes(config: TrainConfig, ds: Dataset, report):
     redone = recheck(report, Counter(edited.labels))
     merged = sum(1 for v in mapping.values() if v is not None)
     dropped = sorted(k for k, v in mapping.items() if v is None)
-    redone.warn("class edits", f"{merged} label(s) renamed or merged, {len(dropped)} class(es) dropped"
-                               + (f" ({', '.join(dropped[:5])}{', …' if len(dropped) > 5 else ''})" if dropped else "")
-                               + f": {len(edited)} of {len(ds)} examples, {len(edited.classes)} classes.")
+    if config.row_edits:
+        redone.warn("row fixes", f"{matched} of {len(config.row_edits)} fixed row(s) found and applied.")
+    if mapping:
+        redone.warn("class edits", f"{merged} label(s) renamed or merged, {len(dropped)} class(es) dropped"
+                                   + (f" ({', '.join(dropped[:5])}{', …' if len(dropped) > 5 else ''})" if dropped
+                                      else "") + f": {len(edited)} of {len(ds)} examples, {len(edited.classes)} classes.")
     return edited, redone, mapping
 
 

@@ -231,6 +231,7 @@ class AppContext:
             asked = cfg.get("time_budget")
             cfg["time_budget"] = min(float(asked), limit) if asked not in (None, "") else limit
         cfg.update(data=data["path"], label_map=settings.get("label_map") or data.get("label_map") or None,
+                   row_edits=settings.get("row_edits") or data.get("row_edits") or None,
                    text_column=data.get("text_column"),
                    label_column=data.get("label_column"), path_column=data.get("path_column"))
         try:
@@ -267,6 +268,41 @@ class AppContext:
     def expected_wait_minutes(self, run: Run | None = None) -> int:
         """At most how many minutes until a run queued now (or `run`) starts."""
         return math.ceil(self.runner.wait_seconds(run) / 60)
+
+    def check_data(self, session_hash: str | None, model: str | None = None) -> list[dict]:
+        """Step 1's "Check my data": the session's data (with its class edits) through ftapp/quality.py."""
+        import tempfile
+
+        from ftapp.quality import check_dataset
+
+        data = self.session_data(session_hash)
+        if not data or not data.get("ok"):
+            raise UserError("Load your data first.")
+        if self.hosted and model and looks_like_local_path(model):
+            model = None
+        with tempfile.TemporaryDirectory(prefix="ftapp-check-") as work:
+            ds, _ = load_dataset(data["path"], workdir=work, text_column=data.get("text_column"),
+                                 label_column=data.get("label_column"), path_column=data.get("path_column"),
+                                 limits=self.limits)
+            if ds is None:
+                raise UserError("The data could not be read again. Load it again in step 1.")
+            ds = labels.apply_label_map(ds, data.get("label_map") or {})
+            return check_dataset(ds, model, allow_local_paths=not self.hosted)
+
+    def retrain_with_fixes(self, owner: str, session_hash: str | None, run_id: str, row_edits: dict) -> Run:
+        """A new run with a finished run's settings and the data check's row fixes, on the same data
+        (loaded in step 1 of this session); the original run and the user's file stay untouched."""
+        from ftapp.train.config import SETTINGS
+
+        run = self.model_run(run_id, owner)
+        data = self.session_data(session_hash)
+        if not data or data.get("name") != run.settings.get("data_name"):
+            raise UserError(f"Load the data of that run ({run.settings.get('data_name', 'its file')}) in step 1 "
+                            "first, then press Retrain again.")
+        if not row_edits:
+            raise UserError("No fixes to retrain with: type a new label or tick drop in the table first.")
+        settings = {k: v for k, v in run.settings.items() if k in SETTINGS}   # as asked: Auto decides again
+        return self.start(owner, data, {**settings, "row_edits": {**(settings.get("row_edits") or {}), **row_edits}})
 
     def stop(self, owner: str, run_id: str | None) -> bool:
         run = self.run(run_id, owner)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from ftapp.ui import charts
+from ftapp.ui import charts, review
 from ftapp.ui.class_editor import ClassEditor
 from ftapp.ui.common import Shared, guarded
 from ftapp.data.hub import hub_source
@@ -53,6 +53,19 @@ class DataTab:
                                         info="Only for tables that list picture files instead of texts.")
             self.apply_cols = gr.Button("Use these columns", elem_id="data-apply-columns", scale=0, min_width=160)
         self.editor = ClassEditor(shared, self.status, self.classes_plot)
+        with gr.Accordion("Check my data: likely label errors, near-duplicates, outliers", open=False,
+                          elem_id="data-check-box"):
+            gr.Markdown("The bundled model reads every example once and a small classifier, trained on the "
+                        "other examples, says which labels look wrong (takes seconds to a minute).",
+                        elem_classes=["help"])
+            with gr.Row():
+                self.check = gr.Button("Check my data", size="sm", elem_id="data-check", scale=0, min_width=160)
+                self.apply_fixes = gr.Button("Use these fixes in the next run", size="sm", elem_id="data-apply-fixes",
+                                             scale=0, min_width=240)
+            self.check_note = gr.Markdown("", elem_id="data-check-note")
+            self.check_table = gr.Dataframe(headers=review.ISSUE_COLUMNS, interactive=True, static_columns=review.STATIC,
+                                            wrap=True, visible=False, max_height=360, show_search="filter",
+                                            elem_id="data-check-table")
         self.preview_gallery = gr.Gallery(label="A few pictures per class", visible=False, columns=8, height=260,
                                           object_fit="contain", elem_id="data-preview-images", allow_preview=True)
         self.preview_table = gr.Dataframe(label="A few rows per class", visible=False, wrap=True, interactive=False,
@@ -114,6 +127,26 @@ class DataTab:
             return self._load(request, hub=hub_source(dataset_id, config, split))
         return guarded(on_error=self.failed)(load)(request)
 
+    def on_check(self, request: gr.Request):
+        def check(request):
+            rows = self.shared.ctx.check_data(request.session_hash)
+            note = review.issues_note(rows, "Type a new label or tick drop, then **Use these fixes in the next run** "
+                                            "(your file is not changed).")
+            return {self.check_note: note,
+                    self.check_table: gr.Dataframe(value=review.issues_table(rows), visible=bool(rows))}
+        return guarded(on_error=lambda m: {self.check_note: f"**Check failed:** {md_escape(m)}"})(check)(request)
+
+    def on_apply_fixes(self, table, request: gr.Request):
+        def apply(request):
+            data = self.shared.ctx.session_data(request.session_hash)
+            if not data:
+                raise UserError("Load your data first.")
+            data["row_edits"] = review.row_edits_from(table)
+            n = len(data["row_edits"])
+            return {self.check_note: f"{n} row fix(es) will be used by the next run (step 3)." if n else
+                    "No fixes: type a new label or tick drop first."}
+        return guarded(on_error=lambda m: {self.check_note: md_escape(m)})(apply)(request)
+
     def on_columns(self, text_col, label_col, path_col, request: gr.Request):
         keep = self.shared.ctx.session_data(request.session_hash)
         path_col = None if path_col in (None, "", NONE) else path_col
@@ -133,6 +166,10 @@ class DataTab:
             self.apply_cols.click(self.on_columns, inputs=[self.text_col, self.label_col, self.path_col], **common),
             *self.editor.wire(),
         ]
+        private = dict(api_visibility="private")
+        self.check.click(self.on_check, inputs=None, outputs=[self.check_note, self.check_table],
+                         concurrency_limit=1, show_progress_on=[self.check_note], **private)
+        self.apply_fixes.click(self.on_apply_fixes, inputs=[self.check_table], outputs=[self.check_note], **private)
 
 
 def _image_preview(ds, per_class: int = 4) -> list:

@@ -5,7 +5,7 @@ import gradio as gr
 import pandas as pd
 
 
-from ftapp.ui import charts
+from ftapp.ui import charts, review
 from ftapp.ui.common import Shared, guarded, run_picker
 from ftapp.ui.share_box import ShareBox
 from ftapp.ui.texts import fmt_pct, md_escape
@@ -88,10 +88,18 @@ class EvaluateTab:
         self.mis_none = gr.Markdown("", elem_id="eval-mistakes-none")
         gr.Markdown("#### Review the data: likely label errors, near-duplicates with another label, outliers")
         self.issues_note = gr.Markdown("", elem_id="eval-issues-note")
-        self.issues = gr.Dataframe(label="Found in the training and validation data", interactive=False, wrap=True,
-                                   visible=False, elem_id="eval-label-issues", max_height=360, show_search="filter")
-        self.cleaned = gr.DownloadButton("Download the data with the suggested labels (.csv)", value=None,
-                                         visible=False, elem_id="eval-cleaned-data")
+        self.issues = gr.Dataframe(label="Found in the training and validation data: type a new label or tick drop",
+                                   headers=review.ISSUE_COLUMNS, interactive=True, static_columns=review.STATIC,
+                                   wrap=True, visible=False, elem_id="eval-label-issues", max_height=360,
+                                   show_search="filter")
+        with gr.Row():
+            self.accept = gr.Button("Accept all suggested labels", size="sm", elem_id="eval-accept-suggestions",
+                                    scale=0, min_width=220)
+            self.retrain = gr.Button("Retrain with these fixes", size="sm", variant="primary",
+                                     elem_id="eval-retrain", scale=0, min_width=200)
+            self.cleaned = gr.DownloadButton("Download the data with the suggested labels (.csv)", value=None,
+                                             visible=False, size="sm", elem_id="eval-cleaned-data")
+        self.retrain_status = gr.Markdown("", elem_id="eval-retrain-status")
 
     @property
     def outputs(self) -> list:
@@ -147,15 +155,24 @@ class EvaluateTab:
         if not (run.dir / run.files.LABEL_ISSUES).is_file():
             return {self.issues_note: "This run has no data check (it is older, or stopped before it)."}
         labels = sum(r["issue"] == "label" for r in rows)
-        note = (f"**{labels} likely label error(s)**, {sum(r['issue'] == 'near-duplicate' for r in rows)} "
-                f"near-duplicate(s) with another label, {sum(r['issue'] == 'outlier' for r in rows)} outlier(s). "
-                "Check them in your file; to retrain with the suggested labels, download the data below and "
-                "upload it in step 1." if rows else "Nothing suspicious found in the labels.")
-        table = pd.DataFrame([{k: r[k] for k in ("issue", "row", "example", "given", "suggested", "score")}
-                              for r in rows[:500]])
+        note = review.issues_note(rows, "Type a new label or tick drop (or **Accept all suggested labels**), then "
+                                        "**Retrain with these fixes**; or download the data with the suggested "
+                                        "labels. This run and your file stay as they are.")
+        table = review.issues_table(rows)
         cleaned = run.dir / run.files.CLEANED_DATA
         return {self.issues_note: note, self.issues: gr.Dataframe(value=table, visible=bool(rows)),
                 self.cleaned: gr.DownloadButton(value=str(cleaned), visible=labels > 0 and cleaned.is_file())}
+
+    @guarded()
+    def on_accept(self, table):
+        return gr.Dataframe(value=review.accept_suggestions(table))
+
+    @guarded()
+    def on_retrain(self, browser_value, run_id, table, request: gr.Request):
+        owner = self.shared.who(browser_value, request)
+        run = self.shared.ctx.retrain_with_fixes(owner, request.session_hash, run_id, review.row_edits_from(table))
+        return (f"Started run **{run.id}** with {len(run.settings.get('row_edits') or {})} fixed row(s); "
+                "watch it in **3 · Train**. The first run and your file are unchanged.")
 
     @guarded()
     def on_run(self, browser_value, run_id, request: gr.Request):
@@ -169,3 +186,6 @@ class EvaluateTab:
         self.run.change(self.on_run, inputs=[self.shared.owner, self.run], outputs=self.outputs + [self.shared.picked],
                         api_visibility="private")
         self.share.wire()
+        self.accept.click(self.on_accept, inputs=[self.issues], outputs=[self.issues], api_visibility="private")
+        self.retrain.click(self.on_retrain, inputs=[self.shared.owner, self.run, self.issues],
+                           outputs=[self.retrain_status], api_visibility="private")

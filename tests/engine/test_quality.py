@@ -60,7 +60,7 @@ def test_cli_check_and_train_write_the_issues_and_cleaned_data(tmp_path, tiny_te
     rows = ["text,label"] + [f"refund my invoice {i},billing" for i in range(12)] + \
            [f"the app crashes {i},bug" for i in range(12)] + ["refund my invoice 3,bug"]   # a copy, another label
     data.write_text("\n".join(rows) + "\n")
-    out = subprocess.run([sys.executable, "-m", "ftapp", "check", "--data", str(data), "--model", tiny_text_model],
+    out = subprocess.run([sys.executable, "-m", "ftapp", "check", "--data", str(data)],      # the bundled model
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
     issues = [json.loads(line) for line in out.stdout.splitlines()]

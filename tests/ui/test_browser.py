@@ -18,6 +18,7 @@ CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 README_SHOTS = REPO / "assets" / "screenshots"
+EXAMPLES_DIR = REPO / "assets" / "examples"
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason=f"Chromium not found at {CHROMIUM} (CI installs it: apt-get install -y chromium)")
@@ -342,3 +343,59 @@ def test_three_hundred_classes_render_in_step_one(local_app, page, tmp_path):
     expect(page.locator("#data-classes .js-plotly-plot")).to_be_visible()
     expect(page.locator("#data-class-table")).to_contain_text("g0")
     shot(page, "1-many-classes", readme=False)
+
+
+def test_check_my_data_then_review_and_retrain_with_fixes(local_app, page, tiny_text_model, tmp_path):
+    """Step 1's check (the bundled model's features) finds flipped labels; a fix typed there goes
+    into the next run; Evaluate lists the run's own check, accepts the suggestions and retrains."""
+    import csv
+
+    from playwright.sync_api import expect
+
+    rows = list(csv.reader((EXAMPLES_DIR / "support_tickets.csv").open()))
+    header, body = rows[0], rows[1:]
+    for i in (3, 40, 90):                                  # three labels flipped to another class
+        body[i][1] = next(c for c in ("billing", "bug", "praise", "account_access") if c != body[i][1])
+    path = tmp_path / "tickets.csv"
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows([header] + body)
+    demo, url = local_app
+    expect.set_options(timeout=60_000)
+    page.goto(url)
+    page.locator("#data-upload input[type=file]").set_input_files(str(path))
+    expect(page.locator("#data-status")).to_contain_text("Ready to train")
+    page.get_by_text("Check my data: likely label errors").click()
+    page.locator("#data-check").click()
+    expect(page.locator("#data-check-note")).to_contain_text("likely label error", timeout=180_000)
+    table = page.locator("#data-check-table")
+    assert table.locator("[data-testid='cell-0-0']").inner_text().strip() == "label"   # label errors come first
+    row_name = table.locator("[data-testid='cell-0-1']").inner_text().strip()
+    suggested = table.locator("[data-testid='cell-0-4']").inner_text().strip()
+    table.locator("[data-testid='cell-0-6']").dblclick()
+    page.keyboard.type(suggested)
+    page.keyboard.press("Enter")
+    page.locator("#data-apply-fixes").click()
+    expect(page.locator("#data-check-note")).to_contain_text("1 row fix(es) will be used by the next run")
+    shot(page, "1-check-my-data", readme=False)
+
+    open_tab(page, "2 · Model & settings")
+    model = page.locator("#model-select input")
+    model.click()
+    model.fill(tiny_text_model)
+    model.press("Enter")
+    expect(page.locator("#frozen-readout")).to_contain_text("of 2 blocks frozen")
+    open_tab(page, "3 · Train")
+    page.locator("#train-start").click()
+    expect(page.locator("#train-status")).to_contain_text("finished", timeout=180_000)
+    run_id = re.search(r"Run (\d{8}-\d{6}-[0-9a-f]+)", page.locator("#train-status").inner_text()).group(1)
+    assert demo.ftapp.store.get(run_id).settings["row_edits"] == {row_name: suggested}
+
+    open_tab(page, "4 · Evaluate")
+    expect(page.locator("#eval-issues-note")).to_contain_text("likely label error")
+    page.locator("#eval-accept-suggestions").click()
+    page.locator("#eval-retrain").click()
+    expect(page.locator("#eval-retrain-status")).to_contain_text("Started run")
+    new_id = re.search(r"run \*?\*?(\d{8}-\d{6}-[0-9a-f]+)", page.locator("#eval-retrain-status").inner_text(),
+                       re.I).group(1)
+    assert new_id != run_id and demo.ftapp.store.get(new_id).settings["row_edits"]
+    shot(page, "4-review", readme=False)
