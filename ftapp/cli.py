@@ -265,8 +265,13 @@ def cmd_predict(args) -> int:
             print(json.dumps({"input": item, "error": str(exc)}))
             failures += 1
             continue
-        print(json.dumps({"input": item, "label": next(iter(top)),
-                          "labels": [{"label": k, "score": v} for k, v in top.items()]}))
+        line = {"input": item, "label": next(iter(top)), "labels": [{"label": k, "score": v} for k, v in top.items()]}
+        if args.explain:   # text: [word, weight] pairs; pictures: the heatmap PNG's path
+            from ftapp.explain import explain
+
+            why = explain(clf, item, line["label"], out_dir=tempfile.mkdtemp(prefix="ftapp-explain-"))
+            line["explanation"] = why.get("words", why.get("heatmap"))
+        print(json.dumps(line))
     return EXIT_FAILED if failures else 0
 
 
@@ -335,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("predict", help="label images or texts with a trained model")
     r.add_argument("--model", required=True)
     r.add_argument("--top-k", type=int, default=3)
+    r.add_argument("--explain", action="store_true",
+                   help="add why: each word's weight for texts, a heatmap PNG for pictures")
     r.add_argument("inputs", nargs="+", help="image paths or texts")
     r.set_defaults(fn=cmd_predict)
     return p

@@ -34,6 +34,30 @@ def model_for(run_dir: str | Path) -> Classifier:
 def predict_run(run_dir: str | Path, item, top_k: int = 5) -> dict[str, float]:
     """item: a text, an image path or a PIL image. Wrong or missing input gets a plain message."""
     clf = model_for(run_dir)
+    _check_input(clf, item)
+    try:
+        return clf.predict([item], top_k=top_k)[0]
+    except ValueError as exc:   # unreadable image: open_image says why in plain words
+        raise ModelError(str(exc)) from None
+
+
+def explain_run(run_dir: str | Path, item, target: str | None = None) -> dict:
+    """Why the model says what it says about `item` (ftapp/explain.py): words with weights, or a heatmap."""
+    from ftapp.explain import explain
+
+    clf = model_for(run_dir)
+    _check_input(clf, item)
+    try:
+        with _LOCK_EXPLAIN:   # one at a time: each is a burst of forward passes on the shared model
+            return explain(clf, item, target)
+    except ValueError as exc:
+        raise ModelError(str(exc)) from None
+
+
+_LOCK_EXPLAIN = threading.Lock()
+
+
+def _check_input(clf, item) -> None:
     if clf.modality == "text":
         if item is not None and not isinstance(item, str):
             raise ModelError("This model reads text: type a sentence.")
@@ -43,7 +67,3 @@ def predict_run(run_dir: str | Path, item, top_k: int = 5) -> dict[str, float]:
         raise ModelError("Upload a picture or take one with the webcam first.")
     elif isinstance(item, str) and not Path(item).is_file():
         raise ModelError("This model reads images: upload a picture.")
-    try:
-        return clf.predict([item], top_k=top_k)[0]
-    except ValueError as exc:   # unreadable image: open_image says why in plain words
-        raise ModelError(str(exc)) from None

@@ -8,6 +8,7 @@ import pandas as pd
 from ftapp.ui import charts, review
 from ftapp.ui.common import Shared, guarded, run_picker
 from ftapp.ui.share_box import ShareBox
+from ftapp.ui.why import WhyView, explanation
 from ftapp.ui.texts import fmt_pct, md_escape
 
 EXPLAIN = ("*Precision*: when the model says this class, how often it is right. *Recall*: of the real "
@@ -86,6 +87,8 @@ class EvaluateTab:
         self.mis_table = gr.Dataframe(label="Misclassified texts", visible=False, interactive=False, wrap=True,
                                       elem_id="eval-mistakes-table", max_height=360)
         self.mis_none = gr.Markdown("", elem_id="eval-mistakes-none")
+        gr.Markdown("Click a mistake to see why the model said what it said.", elem_classes=["help"])
+        self.why = WhyView("eval")
         gr.Markdown("#### Review the data: likely label errors, near-duplicates with another label, outliers")
         self.issues_note = gr.Markdown("", elem_id="eval-issues-note")
         self.issues = gr.Dataframe(label="Found in the training and validation data: type a new label or tick drop",
@@ -104,13 +107,14 @@ class EvaluateTab:
     @property
     def outputs(self) -> list:
         return [self.summary, self.per_class, self.confusion, self.pairs, self.mis_gallery, self.mis_table,
-                self.mis_none, self.issues_note, self.issues, self.cleaned, self.share.link, self.share.status]
+                self.mis_none, self.issues_note, self.issues, self.cleaned, self.share.link, self.share.status,
+                *self.why.outputs]
 
     def _empty(self, summary: str) -> dict:
         return {self.summary: summary, self.per_class: None, self.confusion: gr.Plot(charts.confusion_figure(None, None),
                                                                                        visible=True),
                 self.pairs: gr.Dataframe(value=None, visible=False),
-                self.issues_note: "", self.issues: gr.Dataframe(value=None, visible=False),
+                self.issues_note: "", self.issues: gr.Dataframe(value=None, visible=False), **self.why.hidden(),
                 self.cleaned: gr.DownloadButton(value=None, visible=False),
                 self.mis_gallery: gr.Gallery(value=None, visible=False),
                 self.mis_table: gr.Dataframe(value=None, visible=False), self.mis_none: ""}
@@ -163,6 +167,25 @@ class EvaluateTab:
         return {self.issues_note: note, self.issues: gr.Dataframe(value=table, visible=bool(rows)),
                 self.cleaned: gr.DownloadButton(value=str(cleaned), visible=labels > 0 and cleaned.is_file())}
 
+    def _mistakes(self, run) -> list[dict]:
+        report = run.files.read(run.files.TEST_REPORT) or run.files.report() or {}
+        wrong = report.get("misclassified") or []
+        if run.files.modality() == "image":   # as the gallery shows them
+            wrong = [w for w in wrong[:60] if (run.dir / w["item"]).is_file()]
+        return wrong
+
+    @guarded()
+    def on_mistake(self, browser_value, run_id, evt: gr.SelectData, request: gr.Request):
+        owner = self.shared.who(browser_value, request)
+        run = self.shared.ctx.model_run(run_id, owner)
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        wrong = self._mistakes(run)
+        if row is None or row >= len(wrong):
+            return gr.skip()
+        w = wrong[row]
+        item = str(run.dir / w["item"]) if run.files.modality() == "image" else w["item"]
+        return self.why.show(explanation(self.shared.ctx, owner, run_id, item, target=w["predicted"]))
+
     @guarded()
     def on_accept(self, table):
         return gr.Dataframe(value=review.accept_suggestions(table))
@@ -186,6 +209,9 @@ class EvaluateTab:
         self.run.change(self.on_run, inputs=[self.shared.owner, self.run], outputs=self.outputs + [self.shared.picked],
                         api_visibility="private")
         self.share.wire()
+        for view in (self.mis_table, self.mis_gallery):
+            view.select(self.on_mistake, inputs=[self.shared.owner, self.run], outputs=self.why.outputs,
+                        concurrency_limit=2, concurrency_id="explain", api_visibility="private")
         self.accept.click(self.on_accept, inputs=[self.issues], outputs=[self.issues], api_visibility="private")
         self.retrain.click(self.on_retrain, inputs=[self.shared.owner, self.run, self.issues],
                            outputs=[self.retrain_status], api_visibility="private")

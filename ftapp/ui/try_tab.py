@@ -5,6 +5,7 @@ import gradio as gr
 
 from ftapp.ui.common import Shared, guarded, run_picker
 from ftapp.ui.share_box import ShareBox
+from ftapp.ui.why import WhyView, explanation
 from ftapp.ui.core import AppContext
 from ftapp.ui.texts import md_escape
 
@@ -32,6 +33,8 @@ class TryTab:
                 self.submit = gr.Button("Classify", variant="primary", elem_id="try-submit")
             with gr.Column(scale=1, min_width=320):
                 self.output = gr.Label(label="Prediction (most likely first)", num_top_classes=5, elem_id="try-output")
+                self.explain = gr.Button("Why?", size="sm", elem_id="try-explain", scale=0, min_width=120)
+                self.why = WhyView("try")
                 self.share = ShareBox(shared, self.run, "try-share", full=False)
         gr.Markdown("#### Examples from the validation data (click one)")
         self.text_examples = gr.Dataset(components=[self.text], samples=[], label="Example texts", visible=False,
@@ -43,13 +46,14 @@ class TryTab:
     @property
     def outputs(self) -> list:
         return [self.info, self.text, self.image, self.output, self.text_examples, self.image_examples,
-                self.examples_state, self.share.link, self.share.status]
+                self.examples_state, self.share.link, self.share.status, *self.why.outputs]
 
     def render(self, owner: str, run_id: str | None) -> dict:
         out = {self.info: "Pick a finished run (train one in step 3 first).", self.text: gr.Textbox(visible=True),
                self.image: gr.Image(visible=False, value=None), self.output: None,
                self.text_examples: gr.Dataset(samples=[], visible=False),
-               self.image_examples: gr.Gallery(value=None, visible=False), self.examples_state: []}
+               self.image_examples: gr.Gallery(value=None, visible=False), self.examples_state: [],
+               **self.why.hidden()}
         if not run_id:
             return out
         run = self.shared.ctx.model_run(run_id, owner)
@@ -81,6 +85,13 @@ class TryTab:
         return predict(self.shared.ctx, self.shared.who(browser_value, request), run_id, text, image)
 
     @guarded()
+    def on_explain(self, browser_value, run_id, text, image, request: gr.Request):
+        owner = self.shared.who(browser_value, request)
+        run = self.shared.ctx.model_run(run_id, owner)
+        item = image if run.files.modality() == "image" else text
+        return self.why.show(explanation(self.shared.ctx, owner, run_id, item))
+
+    @guarded()
     def on_text_example(self, browser_value, run_id, index, examples, request: gr.Request):
         if index is None or not examples or index >= len(examples):
             return gr.skip()
@@ -108,3 +119,5 @@ class TryTab:
         self.image_examples.select(self.on_image_example, inputs=[sh.owner, self.run, self.examples_state],
                                    outputs=[self.image, self.output], **private)
         self.share.wire()
+        self.explain.click(self.on_explain, inputs=[sh.owner, self.run, self.text, self.image],
+                           outputs=self.why.outputs, concurrency_limit=2, concurrency_id="explain", **private)

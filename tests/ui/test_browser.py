@@ -169,6 +169,8 @@ def test_whole_flow_in_browser(local_app, page, tiny_text_model, text_csv, tmp_p
     classes = {"billing", "bug", "praise"} if not readme else None
     assert classes is None or top.inner_text().strip() in classes
     shot(page, "5-try")
+    page.locator("#try-explain").click()               # Why? the words, highlighted
+    expect(page.locator("#try-explanation")).to_contain_text("refund")
     page.locator("#try-share-create").click()          # Share from Try it: the run's one demo link
     try_link = page.locator("#try-share-link textarea, #try-share-link input").first
     expect(try_link).to_have_value(re.compile(r"/demo\?token=[\w-]{32,}$"))
@@ -399,3 +401,33 @@ def test_check_my_data_then_review_and_retrain_with_fixes(local_app, page, tiny_
                        re.I).group(1)
     assert new_id != run_id and demo.ftapp.store.get(new_id).settings["row_edits"]
     shot(page, "4-review", readme=False)
+
+
+def test_why_shows_a_heatmap_for_a_picture(local_app, page, tiny_image_model, image_zip, tmp_path):
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    _, url = local_app
+    expect.set_options(timeout=60_000)
+    page.goto(url)
+    page.locator("#data-upload input[type=file]").set_input_files(str(image_zip))
+    expect(page.locator("#data-status")).to_contain_text("Ready to train")
+    open_tab(page, "2 · Model & settings")
+    model = page.locator("#model-select input")
+    model.click()
+    model.fill(tiny_image_model)
+    model.press("Enter")
+    expect(page.locator("#frozen-readout")).to_contain_text("blocks frozen")
+    open_tab(page, "3 · Train")
+    page.locator("#train-start").click()
+    expect(page.locator("#train-status")).to_contain_text("finished", timeout=180_000)
+    open_tab(page, "5 · Try it")
+    picture = tmp_path / "red.png"
+    Image.new("RGB", (64, 64), (230, 20, 20)).save(picture)
+    page.locator("#try-image input[type=file]").set_input_files(str(picture))
+    page.locator("#try-explain").click()
+    heat = page.locator("#try-heatmap img")
+    expect(heat).to_be_visible()
+    page.wait_for_function("() => { const i = document.querySelector('#try-heatmap img'); "
+                           "return i && i.complete && i.naturalWidth >= 224; }")
+    shot(page, "5-why-heatmap", readme=False)
