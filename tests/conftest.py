@@ -116,6 +116,19 @@ def write_text_csv(path: Path, n_per_class: int = 20, classes=("billing", "bug",
     return path
 
 
+def train_run(tmp: Path, model: str, data: Path, **settings):
+    """A finished run of `model` on `data` (short: no Auto, one epoch unless said), in tmp/run."""
+    from ftapp.runs import new_run
+    from ftapp.train.config import TrainConfig
+    from ftapp.train.job import execute
+
+    config = TrainConfig(model=model, data=str(data), **{"auto": False, "epochs": 1, "min_steps": 5, **settings})
+    run = new_run(tmp / "run", config.to_dict())
+    execute(config, run, workdir=tmp / "w")
+    assert run.status == "finished", run.message
+    return run
+
+
 def write_many_classes_csv(path: Path, n_classes: int = 300, per_class: int = 2) -> Path:
     """Hundreds of tiny classes (g0, g1, …): reports, tables and training must stay usable."""
     with open(path, "w", newline="") as f:

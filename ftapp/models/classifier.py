@@ -177,8 +177,6 @@ class Classifier:
         meta = {"format": 1, "kind": self.kind, "modality": self.modality, "labels": self.labels,
                 "source": self.source}
         if self.kind == "sentence":
-            from safetensors.torch import save_file
-
             net = self.model
             net.encoder.save_pretrained(directory, safe_serialization=True)
             self.preprocess.tokenizer.save_pretrained(directory)

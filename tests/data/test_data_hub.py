@@ -7,7 +7,6 @@ import json
 
 import datasets
 import numpy as np
-import pytest
 from PIL import Image
 
 from ftapp import cli

@@ -8,20 +8,13 @@ import sys
 import pytest
 from PIL import Image
 
-from conftest import write_image_zip, write_text_csv
+from conftest import train_run, write_image_zip, write_text_csv
 from ftapp.inference import explain_run
 from ftapp.models import BUNDLED_TEXT
-from ftapp.runs import new_run
-from ftapp.train.config import TrainConfig
-from ftapp.train.job import execute
 
 
 def _train(tmp, model, data, **kw):
-    config = TrainConfig(model=model, data=str(data), **{"auto": False, "epochs": 2, "min_steps": 30, **kw})
-    run = new_run(tmp / "run", config.to_dict())
-    execute(config, run, workdir=tmp / "w")
-    assert run.status == "finished", run.message
-    return run
+    return train_run(tmp, model, data, **{"epochs": 2, "min_steps": 30, **kw})
 
 
 @pytest.fixture(scope="module")

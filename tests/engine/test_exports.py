@@ -15,22 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, make_tiny_sentence_model, write_text_csv
+from conftest import EXAMPLES, make_tiny_sentence_model, train_run, write_text_csv
 from ftapp.export import ExportError, export, export_onnx, export_space, export_zip
 from ftapp.inference import predict_run
 from ftapp.runs import RunFolder, new_run
-from ftapp.train.config import TrainConfig
-from ftapp.train.job import execute
 
 OFFLINE = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "TOKENIZERS_PARALLELISM": "false"}
 
 
-def _train(tmp: Path, model: str, data: Path, **settings):
-    config = TrainConfig(model=model, data=str(data), **{"auto": False, "epochs": 1, "min_steps": 5, **settings})
-    run = new_run(tmp / "run", config.to_dict())
-    execute(config, run, workdir=tmp / "w")
-    assert run.status == "finished", run.message
-    return run
+_train = train_run   # a short finished run (conftest)
 
 
 @pytest.fixture(scope="module")

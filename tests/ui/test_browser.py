@@ -65,6 +65,22 @@ def set_number(page, elem_id: str, value) -> None:
     box.press("Enter")
 
 
+def train_with(page, model_path: str) -> str:
+    """Step 2: a local model in the model box; step 3: Start, until finished. Returns the run id."""
+    from playwright.sync_api import expect
+
+    open_tab(page, "2 · Model & settings")
+    model = page.locator("#model-select input")
+    model.click()
+    model.fill(model_path)
+    model.press("Enter")
+    expect(page.locator("#frozen-readout")).to_contain_text("blocks frozen")
+    open_tab(page, "3 · Train")
+    page.locator("#train-start").click()
+    expect(page.locator("#train-status")).to_contain_text("finished", timeout=180_000)
+    return re.search(r"Run (\d{8}-\d{6}-[0-9a-f]+)", page.locator("#train-status").inner_text()).group(1)
+
+
 @pytest.fixture
 def paced_training(monkeypatch):
     """The tiny model trains in a blink on a fast machine: pace it (0.1 s a step, recorded by the
@@ -313,15 +329,7 @@ def test_class_editor_merges_and_drops_then_evaluate_shows_the_edited_classes(lo
     expect(page.locator("#data-class-table")).not_to_contain_text("misc")
     shot(page, "1-class-editor", readme=False)
 
-    open_tab(page, "2 · Model & settings")
-    model = page.locator("#model-select input")
-    model.click()
-    model.fill(tiny_text_model)
-    model.press("Enter")
-    expect(page.locator("#frozen-readout")).to_contain_text("of 2 blocks frozen", timeout=60_000)
-    open_tab(page, "3 · Train")
-    page.locator("#train-start").click()
-    expect(page.locator("#train-status")).to_contain_text("finished", timeout=180_000)
+    train_with(page, tiny_text_model)
     open_tab(page, "4 · Evaluate")
     table = page.locator("#eval-per-class")
     for name in ("Billing", "bug", "praise"):      # a tie of spellings: the first in order is kept
@@ -380,16 +388,7 @@ def test_check_my_data_then_review_and_retrain_with_fixes(local_app, page, tiny_
     expect(page.locator("#data-check-note")).to_contain_text("1 row fix(es) will be used by the next run")
     shot(page, "1-check-my-data", readme=False)
 
-    open_tab(page, "2 · Model & settings")
-    model = page.locator("#model-select input")
-    model.click()
-    model.fill(tiny_text_model)
-    model.press("Enter")
-    expect(page.locator("#frozen-readout")).to_contain_text("of 2 blocks frozen")
-    open_tab(page, "3 · Train")
-    page.locator("#train-start").click()
-    expect(page.locator("#train-status")).to_contain_text("finished", timeout=180_000)
-    run_id = re.search(r"Run (\d{8}-\d{6}-[0-9a-f]+)", page.locator("#train-status").inner_text()).group(1)
+    run_id = train_with(page, tiny_text_model)
     assert demo.ftapp.store.get(run_id).settings["row_edits"] == {row_name: suggested}
 
     open_tab(page, "4 · Evaluate")
@@ -412,15 +411,7 @@ def test_why_shows_a_heatmap_for_a_picture(local_app, page, tiny_image_model, im
     page.goto(url)
     page.locator("#data-upload input[type=file]").set_input_files(str(image_zip))
     expect(page.locator("#data-status")).to_contain_text("Ready to train")
-    open_tab(page, "2 · Model & settings")
-    model = page.locator("#model-select input")
-    model.click()
-    model.fill(tiny_image_model)
-    model.press("Enter")
-    expect(page.locator("#frozen-readout")).to_contain_text("blocks frozen")
-    open_tab(page, "3 · Train")
-    page.locator("#train-start").click()
-    expect(page.locator("#train-status")).to_contain_text("finished", timeout=180_000)
+    train_with(page, tiny_image_model)
     open_tab(page, "5 · Try it")
     picture = tmp_path / "red.png"
     Image.new("RGB", (64, 64), (230, 20, 20)).save(picture)
