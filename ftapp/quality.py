@@ -49,7 +49,9 @@ def find_issues(features: torch.Tensor, labels: list[str], classes: list[str], o
         probs = probe.oof_probs
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ranked = find_label_issues(labels=y, pred_probs=probs, return_indices_ranked_by="self_confidence")
+            # n_jobs=1: its default forks worker processes, which can deadlock in a process with threads (torch)
+            ranked = find_label_issues(labels=y, pred_probs=probs, return_indices_ranked_by="self_confidence",
+                                       n_jobs=1)
         for i in ranked:
             rows.append(row(i, "label", classes[int(probs[i].argmax())], 1 - probs[i, y[i]],
                             f"the model finds '{classes[int(probs[i].argmax())]}' {probs[i].max():.0%} likely"))
