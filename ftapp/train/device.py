@@ -91,8 +91,15 @@ _GOVERNOR: ThreadGovernor | None = None
 
 
 def govern_threads(device: torch.device) -> None:
+    """FTAPP_CPU_THREADS=N pins the thread count instead (a float sum's order depends on it: pinned,
+    the same seed gives the same numbers to the last digit, run after run)."""
     global _GOVERNOR
     if device.type != "cpu":
+        return
+    pinned = os.environ.get("FTAPP_CPU_THREADS")
+    if pinned and pinned.isdigit() and int(pinned) > 0:
+        if torch.get_num_threads() != int(pinned):
+            torch.set_num_threads(int(pinned))
         return
     if _GOVERNOR is None:
         _GOVERNOR = ThreadGovernor()
