@@ -13,8 +13,12 @@ from ftapp.export.bundle import ExportError, check_repo, stage_model, upload
 from ftapp.export.card import safe
 from ftapp.runs import RunFolder
 
-VERSIONS = {"gradio": "6.31.0", "torch": "2.14.1", "torchvision": "0.29.1", "transformers": "5.23.0",
-            "timm": "1.0.31", "setfit": "1.2.0", "sentence-transformers": "6.2.0", "pillow": "12.3.0"}
+def pinned(name: str) -> str:
+    """name==version of the package installed here (what the model was trained and checked with),
+    without a local build tag (torch's "+cu130"), so pip on a Space installs the same release."""
+    from importlib.metadata import version
+
+    return f"{name}=={version(name).split('+')[0]}"
 
 APP = '''\
 """{title} — a demo made with ftapp. Run it with: python app.py"""
@@ -72,12 +76,12 @@ def _requirements(kind: str, modality: str) -> list[str]:
         names += ["timm"]
     if modality == "image":
         names += ["torchvision", "pillow"]
-    return [f"{n}=={VERSIONS[n]}" for n in names]
+    return [pinned(n) for n in names]
 
 
 def _front_matter(title: str, description: str) -> str:
     return "\n".join(["---", f"title: {json.dumps(title)}", "emoji: 🔎", "colorFrom: indigo", "colorTo: blue",
-                      "sdk: gradio", f"sdk_version: {VERSIONS['gradio']}", "app_file: app.py", "pinned: false",
+                      "sdk: gradio", f"sdk_version: {pinned('gradio').split('==')[1]}", "app_file: app.py", "pinned: false",
                       f"short_description: {json.dumps(description[:60])}", "---", ""])
 
 
