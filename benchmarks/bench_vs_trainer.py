@@ -9,8 +9,11 @@ descriptions_test.csv. Every side is timed as whole processes, wall clock from s
     ftapp    `ftapp train ... --test-data TEST --out TMP` (trains, then scores TEST)
     Trainer  `python benchmarks/hf_trainer_baseline.py ...` (trains, then predicts on TEST)
 
-ftapp gets `--patience 100`, so early stopping never ends its runs sooner than the Trainer's
-(which has none): both train every epoch.
+By default ftapp gets the Trainer's settings as a user would type them (`--frozen-layers K
+--epochs N --lr LR`, nothing else): its defaults then apply (the first model, the comparison with
+it, early stopping, a held-out test slice, the baselines, the data check). `--like-for-like`
+instead passes `--no-auto --min-steps 1 --test-fraction 0 --patience 0 --batch-size 32 --seed 0`
+so both sides train exactly the same steps on the same rows (the comparison of 2026-11-23).
 
     python benchmarks/bench_vs_trainer.py                      # all three configurations
     python benchmarks/bench_vs_trainer.py --only head-only --repeat 3 --json-out results.json
@@ -43,7 +46,7 @@ BASELINE = HERE / "hf_trainer_baseline.py"
 MODEL = "all-MiniLM-L6-v2 (bundled)"
 BATCH_SIZE = 32
 SEED = 0
-PATIENCE = 100
+PATIENCE = 0          # early stopping off: both sides train every epoch
 ACC_TOLERANCE = 0.01
 PROCESS_TIMEOUT = 3600
 
@@ -116,18 +119,17 @@ def ftapp_command() -> list[str]:
 
 
 FTAPP_PRECISION = "auto"   # set by --ftapp-precision
+LIKE_FOR_LIKE = False      # set by --like-for-like
 
 
 def run_ftapp(cfg: Config, work: Path, logs: Path, tag: str) -> dict:
     out = work / f"ftapp-{tag}"
     train_cmd = ftapp_command() + [
         "train", "--data", str(TRAIN_CSV), "--test-data", str(TEST_CSV), "--model", MODEL, "--out", str(out),
-        "--frozen-layers", str(cfg.frozen), "--epochs", str(cfg.epochs), "--lr", repr(cfg.lr),
-        "--batch-size", str(BATCH_SIZE), "--seed", str(SEED), "--patience", str(PATIENCE),
-        "--precision", FTAPP_PRECISION,
-        # like for like with the Trainer script: these settings, no search, no step floor, no test
-        # slice taken out of the training data (the test file scores both sides)
-        "--no-auto", "--min-steps", "1", "--test-fraction", "0"]
+        "--frozen-layers", str(cfg.frozen), "--epochs", str(cfg.epochs), "--lr", repr(cfg.lr)]
+    if LIKE_FOR_LIKE:   # these settings, no search, no step floor, no test slice out of the training data
+        train_cmd += ["--batch-size", str(BATCH_SIZE), "--seed", str(SEED), "--patience", str(PATIENCE),
+                      "--precision", FTAPP_PRECISION, "--no-auto", "--min-steps", "1", "--test-fraction", "0"]
     load0 = os.getloadavg()[0]
     wall, _, cpu = timed(train_cmd, logs / f"{tag}-ftapp-train")
     metrics = json.loads((out / "metrics.json").read_text())
@@ -215,8 +217,10 @@ def table(results: list[dict], mach: dict, repeat: int) -> str:
            f"precision on CPUs with native bf16, as this one{' has' if cpu_bf16() else ' has not'}); the Trainer "
            f"script runs in fp32, its default on CPU. "
            f"{'Median of ' + str(repeat) + ' runs.' if repeat > 1 else 'One run each.'}",
-           f"ftapp ran with --patience {PATIENCE}: early stopping cannot end it sooner than the Trainer "
-           f"(which has none); both train every epoch. Acc check: ftapp >= Trainer - {ACC_TOLERANCE}.",
+           (f"ftapp ran with --patience {PATIENCE} --no-auto --min-steps 1 --test-fraction 0: both train every "
+            "epoch on the same rows." if LIKE_FOR_LIKE else "ftapp got only --frozen-layers, --epochs and --lr, as a "
+            "user would type them: its defaults apply (first model, early stopping, test slice, baselines, data "
+            "check).") + f" Acc check: ftapp >= Trainer - {ACC_TOLERANCE}.",
            "CPU-s ratio: the same ratio on user+system CPU seconds of the processes (less affected by other "
            "work on the machine); load: highest 1-min load average seen before a timed process "
            f"(>{mach['usable_cores']} means other processes competed for the cores)."]
@@ -427,10 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--app-config", choices=names, default="part-frozen")
     p.add_argument("--ftapp-precision", choices=["auto", "fp32", "bf16"], default="auto",
                    help="ftapp's --precision (auto = bf16 on CPUs with native bf16); the Trainer runs fp32")
+    p.add_argument("--like-for-like", action="store_true",
+                   help="pass ftapp every setting that makes it train exactly the Trainer's steps on the same rows")
     p.add_argument("--logs", type=Path, help="keep every process's stdout/stderr here (default: a temp folder)")
     args = p.parse_args(argv)
-    global FTAPP_PRECISION
-    FTAPP_PRECISION = args.ftapp_precision
+    global FTAPP_PRECISION, LIKE_FOR_LIKE
+    FTAPP_PRECISION, LIKE_FOR_LIKE = args.ftapp_precision, args.like_for_like
     if args.repeat < 1:
         p.error("--repeat must be at least 1")
     for f in (TRAIN_CSV, TEST_CSV, BASELINE):

@@ -8,19 +8,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from ftapp.errors import UserFacingError
+
 EXIT_FAILED, EXIT_USAGE = 1, 2
 EXIT_PAUSED = 75     # EX_TEMPFAIL: stopped by SIGTERM at a checkpoint; `ftapp train --resume` goes on
-# Not worth a line: bad data then fails with exactly one line, the reason.
-QUIET_PHASES = ("preparing data", "failed")
 
 
-class CliError(Exception):
+class CliError(UserFacingError):
     pass
 
 
@@ -41,49 +40,15 @@ def cmd_models(args) -> int:
 
 
 def _progress_printer(started: float):
-    """Prints phases, a step line every few seconds, one line per validation and the Auto
-    candidates' fate to stderr."""
-    last = {"t": 0.0}
+    """The run's events as lines on stderr (ftapp/narration.py)."""
+    from ftapp.narration import Narrator
 
-    def say(text: str) -> None:
-        _err(f"[{time.time() - started:6.1f}s] {text}")
+    narrate = Narrator(started)
 
     def listener(kind: str, data: dict) -> None:
-        now = time.time()
-        if kind == "phase" and data["phase"] not in QUIET_PHASES:
-            say(data["phase"])
-        elif kind == "step" and now - last["t"] > 5:
-            last["t"] = now
-            say(f"  epoch {data['epoch']:.2f}  step {data['step']}  loss {data['loss']:.4f}")
-        elif kind == "epoch":
-            say(f"  epoch {data['epoch']}: train loss {data['train_loss']:.4f}  val loss {data['val_loss']:.4f}  "
-                f"val accuracy {data['val_accuracy']:.3f}  val macro-F1 {data['val_macro_f1']:.3f}")
-        elif kind == "candidate" and data.get("status") in ("dropped", "chosen", "checked", "baseline"):
-            acc = f"val accuracy {data['val_accuracy']:.3f}" if data.get("val_accuracy") is not None else ""
-            say(f"  {data['status']:>8}: {data['name']}  {acc}")
-        elif kind == "info" and "data_summary" in data:
-            _err(data["data_summary"])
-            for w in data.get("split_warnings", []):   # the report's own were printed with it, once
-                _err(f"Warning: {w}")
-            test = f", {data['n_test']} held out for the final test" if data.get("n_test") else ""
-            _err(f"Training on {data['n_train']} examples, validating on {data['n_val']}{test}.")
-        elif kind == "info" and "plan" in data:
-            p, probe = data["plan"], data.get("probe")
-            folds = data.get("cross_validation_folds")
-            _err(f"           Plan: up to {p['epochs']} epochs ({p['total_steps']} steps)"
-                 + (f" in each of {folds} cross-validation parts, then once on all the examples" if folds else "")
-                 + (f". Frozen features + logistic regression: val accuracy {probe['val_accuracy']:.3f}." if probe
-                    else "."))
-        elif kind == "info" and "precision" in data:
-            _err(f"           Precision: {'bf16 mixed' if data['precision'] == 'bf16' else 'fp32'}. "
-                 + ("Frozen blocks are computed once." if data["used_cache"] else ""))
-        elif kind == "info" and "freezing" in data:
-            _err(f"           {data['freezing']}")
-        elif kind == "info" and data.get("language_warning"):
-            _err(f"Warning: {data['language_warning']}")
-        elif kind == "info" and data.get("notice"):
-            _err(f"           {data['notice']}")
-
+        line = narrate(kind, data)
+        if line:
+            _err(line)
     return listener
 
 
@@ -122,7 +87,7 @@ def config_from_args(args):
 
 def _resumable(folder: str):
     """The run in `folder` to go on with (`--resume`), from its checkpoint when it has one."""
-    from ftapp.runs import RunFolder, read_run
+    from ftapp.runs import RunFolder, Status, read_run
     from ftapp.train.config import TrainConfig
 
     _check_path(folder, "The run folder")
@@ -131,13 +96,13 @@ def _resumable(folder: str):
     run = read_run(Path(folder), requeue=True, resume_interrupted=True)
     if not run.requeued:
         raise CliError(f"The run in '{folder}' is {run.status}: there is nothing to resume"
-                       + (" (its data is gone)." if run.status == "interrupted" else "."))
+                       + (" (its data is gone)." if run.status == Status.INTERRUPTED else "."))
     _err(run.message)
     return run, TrainConfig.from_dict(run.settings)
 
 
 def cmd_train(args) -> int:
-    from ftapp.runs import RunFolder, new_run
+    from ftapp.runs import RunFolder, Status, new_run
     from ftapp.train.job import execute
 
     if args.resume:
@@ -160,7 +125,7 @@ def cmd_train(args) -> int:
     if not run.ended:   # SIGTERM: paused at a checkpoint
         _err(f"Paused at a checkpoint. Go on with: ftapp train --resume {out}")
         return EXIT_PAUSED
-    if run.status == "failed":
+    if run.status == Status.FAILED:
         _err(f"ftapp: error: {run.message}")
         return EXIT_FAILED
     metrics = RunFolder(out).metrics()
@@ -172,38 +137,23 @@ def cmd_train(args) -> int:
 def _handle_signals(run) -> None:
     """Ctrl-C: a clean stop that keeps the best model; SIGTERM: a checkpoint, then exit (resumable
     with --resume). A second signal of either kind exits at once."""
-    count = {"n": 0}
+    from ftapp.signals import on_stop_signals
 
-    def handler(signum, _frame):
-        count["n"] += 1
-        if count["n"] > 1:
-            os._exit(128 + signum)
-        if signum == signal.SIGTERM:
-            run.shutdown_event.set()
-            _err("Writing a checkpoint and pausing…")
-        else:
-            run.stop_event.set()
-            _err("Stopping after this step (Ctrl-C again to quit at once)…")
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    def pause():
+        run.shutdown_event.set()
+        _err("Writing a checkpoint and pausing…")
+
+    def stop():
+        run.stop_event.set()
+        _err("Stopping after this step (Ctrl-C again to quit at once)…")
+    on_stop_signals(pause, stop)
 
 
 def summary_lines(m: dict, out: str) -> str:
     """The end of `ftapp train`: the headline numbers, what they are measured on, the baselines."""
-    lines = []
-    if "test_accuracy" in m:
-        lines.append(f"Test accuracy {m['test_accuracy']:.3f}, macro-F1 {m['test_macro_f1']:.3f} ({m['n_test']} "
-                     f"examples, {m['test_source']}; nothing was chosen on them).")
-    if "file_test_accuracy" in m and m.get("test_source") != "test file":
-        lines.append(f"Test file accuracy {m['file_test_accuracy']:.3f}, macro-F1 {m['file_test_macro_f1']:.3f} "
-                     f"({m['n_file_test']} examples).")
-    lines.append(f"Validation accuracy {m['val_accuracy']:.3f}, macro-F1 {m['val_macro_f1']:.3f} — on "
-                 f"{m['validation']}.")
-    base = f"Baseline ({m.get('baseline_name', 'frozen features + logistic regression')}): validation accuracy " \
-           f"{m['baseline_val_accuracy']:.3f}."
-    lines.append(base + (f" {m['baseline_note']}" if m.get("baseline_note") else ""))
-    lines.append(f"{m['train_seconds']:.1f}s of training. Model saved in {out}")
-    return "\n".join(lines)
+    from ftapp.train.words import result_lines
+
+    return "\n".join(result_lines(m) + [f"{m['train_seconds']:.1f}s of training. Model saved in {out}"])
 
 
 def _load_model(directory: str):
@@ -291,7 +241,9 @@ def cmd_export(args) -> int:
         out = export(args.model, args.format, out)
     _err(f"Exported as {args.format} to {out}")
     if args.format == "onnx":
-        check = json.loads((Path(out) / "onnx_check.json").read_text())
+        from ftapp.files import ONNX_CHECK
+
+        check = json.loads((Path(out) / ONNX_CHECK).read_text())
         _err(f"Checked with onnxruntime on {check['examples']} validation examples: same top class, largest "
              f"probability difference {check['max_probability_difference']:.1e}.")
     elif args.format == "space":
@@ -386,11 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 — users get one line, never a traceback
         if os.environ.get("FTAPP_DEBUG"):
             raise
-        from ftapp.evaluate import UnusableData
-        from ftapp.export import ExportError
-        from ftapp.models import ModelError
-
-        known = isinstance(exc, (CliError, ModelError, UnusableData, ExportError))
+        known = isinstance(exc, UserFacingError)
         _err(f"ftapp: error: {exc}" if known else f"ftapp: error: {type(exc).__name__}: {exc}")
         return EXIT_USAGE if known else EXIT_FAILED
 

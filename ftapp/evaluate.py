@@ -10,9 +10,15 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import torch
 from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, recall_score,
                              precision_recall_fscore_support)
+
+from ftapp.errors import UserFacingError
+
+CONFIDENCE = 0.95
+RESAMPLES = 1000
 
 
 def scores(y_true: list[int], preds: list[int]) -> dict:
@@ -28,6 +34,48 @@ def scores(y_true: list[int], preds: list[int]) -> dict:
                                                     zero_division=0))}
 
 
+def accuracy_interval(n_correct: int, n: int) -> list[float]:
+    """The 95 % Wilson score interval of an accuracy (scipy)."""
+    from scipy.stats import binomtest
+
+    if not n:
+        return [0.0, 1.0]
+    ci = binomtest(int(n_correct), int(n)).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
+    return [round(float(ci.low), 4), round(float(ci.high), 4)]
+
+
+def _macro_f1(y: np.ndarray, p: np.ndarray, present, axis: int = -1) -> np.ndarray:
+    """Macro-F1 over `present` classes along `axis`, for many resamples at once (scores()' definition)."""
+    f1 = []
+    for c in present:
+        tp = ((y == c) & (p == c)).sum(axis)
+        wrong = ((y != c) & (p == c)).sum(axis) + ((y == c) & (p != c)).sum(axis)
+        f1.append(np.where(2 * tp + wrong > 0, 2 * tp / np.maximum(2 * tp + wrong, 1), 0.0))
+    return np.mean(f1, axis=0)
+
+
+def macro_f1_interval(y_true, preds, seed: int = 0) -> list[float]:
+    """A 95 % percentile-bootstrap interval of macro-F1 (scipy.stats.bootstrap, examples resampled)."""
+    from scipy.stats import bootstrap
+
+    y, p = np.asarray(y_true), np.asarray(preds)
+    if len(y) < 2:
+        return [0.0, 1.0]
+    present = np.unique(y)
+    res = bootstrap((y, p), lambda a, b, axis=-1: _macro_f1(a, b, present, axis), paired=True, vectorized=True,
+                    n_resamples=RESAMPLES, confidence_level=CONFIDENCE, method="percentile",
+                    random_state=np.random.default_rng(seed))
+    low, high = res.confidence_interval
+    return [round(float(np.nan_to_num(low)), 4), round(float(np.nan_to_num(high, nan=1.0)), 4)]
+
+
+def intervals(y_true, preds, seed: int = 0) -> dict:
+    """n and the 95 % intervals of accuracy and macro-F1: how sure each headline number is."""
+    y, p = np.asarray(y_true), np.asarray(preds)
+    return {"n": int(len(y)), "accuracy": accuracy_interval(int((y == p).sum()), len(y)),
+            "macro_f1": macro_f1_interval(y, p, seed)}
+
+
 def evaluation_report(labels: list[str], y_true: list[int], probs: torch.Tensor,
                       items: list[str], origins: list[str], max_misclassified: int = 200) -> dict:
     preds = probs.argmax(-1).tolist()
@@ -41,6 +89,7 @@ def evaluation_report(labels: list[str], y_true: list[int], probs: torch.Tensor,
     return {
         "n": len(y_true),
         **scores(y_true, preds),
+        "interval": intervals(y_true, preds),
         "labels": labels,
         # classes without examples here: support 0, and None where a score cannot be had
         "per_class": [{"label": labels[i], "precision": round(float(p[i]), 4) if support[i] else None,
@@ -62,7 +111,7 @@ def most_confused(labels: list[str], matrix: list[list[int]], k: int = 15) -> li
     return [{"true": t, "predicted": p, "count": n} for n, t, p in pairs[:k]]
 
 
-class UnusableData(Exception):
+class UnusableData(UserFacingError):
     """Labelled data a model cannot be scored on; the message is for the user."""
 
 
@@ -73,13 +122,13 @@ def evaluate_file(clf, path, workdir, *, text_column=None, label_column=None, pa
     The run's class edits apply to it as to the training data; rows of classes the model lacks are
     left out and named in `warnings` (an error only when no row is left)."""
     from ftapp.data import Limits, load_dataset
-    from ftapp.data.labels import apply_label_map
+    from ftapp.data.labels import LabelEdits, apply_edits
 
     ds, report = load_dataset(path, workdir=workdir, modality=clf.modality, text_column=text_column,
                               label_column=label_column, path_column=path_column, limits=limits or Limits())
     if not report.ok:
         raise UnusableData(f"The {what} cannot be used: " + " ".join(str(p) for p in report.errors))
-    ds = apply_label_map(ds, label_map or {}, merge_similar, clf.labels)
+    ds, _, _ = apply_edits(ds, LabelEdits(label_map=label_map, merge_similar=merge_similar, classes=clf.labels))
     unknown = Counter(label for label in ds.labels if label not in clf.labels)
     known = [i for i, label in enumerate(ds.labels) if label in clf.labels]
     if not known:

@@ -28,8 +28,9 @@ COLUMNS = ["row", "issue", "given", "suggested", "score", "detail", "example"]
 
 
 def find_issues(features: torch.Tensor, labels: list[str], classes: list[str], origins: list[str],
-                items: list[str], *, groups=None, seed: int = 0) -> list[dict]:
-    """One dict per issue (COLUMNS), the most likely first within each kind."""
+                items: list[str], *, groups=None, seed: int = 0, oof_probs: np.ndarray | None = None) -> list[dict]:
+    """One dict per issue (COLUMNS), the most likely first within each kind. `oof_probs`: the
+    first model's out-of-fold probabilities when training already computed them."""
     from ftapp.train.probe import fit_probe
 
     index = {c: i for i, c in enumerate(classes)}
@@ -42,11 +43,11 @@ def find_issues(features: torch.Tensor, labels: list[str], classes: list[str], o
         return {"row": origins[i], "issue": issue, "given": labels[i], "suggested": suggested,
                 "score": round(float(score), 4), "detail": detail, "example": text[:200]}
 
-    probe = fit_probe(x, y.tolist(), len(classes), groups=groups, seed=seed, oof=True)
-    if probe.oof_probs is not None:
+    probs = oof_probs if oof_probs is not None else fit_probe(x, y.tolist(), len(classes), groups=groups, seed=seed,
+                                                             oof=True).oof_probs
+    if probs is not None:
         from cleanlab.filter import find_label_issues
 
-        probs = probe.oof_probs
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # n_jobs=1: its default forks worker processes, which can deadlock in a process with threads (torch)
@@ -90,6 +91,7 @@ def check_dataset(ds, model: str | None = None, allow_local_paths: bool = True) 
     from ftapp.data import duplicate_groups
     from ftapp.models import load_pretrained
     from ftapp.models.catalog import default_model
+    from ftapp.train.config import EVAL_BATCH
     from ftapp.train.device import pick_device
     from ftapp.train.prefix_cache import compute_states
 
@@ -97,7 +99,7 @@ def check_dataset(ds, model: str | None = None, allow_local_paths: bool = True) 
     clf = load_pretrained(model or default_model(ds.modality), ds.classes, modality=ds.modality,
                           allow_local_paths=allow_local_paths)
     clf.model.to(device)
-    features = compute_states(clf, clf.preprocess.encode(ds.items), [], 64, device, head_inputs=True).head_inputs
+    features = compute_states(clf, clf.preprocess.encode(ds.items), [], EVAL_BATCH, device, head_inputs=True).head_inputs
     shown = ds.items if ds.modality == "text" else [os.path.basename(p) for p in ds.items]
     return find_issues(features.cpu(), ds.labels, ds.classes, ds.origins, shown, groups=duplicate_groups(ds))
 

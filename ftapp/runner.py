@@ -1,8 +1,8 @@
 """Runs queue for the device: one worker thread trains one run at a time, in order of arrival.
 
-The app and the CLI submit work here; the worker calls `job.execute`, which records everything
-on the Run. Stopping sets the run's flag (checked every training step) or takes it out of the
-queue; only the run's owner may do either.
+The app submits work here (the CLI trains in its own process, without a queue); the worker calls
+`job.execute`, which records everything on the Run. Stopping sets the run's flag (checked every
+training step) or takes it out of the queue; only the run's owner may do either.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import time
 from collections import deque
 
 from ftapp.data import Limits
-from ftapp.runs import Run, RunStore
+from ftapp.runs import Run, RunStore, Status
 from ftapp.train.config import TrainConfig
 
 
@@ -24,7 +24,7 @@ TRAINER_NICENESS = 10
 
 
 def _engine_missing(config, run, **_kwargs) -> None:
-    run.record("status", status="failed",
+    run.record("status", status=Status.FAILED,
                message="The training engine could not be loaded (see the server log). Reinstall ftapp.")
 
 
@@ -104,7 +104,7 @@ class Runner:
                 if item[0] is run:
                     self._queue.remove(item)
                     run.record("phase", phase="cancelled")
-                    run.record("status", status="stopped", message="Cancelled before it started.")
+                    run.record("status", status=Status.STOPPED, message="Cancelled before it started.")
                     return True
         run.stop_event.set()
         return True

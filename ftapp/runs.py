@@ -19,10 +19,36 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftapp.models.catalog import MODEL_META
+from ftapp import files
+from ftapp.files import atomic_write_json, read_json
 
-ACTIVE = ("queued", "running")
-TERMINAL = ("finished", "stopped", "failed", "interrupted")
+
+class Status:
+    """A run's status."""
+    QUEUED, RUNNING = "queued", "running"
+    FINISHED, STOPPED, FAILED, INTERRUPTED = "finished", "stopped", "failed", "interrupted"
+
+
+ACTIVE = (Status.QUEUED, Status.RUNNING)
+TERMINAL = (Status.FINISHED, Status.STOPPED, Status.FAILED, Status.INTERRUPTED)
+
+
+class Candidate:
+    """What a run compares ("candidate" events, candidates.json, the Auto table): the first model,
+    fine-tuning recipes, and where each stands."""
+    FIRST_MODEL = "frozen features + logistic regression"   # the first model's name (the linear probe)
+    FIRST = "first model"          # the first model's status
+    TRAINING = "training"          # a recipe being tried
+    DROPPED = "dropped"            # left behind by Auto's search
+    CHOSEN = "chosen"              # the recipe Auto trains to the end
+    CHECKED = "checked"            # fine-tuning measured by cross-validation
+    ENDED = (FIRST, DROPPED, CHOSEN, CHECKED)
+
+
+class Kept:
+    """Which model a run kept (metrics.json "chosen")."""
+    FINE_TUNED = "fine-tuned"
+    FIRST_MODEL = "probe"
 
 # The events a run records (`Run.record(kind, **data)`), each one line of metrics.jsonl except
 # "progress", which is derived from the step count and kept in memory only.
@@ -58,38 +84,15 @@ INFO_KEYS = {
 }
 
 
-def atomic_write_json(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-
-
 class RunFolder:
     """The files of one run folder (an app run, or the CLI's --out folder)."""
 
-    SETTINGS = "settings.json"        # {"id", "owner", "created", "settings": what the user asked for}
-    STATUS = "status.json"            # Run.summary(), rewritten on every status/phase/info/best/settings event
-    EVENTS = "metrics.jsonl"          # every event but progress, one JSON line each
-    METRICS = "metrics.json"          # headline numbers of a finished run
-    REPORT = "report.json"            # evaluation on the validation split (evaluate.evaluation_report)
-    TEST_REPORT = "test_report.json"  # the same on the held-out test slice (nothing was chosen on it)
-    TEST_FILE_REPORT = "test_file_report.json"   # the same on --test-data
-    CANDIDATES = "candidates.json"    # what the run compared: the probe, Auto's candidates, with their scores
-    PUBLISHED = "published.json"      # Hub repositories the model / its demo Space were pushed to
-    SHARE = "share.json"              # the run's demo link: token, created, revoked, allow_download
-    DATA_REPORT = "data_report.json"  # what ingestion found
-    LABEL_ISSUES = "label_issues.csv"  # likely label errors, near-duplicates, outliers (ftapp/quality.py)
-    CLEANED_DATA = "cleaned_data.csv"  # the training + validation data with the suggested labels applied
-    MODEL_META = MODEL_META           # written with the model: kind, modality, labels, source
-    ERROR_LOG = "error.log"           # the traceback of an unexpected failure
-    EXAMPLES = "examples"             # validation pictures the app shows (uploads are temporary)
+    SETTINGS, STATUS, EVENTS, METRICS = files.SETTINGS, files.STATUS, files.EVENTS, files.METRICS
+    REPORT, TEST_REPORT, TEST_FILE_REPORT = files.REPORT, files.TEST_REPORT, files.TEST_FILE_REPORT
+    LEARNING_CURVE, CANDIDATES, PUBLISHED, SHARE = files.LEARNING_CURVE, files.CANDIDATES, files.PUBLISHED, files.SHARE
+    DATA_REPORT, LABEL_ISSUES, CLEANED_DATA = files.DATA_REPORT, files.LABEL_ISSUES, files.CLEANED_DATA
+    MODEL_META, ERROR_LOG, EXAMPLES, INPUTS = files.MODEL_META, files.ERROR_LOG, files.EXAMPLES, files.INPUTS
+    WORKER_LOG, CHECKPOINT, CHECKPOINT_INFO = files.WORKER_LOG, files.CHECKPOINT, files.CHECKPOINT_INFO
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -327,14 +330,14 @@ def read_run(run_dir: Path, requeue: bool = False, resume_interrupted: bool = Fa
                 run._apply(kind, event)
     cut_off = run.active or (resume_interrupted and run.status == "interrupted")
     if cut_off and requeue and _inputs_present(run.settings):
-        saved = (folder.read(CHECKPOINT_INFO) or {}) if run.status != "queued" else {}
+        saved = (folder.read(RunFolder.CHECKPOINT_INFO) or {}) if run.status != "queued" else {}
         if saved:   # it goes on from its checkpoint: the curves up to it stay, later steps go
             _cut_events(run, events, saved["step"])
             run.message = (f"The app restarted while this run was training; it continues from its checkpoint "
                            f"(epoch {saved['epoch']}, step {saved['step']}).")
         else:
             if events.exists():   # the curves start again: the cut-off attempt's are kept beside them
-                events.replace(folder / "metrics-before-restart.jsonl")
+                events.replace(folder / files.EVENTS_BEFORE_RESTART)
             run.steps, run.epochs, run.best, run.candidates = [], [], {}, {}
             run.message = ("The app restarted while this run " + ("waited" if run.status == "queued" else
                                                                   "was training") + "; it starts again from the beginning.")
@@ -349,9 +352,6 @@ def read_run(run_dir: Path, requeue: bool = False, resume_interrupted: bool = Fa
                        + (" Its best model so far was saved and can be used." if run.has_model else ""))
         run.save_status()
     return run
-
-
-CHECKPOINT_INFO = "checkpoint.json"   # written by ftapp.train.checkpoint: step, epoch, recipe
 
 
 def _cut_events(run: Run, events: Path, step: int) -> None:
@@ -370,8 +370,10 @@ def _cut_events(run: Run, events: Path, step: int) -> None:
 
 
 def _inputs_present(settings: dict) -> bool:
+    from ftapp.data.hub import is_hub_source
+
     data = settings.get("data")
-    return bool(data) and (str(data).startswith("hf://") or os.path.exists(data))
+    return bool(data) and (is_hub_source(str(data)) or os.path.exists(data))
 
 
 class RunStore:

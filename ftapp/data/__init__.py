@@ -8,9 +8,9 @@ CLI and the web app share it.
         problems += find_leaks(train, val)
 """
 from .images import IMAGE_EXTENSIONS, ImageError, open_image
-from .ingest import load_dataset
+from .ingest import UPLOAD_SUFFIXES, load_dataset
 from .report import DataReport, Dataset, Limits, Problem
 from .split import duplicate_groups, find_leaks, train_val_split
 
-__all__ = ["Problem", "DataReport", "Dataset", "Limits", "load_dataset", "train_val_split", "find_leaks",
+__all__ = ["UPLOAD_SUFFIXES", "Problem", "DataReport", "Dataset", "Limits", "load_dataset", "train_val_split", "find_leaks",
            "duplicate_groups", "open_image", "IMAGE_EXTENSIONS", "ImageError"]

@@ -41,9 +41,9 @@ def hub_source(dataset_id: str, config: str | None = None, split: str | None = N
 
 
 def parse_hub_source(source: str) -> tuple[str, str | None, str | None]:
-    parts = urlsplit(source[len("hf://"):])
+    parts = urlsplit(source[len(HUB_SCHEME):])
     query = parse_qs(parts.query)
-    dataset_id = (parts.netloc + parts.path)[len("datasets/"):].strip("/")
+    dataset_id = (parts.netloc + parts.path).strip("/")
     return dataset_id, (query.get("config") or [None])[0], (query.get("split") or [None])[0]
 
 

@@ -15,6 +15,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ftapp.errors import UserFacingError
+
 from .report import Limits
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -35,7 +37,7 @@ _DEFAULT_MAX_PIXELS = Limits().max_image_pixels
 _WARNINGS_LOCK = threading.Lock()
 
 
-class ImageError(ValueError):
+class ImageError(UserFacingError, ValueError):
     """A picture cannot be used; the message is written for the user."""
 
 

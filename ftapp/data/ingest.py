@@ -36,6 +36,9 @@ GROUP_AFTER = 3        # more warnings of one kind than this become one line wit
 MAX_IMBALANCE = 10.0
 # Table files that can sit inside a zip/folder.  ".txt" is excluded: inside folders, .txt files are examples.
 INNER_TABLE_EXTENSIONS = TABLE_EXTENSIONS - {".txt"}
+# What an upload may be: a zip of class folders, a table, or a Parquet file (old spreadsheet formats are
+# accepted too, and answered with how to save them in a format that can be read).
+UPLOAD_SUFFIXES = tuple(sorted({".zip", ".parquet"} | TABLE_EXTENSIONS | OLD_EXCEL))
 _TWIN = re.compile(r"^(.*) \((\d+)\)$")   # how text.py names a repeated column header
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
@@ -293,6 +296,7 @@ def _load_class_folders(root: str, files: list[str], origin_prefix: str, modalit
                 continue
             if fallback:
                 fallback_files.append(rel)
+                fallback_used = fallback
             if len(text) > limits.max_text_chars:
                 text = text[: limits.max_text_chars]
                 n_cut += 1
@@ -305,7 +309,7 @@ def _load_class_folders(root: str, files: list[str], origin_prefix: str, modalit
         origins.append(origin_prefix + rel)
 
     if fallback_files:
-        report.warn(fallback_files[0], f"{len(fallback_files)} file(s) " + encoding_warning("Windows (cp1252)")
+        report.warn(fallback_files[0], f"{len(fallback_files)} file(s) " + encoding_warning(fallback_used)
                     .replace("is not saved", "are not saved", 1))
     if n_cut:
         report.warn(first_cut, truncation_message(n_cut, limits))

@@ -1,9 +1,11 @@
 """Class edits: rename, merge and drop classes as a recorded label mapping, never a rewrite of the
-user's file. One mapping (old label → new label, None = drop the rows) is applied the same way to
-the training, validation, test and evaluation data, and kept with the run and the model.
+user's file. `apply_edits` is the one way edits reach data — training, evaluation, the data check
+and the class counts of the report all call it: fixes to single rows first (the data check's
+Review), then one mapping (old label → new label, None = drops the rows), recorded with the run and
+the model and applied the same way to validation, test and evaluation data.
 
-    edited, mapping = edit_labels(ds, label_map={"Billing": "billing"}, merge_similar=True, min_examples=5)
-    val = apply_label_map(val, mapping, merge_similar=True, classes=edited.classes)
+    edited, mapping, _ = apply_edits(ds, LabelEdits(label_map={"Billing": "billing"}, merge_similar=True))
+    val, _, _ = apply_edits(val, LabelEdits(label_map=mapping, merge_similar=True, classes=edited.classes))
 
 "Similar" labels are equal after Unicode normalisation (NFKC), case folding and trimming or
 collapsing white space: "Billing", "billing " and "BILLING" — almost certainly meant as one.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 from .report import Dataset
 
@@ -104,3 +107,36 @@ def apply_label_map(ds: Dataset, mapping: dict, merge_similar: bool = False,
     edited = ds.subset(keep)
     edited.labels = labels
     return edited
+
+
+@dataclass(frozen=True)
+class LabelEdits:
+    """Everything a user asked to change about labels. With `classes` (a trained model's), the data
+    is scored, not trained on: `label_map` is the mapping as applied in training, and a look-alike
+    variant it never saw goes to the class it resembles (with `merge_similar`)."""
+    row_edits: dict | None = None
+    label_map: dict | None = None
+    merge_similar: bool = False
+    min_examples: int = 0
+    classes: tuple | list | None = None
+
+    @classmethod
+    def of(cls, settings: dict, classes=None) -> "LabelEdits":
+        """From a run's (or a session's) settings."""
+        return cls(row_edits=settings.get("row_edits") if classes is None else None,
+                   label_map=settings.get("label_map"), merge_similar=bool(settings.get("merge_similar_labels")),
+                   min_examples=int(settings.get("min_examples") or 0) if classes is None else 0, classes=classes)
+
+    def __bool__(self) -> bool:
+        return bool(self.row_edits or self.label_map or self.merge_similar or self.min_examples)
+
+
+def apply_edits(ds: Dataset, edits: LabelEdits) -> tuple[Dataset, dict, int]:
+    """The edited data, the mapping applied (old → new, None dropped) and how many fixed rows were
+    found. Row fixes first, then the mapping."""
+    ds, matched = apply_row_edits(ds, edits.row_edits)
+    if edits.classes is not None:
+        mapping = dict(edits.label_map or {})
+        return apply_label_map(ds, mapping, edits.merge_similar, list(edits.classes)), mapping, matched
+    edited, mapping = edit_labels(ds, edits.label_map, edits.merge_similar, edits.min_examples)
+    return edited, mapping, matched

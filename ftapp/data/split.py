@@ -8,14 +8,33 @@ from collections import Counter, defaultdict
 from .report import WARNING, Dataset, Problem
 
 
+def grouped_folds(labels, groups, n_splits: int, seed: int = 0) -> list[tuple[list[int], list[int]]] | None:
+    """Stratified k-fold splits (train indices, held-out indices) that keep each group (identical
+    examples) on one side: scikit-learn's StratifiedGroupKFold, the one splitter of ftapp (the
+    validation split, the test slice, the cross-validation, the data check). None when fewer than
+    two groups exist."""
+    import warnings
+
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    n_groups, largest = len(set(groups)), max(Counter(labels).values(), default=0)
+    n_splits = min(int(n_splits), n_groups, largest)
+    if n_splits < 2:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # "the least populated class has only n members": handled by the caller
+        splitter = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
+        return [(tr.tolist(), te.tolist()) for tr, te in splitter.split(labels, labels, groups)]
+
+
 def train_val_split(ds: Dataset, val_fraction: float = 0.2, seed: int = 0) -> tuple[Dataset, Dataset, list[Problem]]:
     """Stratified, grouped, seeded, deterministic split.
 
     Identical examples (the same text up to case and spacing, the same picture file contents) form
     one group and always land on the same side, so no validation example has a copy in training.
-    Each class gets round(val_fraction × its size) validation examples where its groups allow,
-    at least one, and keeps at least one for training. Classes with fewer than 2 examples go
-    wholly to training (with a warning).
+    One fold of a k-fold split with k = 1 / val_fraction (rounded) is the validation part; then
+    every class with at least two groups gets at least one on each side. Classes with fewer than 2
+    examples, or only copies of one, go wholly to training (a single example with a warning).
     """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError("val_fraction must be between 0 and 1 (exclusive)")
@@ -29,22 +48,33 @@ def train_val_split(ds: Dataset, val_fraction: float = 0.2, seed: int = 0) -> tu
                                 f"{'has' if one else 'each have'} only one example, so "
                                 f"{'it was' if one else 'they were'} used for training only and the results "
                                 f"cannot be checked. Add more examples of {names}."))
-    target = {c: min(max(round(val_fraction * n), 1), n - 1) for c, n in counts.items() if n >= 2}
+    groups = duplicate_groups(ds)
+    folds = grouped_folds(ds.labels, groups, max(2, round(1 / val_fraction)), seed)
+    val = set(folds[0][1]) if folds else set()
+    val -= {i for i, label in enumerate(ds.labels) if label in single}
+    val = _both_sides(ds.labels, groups, val, seed)
+    return ds.subset([i for i in range(len(ds)) if i not in val]), ds.subset(sorted(val)), problems
+
+
+def _both_sides(labels: list[str], groups: list[int], val: set[int], seed: int) -> set[int]:
+    """Move whole groups so that each class with two or more groups has one on each side, and a class
+    of a single group (one example, or copies of one) stays in training: it cannot be checked."""
     members: dict[int, list[int]] = defaultdict(list)
-    for i, g in enumerate(duplicate_groups(ds)):
+    for i, g in enumerate(groups):
         members[g].append(i)
-    order = sorted(members)
-    random.Random(seed).shuffle(order)
-    taken: Counter = Counter()
-    val_idx: list[int] = []
-    for g in order:
-        group = Counter(ds.labels[i] for i in members[g])
-        if all(c in target and taken[c] + n <= target[c] for c, n in group.items()):
-            taken.update(group)
-            val_idx += members[g]
-    chosen = set(val_idx)
-    train_idx = [i for i in range(len(ds)) if i not in chosen]
-    return ds.subset(train_idx), ds.subset(sorted(val_idx)), problems
+    by_class: dict[str, list[int]] = defaultdict(list)
+    for g in sorted(members, key=lambda g: random.Random(seed + g).random()):
+        by_class[labels[members[g][0]]].append(g)
+    for c, gs in by_class.items():
+        if len(gs) < 2:
+            val -= {i for g in gs for i in members[g]}
+            continue
+        inside = [g for g in gs if members[g][0] in val]
+        if not inside:
+            val |= set(members[min(gs, key=lambda g: len(members[g]))])
+        elif len(inside) == len(gs):
+            val -= set(members[min(inside, key=lambda g: len(members[g]))])
+    return val
 
 
 def duplicate_groups(ds: Dataset) -> list[int]:

@@ -52,8 +52,28 @@ class Table:
 # Decoding
 # ---------------------------------------------------------------------------------------------
 
+# On short samples charset-normalizer cannot tell code pages of the same script apart (it takes "Café"
+# in Windows-1252 for Croatian Windows-1250), so Windows-1252 — what Excel writes in Western Europe and
+# the Americas — wins whenever its reading is as clean as the best guess and plausible; wide encodings
+# without their byte-order mark are never guessed (a few bytes "decode" as anything in UTF-16).
+UNMARKED_WIDE = ["utf_16", "utf_16_be", "utf_16_le", "utf_32", "utf_32_be", "utf_32_le"]
+ENCODING_NAMES = {"cp1252": "Western European (Windows-1252)", "cp1250": "Central European (Windows-1250)",
+                  "cp1251": "Cyrillic (Windows-1251)", "koi8_r": "Cyrillic (KOI8-R)", "cp932": "Japanese (Shift-JIS)",
+                  "shift_jis": "Japanese (Shift-JIS)", "euc_jp": "Japanese (EUC-JP)", "gb18030": "Chinese (GB18030)",
+                  "gbk": "Chinese (GBK)", "big5": "Chinese (Big5)", "cp949": "Korean (EUC-KR)",
+                  "euc_kr": "Korean (EUC-KR)", "cp1253": "Greek (Windows-1253)", "cp1254": "Turkish (Windows-1254)",
+                  "cp1255": "Hebrew (Windows-1255)", "cp1256": "Arabic (Windows-1256)", "cp874": "Thai (Windows-874)"}
+
+
+def _symbol_in_word(text: str) -> bool:
+    """A non-ASCII symbol between two letters ("Za¿ó", "p³atno"): another code page read as Windows-1252."""
+    return any(not c.isascii() and not c.isalpha() and a.isalpha() and b.isalpha()
+               for a, c, b in zip(text, text[1:], text[2:]))
+
+
 def decode_bytes(raw: bytes) -> tuple[str, str | None]:
-    """Decode text; returns (text, fallback_encoding or None when it was proper Unicode)."""
+    """Decode text; returns (text, the encoding used in words, or None when it was proper Unicode).
+    UTF-16 (with its mark) and UTF-8 first; anything else is detected by charset-normalizer."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" export is UTF-16
         try:
             return raw.decode("utf-16"), None
@@ -63,10 +83,28 @@ def decode_bytes(raw: bytes) -> tuple[str, str | None]:
         return raw.decode("utf-8-sig"), None  # also strips a UTF-8 byte-order mark
     except UnicodeDecodeError:
         pass
+    import charset_normalizer
+    from charset_normalizer.md import mess_ratio
+
+    results = list(charset_normalizer.from_bytes(raw, cp_exclusion=UNMARKED_WIDE))
+    best = results[0] if results else None
+    codec = best.encoding if best is not None else "cp1252"
+    floor = best.chaos if best else 0.0
+    undecided = sum(r.chaos <= floor + 0.01 for r in results) > 3   # a few bytes fit many code pages equally
     try:
-        return raw.decode("cp1252"), "Windows (cp1252)"
+        western = raw.decode("cp1252")
+        if (undecided or mess_ratio(western, 1.0) <= floor + 0.1) and not _symbol_in_word(western):
+            codec = "cp1252"
+        elif codec == "cp1252":   # charset-normalizer's own pick, implausible: its next plausible guess
+            codec = next((r.encoding for r in results[1:] if not _symbol_in_word(str(r))), codec)
     except UnicodeDecodeError:
-        return raw.decode("latin-1"), "Western European (latin-1)"
+        pass
+    try:
+        text = raw.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        codec, text = "latin_1", raw.decode("latin-1")
+    return text, ENCODING_NAMES.get(codec, codec + (f" ({best.language})" if best is not None and best.language
+                                                    and best.language != "Unknown" else ""))
 
 
 def encoding_warning(fallback: str) -> str:

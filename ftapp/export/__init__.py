@@ -6,9 +6,10 @@
 - space.py   a self-contained Gradio demo (a Hugging Face Space), and publishing it
 - card.py    the model card: data, settings, results beside the baselines, how to load it
 """
-from ftapp.export.bundle import ExportError, export_zip, push_to_hub, stage_model
+from ftapp.export.bundle import export_zip, push_to_hub, stage_model
 from ftapp.export.card import model_card
 from ftapp.export.onnx import export_onnx
+from ftapp.export.public import ExportError
 from ftapp.export.space import export_space, publish_space
 
 FORMATS = ("zip", "onnx", "space")

@@ -9,51 +9,28 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from ftapp.models.catalog import SENTENCE_HEAD
+from ftapp.export.card import model_card, write_confusion_png
+from ftapp.export.public import ExportError, public_settings
 from ftapp.runs import RunFolder
 
-# What belongs in an exported model; run bookkeeping (metrics.jsonl, work files) stays behind.
-MODEL_FILES = ("config.json", "model.safetensors", RunFolder.MODEL_META, "preprocessor_config.json",
-               "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
-               "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spiece.model",
-               RunFolder.METRICS, RunFolder.REPORT, RunFolder.TEST_REPORT,
-               # a sentence model: the sentence-transformers / SetFit layout
-               SENTENCE_HEAD, "modules.json", "sentence_bert_config.json", "config_setfit.json", "model_head.pkl")
-MODEL_FOLDERS = ("1_Pooling", "2_Normalize")
-# Settings leave the machine without file-system paths (a server's temp folders, a user's disk).
-PATH_SETTINGS = ("data", "val_data", "test_data")
+# Beside the model's own files (listed in its ftapp_model.json when it was saved): its results.
+RESULT_FILES = (RunFolder.METRICS, RunFolder.REPORT, RunFolder.TEST_REPORT)
 REPO_ID = re.compile(r"[\w.-]+/[\w.-]+|[\w.-]+")
 
 
-class ExportError(Exception):
-    """The message is for the user."""
-
-
-def public_settings(run_dir: Path) -> dict:
-    """The settings the run used (the engine's choices included), without file-system paths."""
-    from ftapp.export.card import public_name
-
-    settings = RunFolder(run_dir).effective_settings()
-    public = {k: v for k, v in settings.items() if k not in PATH_SETTINGS}
-    if public.get("model"):
-        public["model"] = public_name(public["model"])
-    return public
-
-
 def stage_model(run_dir: str | Path, dest: Path) -> Path:
-    """Copy the run's model into `dest` with its card and settings."""
-    from ftapp.export.card import model_card, write_confusion_png
-
+    """Copy the run's model into `dest` with its card and settings (run bookkeeping stays behind)."""
     run_dir = Path(run_dir)
-    if not RunFolder(run_dir).has_model:
+    folder = RunFolder(run_dir)
+    if not folder.has_model:
         raise ExportError("This run has no saved model to export. Pick a finished run.")
     dest.mkdir(parents=True, exist_ok=True)
-    for name in MODEL_FILES:
-        if (run_dir / name).exists():
-            shutil.copyfile(run_dir / name, dest / name)
-    for name in MODEL_FOLDERS:
-        if (run_dir / name).is_dir():
-            shutil.copytree(run_dir / name, dest / name, dirs_exist_ok=True)
+    for name in [*(folder.model_meta() or {}).get("files", [RunFolder.MODEL_META]), *RESULT_FILES]:
+        source = run_dir / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, dirs_exist_ok=True)
+        elif source.is_file():
+            shutil.copyfile(source, dest / name)
     (dest / RunFolder.SETTINGS).write_text(json.dumps(public_settings(run_dir), indent=2))
     write_confusion_png(run_dir, dest / "confusion_matrix.png")
     (dest / "README.md").write_text(model_card(run_dir))

@@ -7,8 +7,9 @@ import html
 import re
 from pathlib import Path
 
-from ftapp.models.catalog import looks_like_local_path
-from ftapp.runs import RunFolder
+from ftapp.export.public import public_name, public_settings
+from ftapp.files import ONNX_MODEL, ONNX_PREPROCESSING
+from ftapp.runs import Kept, RunFolder
 
 LIBRARY = {"transformers": "transformers", "sentence": "setfit", "timm": "timm"}
 
@@ -18,18 +19,18 @@ def safe(text) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+!|<>~])", r"\\\1", html.escape(str(text), quote=False))
 
 
-def public_name(model: str) -> str:
-    """A Hub id or bundled name as is; a model folder on this disk by its folder name only."""
-    return Path(model).name if looks_like_local_path(model) else model
-
-
 def _num(v) -> str:
     return "no examples" if v is None else f"{v:.3f}"
 
 
 def _results(title: str, report: dict, what: str) -> list[str]:
+    ci = report.get("interval") or {}
+
+    def within(key: str) -> str:
+        return f" (95 % interval {ci[key][0]:.3f}–{ci[key][1]:.3f})" if ci.get(key) else ""
     lines = [f"## {title}", "", what, "",
-             f"- Accuracy: {report['accuracy']:.3f}", f"- Macro F1: {report['macro_f1']:.3f}",
+             f"- Accuracy: {report['accuracy']:.3f}{within('accuracy')}",
+             f"- Macro F1: {report['macro_f1']:.3f}{within('macro_f1')}",
              f"- Balanced accuracy: {report.get('balanced_accuracy', 0):.3f}", f"- Examples: {report['n']}"]
     for key, b in (report.get("baselines") or {}).items():
         if key != "headline" and isinstance(b, dict) and "accuracy" in b:
@@ -59,17 +60,17 @@ def usage(kind: str, modality: str, folder: str = "model") -> list[str]:
 def onnx_usage(modality: str, folder: str = "onnx") -> list[str]:
     if modality == "text":
         return ["```python", "import json, numpy as np, onnxruntime", "from tokenizers import Tokenizer", "",
-                f"pre = json.load(open(\"{folder}/preprocessing.json\"))",
+                f"pre = json.load(open(\"{folder}/{ONNX_PREPROCESSING}\"))",
                 f"tokenizer = Tokenizer.from_file(\"{folder}/tokenizer.json\")",
                 "tokenizer.enable_truncation(pre[\"max_length\"])",
-                f"session = onnxruntime.InferenceSession(\"{folder}/model.onnx\")",
+                f"session = onnxruntime.InferenceSession(\"{folder}/{ONNX_MODEL}\")",
                 "enc = tokenizer.encode(\"a text to classify\")",
                 "logits = session.run(None, {\"input_ids\": np.array([enc.ids]), "
                 "\"attention_mask\": np.array([enc.attention_mask])})[0]",
                 "print(pre[\"labels\"][int(logits.argmax())])", "```"]
     return ["```python", "import json, numpy as np, onnxruntime", "from PIL import Image", "",
-            f"pre = json.load(open(\"{folder}/preprocessing.json\"))",
-            f"session = onnxruntime.InferenceSession(\"{folder}/model.onnx\")",
+            f"pre = json.load(open(\"{folder}/{ONNX_PREPROCESSING}\"))",
+            f"session = onnxruntime.InferenceSession(\"{folder}/{ONNX_MODEL}\")",
             "img = Image.open(\"picture.jpg\").convert(\"RGB\").resize((pre[\"size\"], pre[\"size\"]), Image.BILINEAR)",
             "x = (np.asarray(img, dtype=np.float32) / 255 - pre[\"mean\"]) / pre[\"std\"]",
             "logits = session.run(None, {\"pixel_values\": x.transpose(2, 0, 1)[None].astype(np.float32)})[0]",
@@ -128,8 +129,6 @@ def _class_edits(label_map: dict | None, merged_similar: bool, shown: int = 40) 
 
 
 def model_card(run_dir: Path) -> str:
-    from ftapp.export.bundle import public_settings
-
     settings = public_settings(run_dir)
     folder = RunFolder(run_dir)
     report = folder.report() or {}
@@ -149,7 +148,7 @@ def model_card(run_dir: Path) -> str:
         lines += [f"- {what.capitalize()}: https://huggingface.co/{'spaces/' if what == 'space' else ''}{repo}"
                   for what, repo in sorted(published.items())] + [""]
     lines += _data_lines(folder, settings, meta)
-    if metrics.get("chosen") == "probe":
+    if metrics.get("chosen") == Kept.FIRST_MODEL:
         lines += ["The kept model is the pre-trained network with all its blocks frozen and a logistic-regression "
                   "head on its features: it beat fine-tuning on the data that chose.", ""]
     if test:

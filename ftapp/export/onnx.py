@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ftapp.export.bundle import ExportError
+from ftapp.export.public import ExportError
+from ftapp.files import ONNX_CHECK, ONNX_MODEL, ONNX_PREPROCESSING
 from ftapp.runs import RunFolder
 
 TOLERANCE = 1e-3
@@ -74,7 +75,7 @@ def export_onnx(run_dir: str | Path, out: str | Path) -> Path:
     batch = clf.preprocess.collate(encoded)
     names = ["input_ids", "attention_mask"] if clf.modality == "text" else ["pixel_values"]
     inputs = tuple(batch[n] for n in names)
-    _export_graph(_Logits(clf).eval(), inputs, names, out / "model.onnx")
+    _export_graph(_Logits(clf).eval(), inputs, names, out / ONNX_MODEL)
 
     pre = {"labels": clf.labels, "modality": clf.modality}
     if clf.modality == "text":
@@ -84,9 +85,9 @@ def export_onnx(run_dir: str | Path, out: str | Path) -> Path:
         spec = clf.preprocess.spec
         pre.update(size=spec.size, mean=list(spec.mean), std=list(spec.std),
                    resize="squash to size x size, bilinear; pixels / 255, then (x - mean) / std, channels first")
-    (out / "preprocessing.json").write_text(json.dumps(pre, indent=2))
+    (out / ONNX_PREPROCESSING).write_text(json.dumps(pre, indent=2))
 
-    session = onnxruntime.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(str(out / ONNX_MODEL), providers=["CPUExecutionProvider"])
     ours = clf.proba_encoded(encoded).numpy()
     theirs = []
     for i in range(0, len(encoded), 16):      # several batch sizes and lengths: the axes are dynamic
@@ -98,13 +99,13 @@ def export_onnx(run_dir: str | Path, out: str | Path) -> Path:
              "max_probability_difference": float(np.abs(ours - theirs).max()), "tolerance": TOLERANCE,
              "onnxruntime": onnxruntime.__version__}
     check["ok"] = check["same_top1"] and check["max_probability_difference"] <= TOLERANCE
-    (out / "onnx_check.json").write_text(json.dumps(check, indent=2))
+    (out / ONNX_CHECK).write_text(json.dumps(check, indent=2))
     if not check["ok"]:
         raise ExportError(f"The ONNX model does not predict what the trained model predicts (largest difference "
                           f"{check['max_probability_difference']:.2g}). The zip export is unaffected.")
     (out / "README.md").write_text("# ONNX export\n\nChecked with onnxruntime on "
                                    f"{len(items)} validation examples: same top class, probabilities within "
-                                   f"{TOLERANCE:g} (onnx_check.json).\n\n" + "\n".join(onnx_usage(clf.modality, ".")))
+                                   f"{TOLERANCE:g} ({ONNX_CHECK}).\n\n" + "\n".join(onnx_usage(clf.modality, ".")))
     return out
 
 

@@ -9,7 +9,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ftapp.export.bundle import ExportError, check_repo, stage_model, upload
+from ftapp.export.bundle import check_repo, stage_model, upload
+from ftapp.export.public import ExportError
 from ftapp.export.card import safe
 from ftapp.runs import RunFolder
 

@@ -9,10 +9,6 @@ import os
 import re
 from dataclasses import asdict, dataclass
 
-# Written beside every model ftapp saves (kind, modality, labels, source): how ftapp reloads it.
-MODEL_META = "ftapp_model.json"
-SENTENCE_HEAD = "ftapp_head.safetensors"    # a SentenceClassifier's linear layer (its encoder: model.safetensors)
-
 BUNDLED_TEXT = "all-MiniLM-L6-v2 (bundled)"
 BUNDLED_IMAGE = "EfficientNet-Lite0 (bundled)"
 

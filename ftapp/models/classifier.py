@@ -13,10 +13,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ftapp.models.catalog import MODEL_META, SENTENCE_HEAD
+from ftapp.files import MODEL_META, SENTENCE_HEAD
 from ftapp.models.heads import head_linear, write_sentence_transformers_files, write_setfit_head
 from ftapp.models.layout import Layout, find_layout
 from ftapp.models.preprocess import ImagePreprocessor, TextPreprocessor
+from ftapp.train.config import EVAL_BATCH
 
 
 def logits_of(output) -> torch.Tensor:
@@ -135,14 +136,14 @@ class Classifier:
         return logits_of(self.model(**batch))
 
     @torch.no_grad()
-    def predict_proba(self, items, batch_size: int = 64) -> torch.Tensor:
+    def predict_proba(self, items, batch_size: int = EVAL_BATCH) -> torch.Tensor:
         """Class probabilities for raw items (texts, image paths or PIL images), batched."""
         chunks = [self.proba_encoded(self.preprocess.encode(items[i: i + batch_size]), batch_size)
                   for i in range(0, len(items), batch_size)]
         return torch.cat(chunks) if chunks else torch.empty(0, len(self.labels))
 
     @torch.no_grad()
-    def proba_encoded(self, encoded: list, batch_size: int = 64) -> torch.Tensor:
+    def proba_encoded(self, encoded: list, batch_size: int = EVAL_BATCH) -> torch.Tensor:
         """Probabilities for already tokenized / decoded examples (no second decode)."""
         self.model.eval()
         probs = torch.empty(len(encoded), len(self.labels))

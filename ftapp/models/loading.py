@@ -14,13 +14,16 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from ftapp.models.catalog import BUNDLED_IMAGE, BUNDLED_TEXT, MODEL_META, SENTENCE_HEAD, find_spec, looks_like_local_path
+from ftapp.errors import UserFacingError
+from ftapp.files import MODEL_META, SENTENCE_HEAD
+from ftapp.train.config import POOLINGS
+from ftapp.models.catalog import BUNDLED_IMAGE, BUNDLED_TEXT, find_spec, looks_like_local_path
 from ftapp.models.classifier import Classifier
 from ftapp.models.heads import SentenceClassifier, SentencePooling, sentence_pooling
 from ftapp.models.preprocess import ImagePreprocessor, ImageSpec, TextPreprocessor
 
 
-class ModelError(Exception):
+class ModelError(UserFacingError):
     """A model could not be loaded; the message is for the user."""
 
 
@@ -130,7 +133,7 @@ def _hub_call(name: str, fn, path: str, **kwargs):
 
 
 def load_pretrained(name: str, labels: list[str], *, modality: str | None = None,
-                    allow_local_paths: bool = True, pooling: str = "auto") -> Classifier:
+                    allow_local_paths: bool = True, pooling: str = POOLINGS.auto) -> Classifier:
     """A pre-trained model whose top layer is replaced by a new head for `labels`.
 
     pooling: "auto" = a sentence-embedding checkpoint gets a head on its own pooled embedding
@@ -214,14 +217,15 @@ def _sentence_pooling_of(name: str, path: str) -> SentencePooling | None:
     return sentence_pooling(folder)
 
 
-def _load_transformers(name: str, path: str, labels: list[str], modality: str, pooling: str = "auto") -> Classifier:
+def _load_transformers(name: str, path: str, labels: list[str], modality: str,
+                       pooling: str = POOLINGS.auto) -> Classifier:
     import transformers
     from transformers import (AutoImageProcessor, AutoModel, AutoModelForImageClassification,
                               AutoModelForSequenceClassification, AutoTokenizer)
 
     transformers.logging.set_verbosity_error()  # "some weights newly initialised" is the point here
     transformers.logging.disable_progress_bar()  # ftapp reports progress itself (CLI stderr, the app)
-    sentence = _sentence_pooling_of(name, path) if modality == "text" and pooling == "auto" else None
+    sentence = _sentence_pooling_of(name, path) if modality == "text" and pooling == POOLINGS.auto else None
     if sentence is not None:
         encoder = _hub_call(name, AutoModel.from_pretrained, path, trust_remote_code=False, use_safetensors=None)
         tokenizer = _hub_call(name, AutoTokenizer.from_pretrained, path, trust_remote_code=False)

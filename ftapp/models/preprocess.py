@@ -84,7 +84,10 @@ class TextPreprocessor:
         self.max_length = max_length
 
     def encode(self, texts) -> list[list[int]]:
-        return self.tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        texts = list(texts)
+        if not texts:   # a split left empty (tokenizers fail on an empty batch)
+            return []
+        return self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
 
     def collate(self, ids: list[list[int]], augment: bool = False, seeds=None) -> dict:
         width = padded_width(max(len(i) for i in ids))

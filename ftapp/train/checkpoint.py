@@ -5,7 +5,6 @@ leaves the previous one usable — at most every CHECKPOINT_SECONDS after a vali
 when the process is asked to stop (SIGTERM); removed when the run ends."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -13,41 +12,28 @@ from pathlib import Path
 
 import torch
 
-log = logging.getLogger("ftapp")
+from ftapp.files import CHECKPOINT, CHECKPOINT_INFO, atomic_write, atomic_write_json
+from ftapp.train.config import CHECKPOINT_SECONDS
 
-STATE = "checkpoint.pt"
-INFO = "checkpoint.json"
+log = logging.getLogger("ftapp")
 
 
 def every_seconds() -> float:
-    """How often a checkpoint may be written (FTAPP_CHECKPOINT_SECONDS; the weights and optimizer
-    state of a full fine-tune are a few hundred MB, so not after every validation)."""
-    return float(os.environ.get("FTAPP_CHECKPOINT_SECONDS", 60))
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    """How often a checkpoint may be written (FTAPP_CHECKPOINT_SECONDS overrides; the weights and
+    optimizer state of a full fine-tune are a few hundred MB, so not after every validation)."""
+    return float(os.environ.get("FTAPP_CHECKPOINT_SECONDS", CHECKPOINT_SECONDS))
 
 
 def save(run_dir: Path, state: dict) -> None:
     run_dir = Path(run_dir)
-    _atomic(run_dir / STATE, lambda p: torch.save(state, p))
-    info = {"step": state["step"], "epoch": state["epoch"], "recipe": state["recipe"], "saved": time.time()}
-    _atomic(run_dir / INFO, lambda p: p.write_text(json.dumps(info)))
-
-
-def info(run_dir: Path) -> dict | None:
-    try:
-        return json.loads((Path(run_dir) / INFO).read_text())
-    except (OSError, ValueError):
-        return None
+    atomic_write(run_dir / CHECKPOINT, lambda p: torch.save(state, p))
+    atomic_write_json(run_dir / CHECKPOINT_INFO, {"step": state["step"], "epoch": state["epoch"],
+                                                  "recipe": state["recipe"], "saved": time.time()})
 
 
 def load(run_dir: Path) -> dict | None:
     """The last complete checkpoint, or None (none yet, or unreadable: the run starts again)."""
-    path = Path(run_dir) / STATE
+    path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
         return None
     try:
@@ -57,22 +43,27 @@ def load(run_dir: Path) -> dict | None:
         return None
 
 
+def started(state: dict) -> float:
+    """When the run would have started for the time it already used (its budget goes on)."""
+    return time.time() - state.get("elapsed", 0)
+
+
 def remove(run_dir: Path) -> None:
-    for name in (STATE, INFO, STATE + ".tmp", INFO + ".tmp"):
-        (Path(run_dir) / name).unlink(missing_ok=True)
+    for name in (CHECKPOINT, CHECKPOINT_INFO):
+        for path in (Path(run_dir) / name, Path(run_dir) / f".{name}.tmp"):
+            path.unlink(missing_ok=True)
 
 
-def writer(run, started: float | None = None):
-    """on_checkpoint for Training: rate-limited, except at shut-down (the fitter's last call)."""
+def writer(run, started_at: float | None = None):
+    """The "checkpoint" listener of a Training: rate-limited, except at shut-down (final)."""
     last = {"t": time.time()}
-    started = started or time.time()
+    started_at = started_at or time.time()
 
-    def write(state: dict) -> None:
-        final = run.shutdown_event.is_set()
+    def write(_training, fitter, final: bool, extra: dict) -> None:
         if not final and time.time() - last["t"] < every_seconds():
             return
         try:
-            save(run.dir, {**state, "elapsed": time.time() - started})
+            save(run.dir, {**fitter.state_dict(), **extra, "elapsed": time.time() - started_at})
         except OSError:
             log.warning("could not write the checkpoint of run %s", run.id)
             return

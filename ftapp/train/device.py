@@ -6,6 +6,8 @@ import os
 
 import torch
 
+from ftapp.train.config import PRECISIONS
+
 
 def pick_device() -> torch.device:
     if torch.cuda.is_available():
@@ -38,17 +40,17 @@ def cpu_has_native_bf16() -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """"auto" → "bf16" on CUDA and on CPUs with native bf16, else "fp32"."""
-    if precision in ("fp32", "bf16"):
+    """auto → bf16 on CUDA and on CPUs with native bf16, else fp32."""
+    if precision != PRECISIONS.auto:
         return precision
     if device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16()):
-        return "bf16"
-    return "fp32"
+        return PRECISIONS.bf16
+    return PRECISIONS.fp32
 
 
 def autocast(precision: str, device: torch.device):
     """Mixed precision: matrix products in bf16, weights and optimizer state stay fp32."""
-    if precision == "bf16" and device.type in ("cuda", "cpu"):
+    if precision == PRECISIONS.bf16 and device.type in ("cuda", "cpu"):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 

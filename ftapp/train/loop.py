@@ -1,9 +1,14 @@
 """The training loop: one recipe (frozen blocks, learning rate, method) trained on prepared data.
 
-AdamW with a warm-up + cosine schedule planned in steps (schedule.py), validation every few
-epochs, the best checkpoint kept, early stopping, a time limit, stop requests honoured within one
-step. A `Fitter` can pause at any validation and resume later, and several fitters can take turns
-on one model (the Auto search): `activate` puts its weights in, `deactivate` takes them out.
+AdamW with a warm-up + cosine schedule planned in steps (schedule.py, optim.py), validation every
+few epochs, the best checkpoint kept, early stopping when validation stops improving in a way that
+matters (selection.py), a deadline, stop requests honoured within one step. A `Fitter` can pause at
+any validation and resume later, and several fitters can take turns on one model (the Auto
+search): `activate` puts its weights in, `deactivate` takes them out.
+
+Whoever needs to follow a fitter registers a callback (minGPT's `add_callback`): "step" after each
+optimizer step, "epoch" after each validation, "best" at a new best checkpoint, "checkpoint" at each point where
+its resumable state (`state_dict()`) may be written (final=True: the process is going away). The fitter never knows who listens.
 
 It is a plain loop (nanoGPT style) rather than transformers.Trainer because it must train on
 cached frozen-prefix states, report every step to the run store, take turns with other recipes
@@ -12,7 +17,6 @@ and stop on request; the metrics come from scikit-learn (ftapp.evaluate.scores).
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import random
 import threading
@@ -23,15 +27,28 @@ import torch
 import torch.nn.functional as F
 
 from ftapp.evaluate import scores
-from ftapp.train import prefix_cache
+from ftapp.train import prefix_cache, selection
 from ftapp.train.batches import epoch_batches, eval_batches
+from ftapp.train.config import EVAL_BATCH, METHODS, PRECISIONS
 from ftapp.train.device import autocast, govern_threads
-from ftapp.train.schedule import Length, lr_factor
+from ftapp.train.optim import make_optimizer
+from ftapp.train.prepared import Prepared
+from ftapp.train.schedule import Length
 
 
 def augment_workers() -> int:
     """Leave at least one core to the training itself."""
     return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+class Why:
+    """Why a fitter ended (words.WHY says each in a sentence)."""
+    FINISHED = "planned end"          # trained to the planned end
+    EARLY = "early stop"              # validation had stopped improving
+    STOPPED = "stop request"          # a person asked it to stop
+    TIME = "time budget"              # the time budget (or this part's share of it) ran out
+    DIVERGED = "diverged"             # the loss became infinite or not-a-number
+    CUT = (STOPPED, TIME)     # ended from outside: whatever comes after it is skipped too
 
 
 class Diverged(Exception):
@@ -52,13 +69,13 @@ class Recipe:
     """One way to train: what Auto compares, and what a run with fixed settings uses."""
     frozen: int
     lr: float
-    method: str = "full"          # "full" | "lora"
+    method: str = METHODS.full    # config.METHODS
     layer_decay: float = 1.0      # learning rate × this per block further from the head (1 = same rate)
 
     @property
     def name(self) -> str:
         decay = f", layer decay {self.layer_decay:g}" if self.layer_decay != 1 else ""
-        return f"{self.frozen} frozen, lr {self.lr:.0e}{', LoRA' if self.method == 'lora' else ''}{decay}"
+        return f"{self.frozen} frozen, lr {self.lr:.0e}{', LoRA' if self.method == METHODS.lora else ''}{decay}"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -76,55 +93,15 @@ def trainable_state(model) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items() if k in names}
 
 
-class Prepared:
-    """The examples of one run, ready for any recipe: encoded once, the frozen prefix computed once
-    per boundary (`states[k]`), and the head inputs of the pre-trained model (the probe's features)."""
+class Callbacks:
+    """A registry of listeners, keyed by event name; each is called as fn(owner, **data)."""
 
-    def __init__(self, clf, train_x, train_y, val_x, val_y, device, frozen_pass=None, val_pass=None):
-        self.clf, self.device = clf, device
-        self.x = {"train": train_x, "val": val_x}
-        self.y = {"train": torch.tensor(train_y, dtype=torch.long), "val": torch.tensor(val_y, dtype=torch.long)}
-        text = clf.modality == "text"
-        self.lengths = {s: [len(v) for v in self.x[s]] if text else None for s in self.x}
-        self.states: dict[int, dict] = {}
-        self.as_tuple = 0
-        if frozen_pass is not None:
-            self.as_tuple = frozen_pass.as_tuple
-            for k, st in frozen_pass.states.items():
-                self.states[k] = {"train": st, "val": val_pass.states[k] if val_pass else None}
-        self.head_inputs = {"train": frozen_pass.head_inputs if frozen_pass else None,
-                            "val": val_pass.head_inputs if val_pass else None}
+    def add_callback(self, event: str, fn) -> None:
+        self.__dict__.setdefault("_callbacks", {}).setdefault(event, []).append(fn)
 
-    def n(self, split: str) -> int:
-        return len(self.x[split])
-
-    def subset(self, train_idx: list[int], val_idx: list[int]) -> "Prepared":
-        """A fold of a Prepared that holds every example as "train": the same cached states, re-cut."""
-        out = object.__new__(Prepared)
-        out.clf, out.device, out.as_tuple = self.clf, self.device, self.as_tuple
-
-        def cut(values, idx):
-            if values is None:
-                return None
-            if torch.is_tensor(values):
-                return values[torch.as_tensor(idx, dtype=torch.long)]
-            return [values[i] for i in idx]
-
-        src = "train"
-        out.x = {"train": cut(self.x[src], train_idx), "val": cut(self.x[src], val_idx)}
-        out.y = {"train": self.y[src][train_idx], "val": self.y[src][val_idx]}
-        out.lengths = {s: None if self.lengths[src] is None else cut(self.lengths[src], i)
-                       for s, i in (("train", train_idx), ("val", val_idx))}
-        out.states = {k: {"train": cut(st[src], train_idx), "val": cut(st[src], val_idx)} for k, st in self.states.items()}
-        out.head_inputs = {"train": cut(self.head_inputs[src], train_idx), "val": cut(self.head_inputs[src], val_idx)}
-        return out
-
-    def batch(self, split: str, idx: list[int], k: int | None, augment: bool = False) -> dict:
-        """A model input: from the cache at boundary k when k is given, else from the examples."""
-        if k is not None:
-            return prefix_cache.cached_batch(self.clf, self.states[k][split], idx, self.device)
-        batch = self.clf.preprocess.collate([self.x[split][i] for i in idx], augment=augment)
-        return {key: v.to(self.device, non_blocking=True) for key, v in batch.items()}
+    def trigger(self, event: str, **data) -> None:
+        for fn in self.__dict__.get("_callbacks", {}).get(event, ()):
+            fn(self, **data)
 
 
 @dataclass
@@ -133,41 +110,47 @@ class History:
     evals: list = field(default_factory=list)      # {"epoch", "step", "train_loss", "val_loss", "val_accuracy", …}
 
 
-class Fitter:
+def check_metrics(probs: torch.Tensor, y: torch.Tensor, losses: torch.Tensor, weights: torch.Tensor) -> dict:
+    """Loss (class-weighted mean) and accuracy of some examples' predictions."""
+    correct = (probs.argmax(-1) == y).float()
+    return {"loss": float((losses * weights).sum() / weights.sum().clamp_min(1e-9)),
+            "accuracy": float(correct.mean()) if len(y) else 0.0}
+
+
+class Fitter(Callbacks):
     """Trains one recipe. `train(until_evals=None)` runs to the end of the plan (or an early stop,
-    the deadline, a stop request); with `until_evals` it pauses after that many validations."""
+    the deadline, a stop request); with `until_evals` it pauses after that many validations.
+    `rate(step)` replaces the planned learning-rate schedule."""
 
     def __init__(self, clf, data: Prepared, recipe: Recipe, length: Length, *, config, device: torch.device,
-                 precision: str = "fp32", emit=None, stop_event: threading.Event | None = None,
-                 class_weights: torch.Tensor | None = None, deadline: float | None = None, on_best=None,
-                 pretrained: dict | None = None):
+                 precision: str = PRECISIONS.fp32, stop_event: threading.Event | None = None,
+                 class_weights: torch.Tensor | None = None, deadline: float | None = None,
+                 pretrained: dict | None = None, rate=None):
         self.clf, self.data, self.recipe, self.length, self.config = clf, data, recipe, length, config
-        self.device, self.precision = device, precision
+        self.device, self.precision, self.rate = device, precision, rate
         self.autocast = autocast(precision, device)
-        self.emit = emit or (lambda kind, **d: None)
         self.stop_event = stop_event or threading.Event()
         self.class_weights = class_weights.to(device) if class_weights is not None else None
-        self.deadline, self.on_best = deadline, on_best
+        self.deadline = deadline
         self.pretrained = pretrained          # every weight as pre-trained (+ the fitted head): where recipes start
         self.cached = (config.cache_prefix and prefix_cache.cache_supported(clf, recipe.frozen, config.augment)
                        and recipe.frozen in data.states)
         self.rng = random.Random(config.seed)
         self.step = self.epoch = 0
         self._batches: list[list[int]] = []
+        self._batch_iter = None
         self._losses: list[float] = []
         self.best: dict | None = None          # metrics of the best validation so far
         self.best_state: dict | None = None
+        self.reference: dict | None = None     # the last validation that made progress (early stopping)
         self.bad_evals = 0
         self.history = History()
-        self.done: str | None = None           # why it ended: "finished" | "early" | "stopped" | "time" | "diverged"
+        self.done: str | None = None           # why it ended (Why)
         self.val_probs: torch.Tensor | None = None
-        self.keep_val_probs = False              # cross-validation needs every validation's probabilities
-        self.val_probs_history: list[torch.Tensor] = []
         self._opt = self._sched = None
         self._weights: dict | None = None      # this recipe's weights while another one trains
         self._stack: contextlib.ExitStack | None = None
         self.train_seconds = 0.0
-        self.on_checkpoint = None                 # callable(state): after each validation, and at shut-down
         self.shutdown_event: threading.Event | None = None
 
     # ---- taking turns on one model ---------------------------------------------------------
@@ -184,7 +167,7 @@ class Fitter:
         if self.cached:
             self._stack.enter_context(prefix_cache.bypass_prefix(clf, r.frozen, self.data.as_tuple))
         if self._opt is None:
-            self._opt, self._sched = self._optimizer()
+            self._opt, self._sched = make_optimizer(clf, r, self.length, self.config, self.device, self.rate)
 
     def deactivate(self) -> None:
         if self._stack is not None:
@@ -192,8 +175,12 @@ class Fitter:
             self._stack = None
         self._weights = trainable_state(self.clf.model)
 
+    def release(self) -> None:
+        """Free this fitter's copies of weights and optimizer state (it will not train again)."""
+        self.best_state = self._weights = self._opt = self._sched = None
+
     # ---- checkpoints: everything needed to go on exactly where it was -------------------------
-    def checkpoint(self) -> dict:
+    def state_dict(self) -> dict:
         """The fitter's state at a step boundary (active on the model). The best weights are stored
         only when they are not the current ones: one copy where one would do."""
         weights = trainable_state(self.clf.model)
@@ -201,12 +188,13 @@ class Fitter:
         return {"recipe": self.recipe.to_dict(), "step": self.step, "epoch": self.epoch,
                 "batches": [list(b) for b in self._batches], "losses": list(self._losses),
                 "rng": self.rng.getstate(), "torch_rng": torch.get_rng_state(), "best": self.best,
-                "bad_evals": self.bad_evals, "history": {"steps": self.history.steps, "evals": self.history.evals},
+                "reference": self.reference, "bad_evals": self.bad_evals,
+                "history": {"steps": self.history.steps, "evals": self.history.evals},
                 "weights": weights, "best_state": None if best_is_current else self.best_state,
                 "opt": self._opt.state_dict(), "sched": self._sched.state_dict(),
                 "train_seconds": self.train_seconds}
 
-    def load_checkpoint(self, state: dict) -> None:
+    def load_state_dict(self, state: dict) -> None:
         """Go on from `state` (after activate()): the same batches, rates and early-stopping count."""
         self.clf.model.load_state_dict(state["weights"], strict=False)
         self._opt.load_state_dict(state["opt"])
@@ -216,163 +204,132 @@ class Fitter:
         self.rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         self.best, self.bad_evals = state["best"], state["bad_evals"]
+        self.reference = state.get("reference", self.best)
         self.history.steps, self.history.evals = list(state["history"]["steps"]), list(state["history"]["evals"])
         self.best_state = state["best_state"] if state["best_state"] is not None else state["weights"]
         self.train_seconds = state["train_seconds"]
 
-    def _save_checkpoint(self) -> None:
-        if self.on_checkpoint is not None:
-            self.on_checkpoint(self.checkpoint())
-
-    # ---- optimisation --------------------------------------------------------------------
-    def _param_groups(self) -> list[dict]:
-        """Weight decay on matrices only (not biases and norms); with layer decay < 1, each block
-        further from the head learns at a smaller rate (fastai's discriminative learning rates)."""
-        clf, r, wd = self.clf, self.recipe, self.config.weight_decay
-        depth = {}
-        blocks = clf.layout.blocks
-        for i, block in enumerate(blocks):
-            for path in block:
-                for name, _ in clf.model.get_submodule(path).named_parameters(prefix=path):
-                    depth[name] = len(blocks) - i
-        for path in clf.layout.stem:
-            for name, _ in clf.model.get_submodule(path).named_parameters(prefix=path):
-                depth[name] = len(blocks) + 1
-        groups: dict[tuple, list] = {}
-        for name, p in clf.model.named_parameters():
-            if not p.requires_grad:
-                continue
-            scale = r.layer_decay ** depth.get(name, 0)
-            key = (scale, p.ndim >= 2)
-            groups.setdefault(key, []).append(p)
-        return [{"params": ps, "lr": r.lr * scale, "weight_decay": wd if matrix else 0.0}
-                for (scale, matrix), ps in groups.items()]
-
-    def _optimizer(self):
-        # The fused kernel (one pass over all parameters) is 7x faster per step than the default
-        # multi-tensor path on a 2-core CPU, and is what transformers.Trainer uses too.
-        opt = torch.optim.AdamW(self._param_groups(), lr=self.recipe.lr,
-                                fused=self.device.type in ("cpu", "cuda"))
-        L = self.length
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: lr_factor(s, L.warmup_steps, L.total_steps, self.config.schedule))
-        return opt, sched
-
+    # ---- validation ------------------------------------------------------------------------
     def _loss(self, logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         return F.cross_entropy(logits.float(), y, weight=self.class_weights, reduction=reduction)
 
-    # ---- validation ------------------------------------------------------------------------
     @torch.no_grad()
     def validate(self) -> dict:
         clf, data = self.clf, self.data
         clf.model.eval()
         n = data.n("val")
-        probs = torch.empty(n, len(clf.labels))
-        loss_sum, weight_sum = 0.0, 0.0
+        probs, losses = torch.empty(n, len(clf.labels)), torch.empty(n)
         k = self.recipe.frozen if self.cached else None
-        for idx in eval_batches(n, 64, data.lengths["val"]):
+        for idx in eval_batches(n, EVAL_BATCH, data.lengths["val"]):
             with self.autocast:
                 logits = clf.forward(data.batch("val", idx, k)).float()
-            y = data.y["val"][idx].to(self.device)
-            loss_sum += self._loss(logits, y, "sum").item()
-            weight_sum += float(self.class_weights[y].sum()) if self.class_weights is not None else len(idx)
+            losses[idx] = F.cross_entropy(logits, data.y["val"][idx].to(self.device), reduction="none").cpu()
             probs[idx] = logits.softmax(-1).cpu()
         self.val_probs = probs
-        preds = probs.argmax(-1).tolist()
-        s = scores(data.y["val"].tolist(), preds)
-        return {"val_loss": loss_sum / max(weight_sum, 1e-9), "val_accuracy": s["accuracy"],
-                "val_macro_f1": s["macro_f1"], "val_balanced_accuracy": s["balanced_accuracy"]}
+        y = data.y["val"]
+        weights = self.class_weights.cpu()[y] if self.class_weights is not None else torch.ones(n)
+        whole = check_metrics(probs, y, losses, weights)
+        s = scores(y.tolist(), probs.argmax(-1).tolist())
+        return {"val_loss": whole["loss"], "val_accuracy": s["accuracy"], "val_macro_f1": s["macro_f1"],
+                "val_balanced_accuracy": s["balanced_accuracy"]}
 
-    def _evaluate(self, train_loss: float) -> None:
+    def _evaluate(self, train_loss: float, cut: bool = False) -> None:
+        """One validation; `cut`: the run was cut off before its first planned one (not a check at the
+        planned length, so cross-validation does not count it)."""
         metrics = {"epoch": self.epoch, "step": self.step, "train_loss": train_loss, **self.validate()}
+        if cut:
+            metrics["cut"] = True
         metrics = {k: round(v, 5) if isinstance(v, float) else v for k, v in metrics.items()}
         self.history.evals.append(metrics)
-        if self.keep_val_probs:
-            self.val_probs_history.append(self.val_probs)
-        self.emit("epoch", **metrics)
-        if self.best is None or self._better(metrics, self.best):
-            self.best, self.best_state, self.bad_evals = metrics, trainable_state(self.clf.model), 0
-            self.emit("best", **metrics)
-            if self.on_best is not None:
-                with prefix_cache.whole_model(self.clf):
-                    self.on_best(self.clf)
-        else:
+        self.trigger("epoch", **metrics)
+        select = self.config.select
+        if selection.progressed(metrics, self.reference, select):
+            self.reference, self.bad_evals = metrics, 0
+        elif self.step > self.length.warmup_steps:   # while the rate still rises, no progress is no verdict
             self.bad_evals += 1
+        if selection.better(metrics, self.best, select):
+            self.best, self.best_state = metrics, trainable_state(self.clf.model)
+            self.trigger("best", **metrics)
 
     # ---- the loop ------------------------------------------------------------------------
     def train(self, until_evals: int | None = None, until_step: int | None = None) -> str | None:
         """Train until the plan ends (returns why), or pause after `until_evals` validations (None).
-        With `until_step` (and no validation data) it ends after that many steps, as "finished"."""
+        With `until_step` it ends after that many steps, as FINISHED."""
         if self.done:
             return self.done
-        cfg, clf, data, L = self.config, self.clf, self.data, self.length
+        clf, L = self.clf, self.length
         k = self.recipe.frozen if self.cached else None
-        augment = cfg.augment and clf.modality == "image" and not self.cached
+        augment = self.config.augment and clf.modality == "image" and not self.cached
         started = time.time()
         try:
             end = L.total_steps if until_step is None else min(until_step, L.total_steps)
-            if self._batches and getattr(self, "_batch_iter", None) is None:   # resumed mid-epoch
+            if self._batches and self._batch_iter is None:   # resumed mid-epoch
                 clf.train_mode()
                 self._batch_iter = self._epoch_iter(self._batches, k, augment)
             while self.step < end:
                 if self.shutdown_event is not None and self.shutdown_event.is_set():
-                    self._save_checkpoint()
+                    self.trigger("checkpoint", final=True)
                     raise ShutDown
                 if not self._batches:
-                    govern_threads(self.device)   # fewer threads while other processes busy the cores
-                    self.epoch += 1
-                    self._batches = epoch_batches(data.n("train"), cfg.batch_size, self.rng, data.lengths["train"])
-                    self._losses = []
-                    clf.train_mode()
-                    self._batch_iter = self._epoch_iter(self._batches, k, augment)
+                    self._new_epoch(k, augment)
                 idx, batch = next(self._batch_iter)
                 self._batches.pop(0)
                 if self.stop_event.is_set():
                     raise Stopped
                 if self.deadline is not None and time.time() > self.deadline:
-                    self.done = "time"
+                    self.done = Why.TIME
                     break
-                with self.autocast:
-                    logits = clf.forward(batch)
-                loss = self._loss(logits, data.y["train"][idx].to(self.device))
-                if not torch.isfinite(loss):
-                    raise Diverged
-                self._opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_([p for g in self._opt.param_groups for p in g["params"]], 1.0)
-                self._opt.step()
-                self._sched.step()
-                self.step += 1
-                self._losses.append(loss.item())
-                point = {"step": self.step, "epoch": round(self.epoch - 1 + len(self._losses) / L.steps_per_epoch, 4),
-                         "loss": round(self._losses[-1], 5), "lr": self._sched.get_last_lr()[-1]}
-                self.history.steps.append(point)
-                self.emit("step", **point)
+                self._step(idx, batch)
                 if self.data.n("val") and not self._batches and (self.epoch % L.eval_every == 0
                                                                  or self.step >= L.total_steps):
                     self._evaluate(sum(self._losses) / len(self._losses))
                     self._losses = []
-                    if 0 < cfg.patience <= self.bad_evals:
-                        self.done = "early"
+                    if 0 < self.config.patience <= self.bad_evals:
+                        self.done = Why.EARLY
                         break
-                    self._save_checkpoint()
+                    self.trigger("checkpoint", final=False)
                     if until_evals is not None and len(self.history.evals) >= until_evals:
                         return None
             else:
-                self.done = "finished"
+                self.done = Why.FINISHED
         except Stopped:
-            self.done = "stopped"
-            if self.best is None and self.data.n("val"):   # stopped before the first validation
-                self._evaluate(sum(self._losses) / max(len(self._losses), 1))
+            self.done = Why.STOPPED
         except Diverged:
-            self.done = "diverged"
+            self.done = Why.DIVERGED
         finally:
             self.train_seconds += time.time() - started
-        if self.done == "time" and self.best is None and self.data.n("val"):
-            self._evaluate(sum(self._losses) / max(len(self._losses), 1))
-        if not self.data.n("val") and self.done != "diverged":
+        if self.done in Why.CUT and self.best is None and self.data.n("val"):   # ended before its first check
+            self._evaluate(sum(self._losses) / max(len(self._losses), 1), cut=True)
+        if not self.data.n("val") and self.done != Why.DIVERGED:
             self.best_state = trainable_state(self.clf.model)   # no validation: the weights at the end
         return self.done
+
+    def _new_epoch(self, k, augment: bool) -> None:
+        govern_threads(self.device)   # fewer threads while other processes busy the cores
+        self.epoch += 1
+        self._batches = epoch_batches(self.data.n("train"), self.config.batch_size, self.rng,
+                                      self.data.lengths["train"])
+        self._losses = []
+        self.clf.train_mode()
+        self._batch_iter = self._epoch_iter(self._batches, k, augment)
+
+    def _step(self, idx: list[int], batch: dict) -> None:
+        with self.autocast:
+            logits = self.clf.forward(batch)
+        loss = self._loss(logits, self.data.y["train"][idx].to(self.device))
+        if not torch.isfinite(loss):
+            raise Diverged
+        self._opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for g in self._opt.param_groups for p in g["params"]], 1.0)
+        self._opt.step()
+        self._sched.step()
+        self.step += 1
+        self._losses.append(loss.item())
+        point = {"step": self.step, "epoch": round(self.epoch - 1 + len(self._losses) / self.length.steps_per_epoch, 4),
+                 "loss": round(self._losses[-1], 5), "lr": self._sched.get_last_lr()[-1]}
+        self.history.steps.append(point)
+        self.trigger("step", **point)
 
     def _epoch_iter(self, batches: list[list[int]], k, augment: bool):
         """(indices, batch) for one epoch. Augmented images are prepared by DataLoader workers so
@@ -398,18 +355,10 @@ class Fitter:
         """Put the best checkpoint's weights in and compute its validation probabilities."""
         if self.best_state is not None:
             self.clf.model.load_state_dict(self.best_state, strict=False)
-            self.validate()
-
-    def _better(self, new: dict, old: dict) -> bool:
-        if self.config.select == "accuracy":
-            return (new["val_accuracy"], -new["val_loss"]) > (old["val_accuracy"], -old["val_loss"])
-        return new["val_loss"] < old["val_loss"] - 1e-4
+            if self.data.n("val"):
+                self.validate()
 
     @property
     def rank_key(self) -> tuple:
-        """Smaller is better: how Auto ranks candidates (the same measure that picks checkpoints)."""
-        if self.best is None:
-            return (math.inf, math.inf)
-        if self.config.select == "accuracy":
-            return (-self.best["val_accuracy"], self.best["val_loss"])
-        return (self.best["val_loss"], -self.best["val_accuracy"])
+        """Smaller is better: how Auto ranks candidates (the measure that picks checkpoints)."""
+        return selection.rank_key(self.best, self.config.select)

@@ -16,14 +16,16 @@ the raw features: `logits = features @ weight.T + bias`.
 """
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ftapp.train.config import CV_FOLDS
+
 C = 2.0
+ABSENT = -30.0     # the bias of a class the fit never saw (a fold without it): probability ~0
 
 
 @dataclass
@@ -41,18 +43,18 @@ class Probe:
         return None if self.oof_probs is None else float((self.oof_probs.argmax(1) == self.y).mean())
 
 
-def folds_for(y: np.ndarray, groups=None, seed: int = 0, max_folds: int = 3) -> list | None:
-    """Stratified k-fold splits that keep each group (identical examples) on one side; None when
-    the smallest class is too small for two folds."""
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+def folds_for(y, groups=None, seed: int = 0, max_folds: int = CV_FOLDS) -> list | None:
+    """Stratified k-fold splits that keep each group (identical examples) on one side, as arrays;
+    None when some class has fewer than two distinct examples (nothing to check it on)."""
+    from ftapp.data.split import grouped_folds
 
     y = np.asarray(y)
-    n = int(min(max_folds, np.bincount(y).min())) if len(y) else 0
-    if n < 2:
+    groups = list(groups) if groups is not None else list(range(len(y)))
+    if not len(y):
         return None
-    if groups is not None and len(set(groups)) < len(groups):
-        return list(StratifiedGroupKFold(n, shuffle=True, random_state=seed).split(y, y, groups))
-    return list(StratifiedKFold(n, shuffle=True, random_state=seed).split(y, y))
+    distinct = min(len({g for g, label in zip(groups, y) if label == c}) for c in np.unique(y))
+    folds = grouped_folds(y.tolist(), groups, min(max_folds, distinct), seed) if distinct >= 2 else None
+    return None if folds is None else [(np.asarray(tr), np.asarray(te)) for tr, te in folds]
 
 
 def fit_probe(features: torch.Tensor, labels: list[int], n_classes: int, *, groups=None, seed: int = 0,
@@ -75,15 +77,11 @@ def fit_probe(features: torch.Tensor, labels: list[int], n_classes: int, *, grou
             probs = cross_val_predict(LogisticRegression(C=C, max_iter=1000), z, y, cv=folds, method="predict_proba",
                                       params={"sample_weight": weights} if weights is not None else None)
         final = LogisticRegression(C=C, max_iter=2000).fit(z, y, sample_weight=weights)
-    w = final.coef_ / scale
-    b = final.intercept_
+    w, b = final.coef_ / scale, final.intercept_
     if w.shape[0] == 1:          # scikit-learn's binary form: one row of scores for class 1
-        w = np.vstack([-w / 2, w / 2])
-        b = np.array([-b[0] / 2, b[0] / 2])
-    return Probe(torch.tensor(w, dtype=torch.float32), torch.tensor(b, dtype=torch.float32), probs, y)
+        w, b = np.vstack([-w / 2, w / 2]), np.array([-b[0] / 2, b[0] / 2])
+    weight, bias = np.zeros((n_classes, x.shape[1])), np.full(n_classes, ABSENT)
+    weight[final.classes_], bias[final.classes_] = w, b   # a class absent from these examples is never chosen
+    return Probe(torch.tensor(weight, dtype=torch.float32), torch.tensor(bias, dtype=torch.float32), probs, y)
 
 
-def log_loss(logits: torch.Tensor, labels: list[int]) -> float:
-    if not labels:
-        return math.nan
-    return float(torch.nn.functional.cross_entropy(logits.float(), torch.tensor(labels)).item())

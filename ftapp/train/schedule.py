@@ -11,9 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-MIN_EPOCHS = 3          # even a large set is seen a few times
-MAX_EPOCHS = 300        # the cap when the user sets none (only tiny sets get near it)
-EVALUATIONS = 25        # about how many validations a run makes (every epoch, or every few tiny ones)
+from ftapp.train.config import EVALUATIONS, MAX_EPOCHS, MIN_EPOCHS, SCHEDULES
 
 
 @dataclass(frozen=True)
@@ -48,14 +46,14 @@ def plan_length(n_train: int, batch_size: int, *, epochs: int | None, min_steps:
     return Length(spe, n_epochs, total, int(round(warmup_ratio * total)), max(1, round(n_epochs / EVALUATIONS)))
 
 
-def lr_factor(step: int, warmup: int, total: int, kind: str = "cosine") -> float:
+def lr_factor(step: int, warmup: int, total: int, kind: str = SCHEDULES.cosine) -> float:
     """The factor on the learning rate for update number `step` (0-based). Never 0 before the end:
     the first update moves at 1/(warmup+1) of the rate."""
     if step < warmup:
         return (step + 1) / (warmup + 1)
-    if kind == "constant":
+    if kind == SCHEDULES.constant:
         return 1.0
     progress = min(1.0, (step - warmup + 1) / max(1, total - warmup + 1))
-    if kind == "linear":
+    if kind == SCHEDULES.linear:
         return max(0.0, 1.0 - progress)
     return 0.5 * (1.0 + math.cos(math.pi * progress))

@@ -58,7 +58,7 @@ def status_dict(ctx: AppContext, run) -> dict:
         "epochs": snap.get("epochs"),
         "info": {k: info.get(k) for k in ("n_train", "n_val", "n_test", "classes", "n_blocks", "frozen_layers",
                                           "trainable_params", "total_params", "used_cache", "notice", "plan",
-                                          "chosen", "result", "language_warning")
+                                          "chosen", "result", "language_warning", "first_model")
                  if k in info},
         "effective_settings": snap.get("effective"), "candidates": snap.get("candidates"),
         "created": snap.get("created"), "status_text": ctx.status_text(run, snap),

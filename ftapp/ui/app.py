@@ -67,7 +67,7 @@ def build_demo(runs_dir: str | os.PathLike | None = None, hosted: bool | None = 
             with gr.Tab("2 · Model & settings", id="settings", elem_id="tab-settings") as tab_settings:
                 settings = SettingsTab(shared)
             with gr.Tab("3 · Train", id="train", elem_id="tab-train"):
-                train = TrainTab(shared, settings)
+                train = TrainTab(shared)
             with gr.Tab("4 · Evaluate", id="evaluate", elem_id="tab-evaluate") as tab_eval:
                 evaluate = EvaluateTab(shared)
             with gr.Tab("5 · Try it", id="try", elem_id="tab-try") as tab_try:

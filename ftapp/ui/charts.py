@@ -4,7 +4,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ftapp.runs import TERMINAL
+from ftapp.runs import TERMINAL, Candidate
 from ftapp.ui.texts import run_label
 
 BLUE, ORANGE, GREEN, GREY = "#2563eb", "#ea580c", "#16a34a", "#94a3b8"
@@ -245,26 +245,43 @@ def lr_figure(result: dict | None) -> go.Figure:
 
 
 def candidates_figure(candidates: list[dict] | None) -> go.Figure:
-    """Auto's candidates: validation accuracy over training steps, one line each (the probe as a
-    dashed level line)."""
+    """Auto's candidates: validation accuracy over training steps, one line each (the first model as
+    a dashed level line)."""
     title = "Auto: the settings tried (validation accuracy)"
-    rows = [c for c in candidates or [] if c.get("curve") or c.get("status") == "baseline"]
+    rows = [c for c in candidates or [] if c.get("curve") or c.get("status") == Candidate.FIRST]
     if not rows:
         return empty_figure(title, "Auto's candidates appear here while it tries them.", height=300)
     fig = go.Figure()
     last_step = max((p[0] for c in rows for p in c.get("curve") or []), default=1)
     for i, c in enumerate(rows):
-        if c.get("status") == "baseline":
+        if c.get("status") == Candidate.FIRST:
             fig.add_trace(go.Scatter(x=[0, last_step], y=[c.get("val_accuracy")] * 2, mode="lines", name=c["name"],
                                      line=dict(color=GREY, dash="dash"), hovertemplate="%{y:.1%}"))
             continue
         curve = c["curve"]
-        style = dict(color=PALETTE[i % len(PALETTE)], width=3 if c.get("status") == "chosen" else 1.5,
-                     dash="dot" if c.get("status") == "dropped" else "solid")
+        style = dict(color=PALETTE[i % len(PALETTE)], width=3 if c.get("status") == Candidate.CHOSEN else 1.5,
+                     dash="dot" if c.get("status") == Candidate.DROPPED else "solid")
         fig.add_trace(go.Scatter(x=[p[0] for p in curve], y=[p[2] for p in curve], mode="lines+markers",
                                  name=f"{c['name']} ({c.get('status', '')})", line=style, hovertemplate="%{y:.1%}"))
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="validation accuracy", tickformat=".0%")
     _layout(fig, title, height=320)
     fig.update_layout(hovermode="closest", margin=dict(b=110))
+    return fig
+
+
+def learning_curve_figure(curve: dict | None) -> go.Figure:
+    """The first model's head at growing shares of the training data: accuracy on the same
+    validation examples (ftapp/train/learning_curve.py)."""
+    title = "Accuracy with more training examples"
+    points = (curve or {}).get("points") or []
+    if not points:
+        return empty_figure(title, "Drawn when the run ends.", height=260)
+    fig = go.Figure(go.Scatter(x=[p["n_train"] for p in points], y=[p["accuracy"] for p in points],
+                               mode="lines+markers", line=dict(color=BLUE, width=2),
+                               hovertemplate="%{x} examples: %{y:.1%}<extra></extra>"))
+    fig.update_xaxes(title_text="training examples used", rangemode="tozero")
+    fig.update_yaxes(title_text="validation accuracy", tickformat=".0%")
+    _layout(fig, title, height=260)
+    fig.update_layout(hovermode="closest", showlegend=False, margin=dict(b=45))
     return fig

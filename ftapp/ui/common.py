@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gradio as gr
 
-from ftapp.ui.core import AppContext, UserError
+from ftapp.errors import UserFacingError
+from ftapp.ui.core import AppContext
 from ftapp.ui.texts import run_label
 
 log = logging.getLogger("ftapp.ui")
@@ -17,13 +18,8 @@ UNEXPECTED = ("Something unexpected went wrong in the app ({}). Please try again
 
 
 def user_message(exc: BaseException) -> str | None:
-    """The message of an error that is meant for the user (ours or the engine's), else None."""
-    if isinstance(exc, UserError):
-        return str(exc)
-    names = {"ModelError", "ExportError", "RunFailed", "ImageError", "UnusableData"}
-    if type(exc).__name__ in names and type(exc).__module__.startswith("ftapp"):
-        return str(exc)
-    return None
+    """The message of an error that is meant for the user (the app's or the engine's), else None."""
+    return str(exc) if isinstance(exc, UserFacingError) else None
 
 
 def guarded(*, api: bool = False, on_error=None):
@@ -53,15 +49,25 @@ def guarded(*, api: bool = False, on_error=None):
 
 @dataclass
 class Shared:
-    """What every tab may read: the app context and the page's cross-tab state."""
+    """What every tab may read: the app context, the page's cross-tab state, and what tabs offer
+    each other by name ("tab.elem", as LLaMA-Factory's manager does), so no tab imports another."""
     ctx: AppContext
     owner: gr.BrowserState     # this browser's owner id (localStorage: a reload keeps it)
     run: gr.State              # the run the Train tab shows
     picked: gr.State           # the run last picked in Evaluate / Try it / Export (they follow each other)
     modality: gr.State         # "text" | "image" of the loaded data
+    offered: dict = field(default_factory=dict)
 
     def who(self, browser_value, request: gr.Request | None) -> str:
         return self.ctx.owner(browser_value, getattr(request, "session_hash", None))
+
+    def offer(self, tab: str, **things) -> None:
+        """A tab offers components or functions to the others, e.g. offer("settings", form=…)."""
+        self.offered.update({f"{tab}.{name}": thing for name, thing in things.items()})
+
+    def __getitem__(self, address: str):
+        """What another tab offered: shared["settings.form"] (read when wiring, after every tab is built)."""
+        return self.offered[address]
 
 
 def choose(value, choices: list, default=None):

@@ -14,7 +14,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftapp.data import DataReport, Limits, labels, load_dataset
+from ftapp.data import UPLOAD_SUFFIXES, DataReport, Dataset, Limits, labels, load_dataset
+from ftapp.errors import UserFacingError
 from ftapp.data.hub import hub_display_name, is_hub_source
 from ftapp.data.ingest import recheck
 from ftapp.models.catalog import default_model, looks_like_local_path
@@ -31,7 +32,6 @@ EXAMPLES = {
     "support_tickets": REPO_ROOT / "assets" / "examples" / "support_tickets.csv",
     "shapes": REPO_ROOT / "assets" / "examples" / "shapes.zip",
 }
-DATA_SUFFIXES = (".zip", ".csv", ".tsv", ".txt", ".jsonl", ".json", ".xlsx", ".xls", ".parquet")
 
 
 def _one_example_each(ds, width: int = 80) -> dict[str, str]:
@@ -44,7 +44,7 @@ def _one_example_each(ds, width: int = 80) -> dict[str, str]:
     return out
 
 
-class UserError(Exception):
+class UserError(UserFacingError):
     """A failure explained in plain words; shown as is."""
 
 
@@ -77,22 +77,18 @@ class AppContext:
         """SIGTERM (what a platform sends before it stops a container): the training run writes a
         checkpoint and pauses, waiting runs stay queued in their folders, then the process exits;
         all of them go on when the app starts again. A second SIGTERM or Ctrl-C exits at once."""
-        import signal
         import threading
 
-        count = {"n": 0}
+        from ftapp.signals import on_stop_signals
 
-        def handler(signum, _frame):
-            count["n"] += 1
-            if count["n"] > 1:
-                os._exit(128 + signum)
+        def pause_and_exit():
             self.runner.shut_down()
 
             def finish():
                 self.runner.wait_idle(grace_s)
                 os._exit(0)
             threading.Thread(target=finish, name="ftapp-shutdown", daemon=True).start()
-        signal.signal(signal.SIGTERM, handler)
+        on_stop_signals(pause_and_exit)
 
     # ---- owners and runs ---------------------------------------------------------------------
     def owner(self, browser_value, session_hash: str | None) -> str:
@@ -113,7 +109,8 @@ class AppContext:
         return (own or runs or [None])[0]
 
     def runs_with_model(self, owner: str) -> list[Run]:
-        return [r for r in self.runs(owner) if r.has_model and r.ended]
+        """Finished runs, and runs still training whose first model is ready (it is usable at once)."""
+        return [r for r in self.runs(owner) if r.has_model]
 
     def position(self, run: Run) -> int | None:
         return self.runner.position(run) if run.active else None
@@ -150,7 +147,7 @@ class AppContext:
             data_path, name = str(path), path.name
         elif source:
             name = os.path.basename(source)
-            if not name.lower().endswith(DATA_SUFFIXES):
+            if not name.lower().endswith(UPLOAD_SUFFIXES):
                 raise UserError(f"'{name}' is not a file ftapp can read. Upload a .zip of class folders "
                                 "or a table (.csv, .tsv, .txt, .jsonl, .xlsx, .parquet).")
             # a fresh folder per upload: a queued run may still need the previous file
@@ -188,6 +185,7 @@ class AppContext:
                 "load_count": n, "example": example or None,
                 # the class editor works on these: the labels as loaded, one example each, the edits
                 "raw_counts": dict(report.class_counts or {}), "class_examples": _one_example_each(ds),
+                "rows": list(zip(ds.origins, ds.labels)) if ds is not None else [],
                 "label_map": {}, "report": rep}
         s.data = data
         return data, ds, rep
@@ -199,12 +197,23 @@ class AppContext:
         if not data or not data.get("ok"):
             raise UserError("Load your data first.")
         label_map = labels.compose(data.get("label_map") or {}, edits) if edits is not None else {}
-        counts = labels.mapped_counts(data["raw_counts"], label_map)
+        counts = self.edited_counts(data, label_map)
         if len(counts) < 2:
             raise UserError("That would leave fewer than two classes; training needs at least two.")
         report = recheck(DataReport.from_dict(data["report"]), counts)
         data.update(label_map=label_map, class_counts=counts, edited_report=report.to_dict())
         return data
+
+    @staticmethod
+    def edited_counts(data: dict, label_map: dict) -> dict[str, int]:
+        """The class counts after the row fixes and the class edits, through the one function training
+        uses (labels.apply_edits) on the loaded rows' labels."""
+        from collections import Counter
+
+        rows = data.get("rows") or []
+        ds = Dataset(data.get("modality") or "text", [""] * len(rows), [r[1] for r in rows], [r[0] for r in rows])
+        edited, _, _ = labels.apply_edits(ds, labels.LabelEdits(row_edits=data.get("row_edits"), label_map=label_map))
+        return dict(sorted(Counter(edited.labels).items()))
 
     def session_data(self, session_hash: str | None) -> dict | None:
         s = self.files.get(session_hash, create=False)
@@ -270,7 +279,8 @@ class AppContext:
         return math.ceil(self.runner.wait_seconds(run) / 60)
 
     def check_data(self, session_hash: str | None, model: str | None = None) -> list[dict]:
-        """Step 1's "Check my data": the session's data (with its class edits) through ftapp/quality.py."""
+        """Step 1's "Check my data": the session's data (with its class edits and row fixes) through
+        ftapp/quality.py."""
         import tempfile
 
         from ftapp.quality import check_dataset
@@ -286,7 +296,8 @@ class AppContext:
                                  limits=self.limits)
             if ds is None:
                 raise UserError("The data could not be read again. Load it again in step 1.")
-            ds = labels.apply_label_map(ds, data.get("label_map") or {})
+            ds, _, _ = labels.apply_edits(ds, labels.LabelEdits(row_edits=data.get("row_edits"),
+                                                                label_map=data.get("label_map")))
             return check_dataset(ds, model, allow_local_paths=not self.hosted)
 
     def retrain_with_fixes(self, owner: str, session_hash: str | None, run_id: str, row_edits: dict) -> Run:
@@ -317,5 +328,6 @@ class AppContext:
             raise UserError("Pick one of your finished runs first." if not run_id else
                             "That run does not exist or is not yours.")
         if not run.has_model:
-            raise UserError("This run has no trained model (yet). Pick a finished run.")
+            raise UserError("This run has no model yet: its first model is ready seconds after training starts. "
+                            "Wait a moment, or pick a finished run.")
         return run

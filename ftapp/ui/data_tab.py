@@ -8,7 +8,8 @@ from ftapp.ui import charts, review
 from ftapp.ui.class_editor import ClassEditor
 from ftapp.ui.common import Shared, guarded
 from ftapp.data.hub import hub_source
-from ftapp.ui.core import DATA_SUFFIXES, UserError
+from ftapp.data import UPLOAD_SUFFIXES
+from ftapp.ui.core import UserError
 from ftapp.ui.texts import data_report_markdown, md_escape, skipped_markdown
 
 NONE = "— none —"
@@ -26,7 +27,7 @@ class DataTab:
         self.shared = shared
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300):
-                self.upload = gr.File(label="Your labelled data", file_types=list(DATA_SUFFIXES), file_count="single",
+                self.upload = gr.File(label="Your labelled data", file_types=list(UPLOAD_SUFFIXES), file_count="single",
                                       elem_id="data-upload", height=150)
                 gr.Markdown(HELP, elem_classes=["help"])
                 gr.Markdown("**No data at hand?** Try a bundled example:")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ftapp.export.card import public_name
+from ftapp.export.public import public_name
 from ftapp.ui import charts
 from ftapp.ui.common import guarded
 from ftapp.ui.core import AppContext, UserError
@@ -70,7 +70,9 @@ class DemoPage:
                  + ", ".join(f"**{md_escape(l)}**" for l in labels[:40]) + ("…" if len(labels) > 40 else "")
                  + f"\n\nA model fine-tuned with ftapp from {md_escape(public_name(run.settings.get('model', '')))}.")
         kind = "held-out test examples" if run.files.read(run.files.TEST_REPORT) else "validation examples"
-        metrics = (f"**Accuracy {fmt_pct(report.get('accuracy'))}** · macro-F1 {report.get('macro_f1', 0):.3f} "
+        ci = (report.get("interval") or {}).get("accuracy")
+        within = f" (95 % interval {fmt_pct(ci[0])}–{fmt_pct(ci[1])})" if ci else ""
+        metrics = (f"**Accuracy {fmt_pct(report.get('accuracy'))}**{within} · macro-F1 {report.get('macro_f1', 0):.3f} "
                    f"on {report.get('n', 0)} {kind}." if report else "")
         examples = report.get("examples") or (run.files.report() or {}).get("examples") or []
         out = {self.title: title, self.body: gr.Row(visible=True), self.metrics: metrics,

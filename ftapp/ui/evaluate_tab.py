@@ -17,29 +17,42 @@ EXPLAIN = ("*Precision*: when the model says this class, how often it is right. 
            "that ignores rare classes cannot fake.")
 
 
+def _with_interval(value: float | None, ci) -> str:
+    return fmt_pct(value) + (f" (95 % interval {fmt_pct(ci[0])}–{fmt_pct(ci[1])})" if ci else "")
+
+
 def _scores(r: dict) -> str:
-    return (f"accuracy **{fmt_pct(r.get('accuracy'))}** · macro-F1 {r.get('macro_f1', 0):.3f} · balanced accuracy "
-            f"{fmt_pct(r.get('balanced_accuracy'))}")
+    ci = r.get("interval") or {}
+    return (f"accuracy **{_with_interval(r.get('accuracy'), ci.get('accuracy'))}** · macro-F1 "
+            f"{r.get('macro_f1', 0):.3f}" + (f" ({ci['macro_f1'][0]:.3f}–{ci['macro_f1'][1]:.3f})" if ci.get("macro_f1")
+                                             else "") + f" · balanced accuracy {fmt_pct(r.get('balanced_accuracy'))}")
+
+
+VALIDATION_KIND = {"validation split": "Validation", "cross-validation": "Cross-validated on all examples (too few to "
+                                                                        "set a validation split aside)",
+                   "training data": "On the training examples themselves (too few to check on anything else)"}
 
 
 def headline(val: dict | None, test: dict | None, run) -> str:
     """Which numbers these are, honestly: the test slice nothing chose on, else the validation (or
-    cross-validated) numbers that did choose, and the baselines on the same examples."""
+    cross-validated) numbers, each with its 95 % interval and n, and the baselines on the same
+    examples. While the run trains, these are the first model's."""
+    metrics = run.files.metrics() or {}
     lines = []
+    if metrics.get("stage") == "first model":
+        lines.append("**First model** (frozen features + logistic regression): fine-tuning is still running. Try it "
+                     "and Export use this model now; these numbers update when the run ends.")
     if test:
         lines.append(f"**Test** ({test['n']} held-out examples that nothing was chosen on): {_scores(test)}. "
                      f"{test.get('n_misclassified', 0)} wrong; details below are on these examples.")
     if val:
-        kind = ("Cross-validated on all examples (too few to set a test slice aside)" if val.get("cross_validated")
-                else "Validation")
-        note = "used to choose the epoch and the settings, so somewhat optimistic"
-        lines.append(f"{kind} ({val['n']} examples, {note}): {_scores(val)}.")
+        kind = VALIDATION_KIND.get(val.get("validation"), "Validation")
+        lines.append(f"{kind} ({val['n']} examples; {md_escape(metrics.get('validation', ''))}): {_scores(val)}.")
     base = (test or val or {}).get("baselines") or {}
     named = [b for key, b in base.items() if key != "headline" and isinstance(b, dict) and "accuracy" in b]
     if named:
         lines.append("Baselines on the same examples: " + " · ".join(
             f"{md_escape(b['name'])} {fmt_pct(b['accuracy'])}" for b in named) + ".")
-    metrics = run.files.metrics() or {}
     if metrics.get("baseline_note"):
         lines.append(f"**{md_escape(metrics['baseline_note'])}**")
     lines.append(f"Model: {md_escape(run.settings.get('model', ''))} · data: "
@@ -81,6 +94,11 @@ class EvaluateTab:
                                          elem_id="eval-confusion")
                 self.pairs = gr.Dataframe(label="Most confused pairs", interactive=False, visible=False,
                                           elem_id="eval-confused-pairs", max_height=420)
+        gr.Markdown("#### Would more examples help?")
+        with gr.Row(equal_height=False):
+            self.curve = gr.Plot(charts.learning_curve_figure(None), show_label=False, elem_id="eval-learning-curve",
+                                 scale=1)
+            self.curve_note = gr.Markdown("", elem_id="eval-learning-note", elem_classes=["readout"])
         gr.Markdown("#### Mistakes on validation examples (most confident first)")
         self.mis_gallery = gr.Gallery(label="Misclassified pictures: true → predicted (confidence)", visible=False,
                                       columns=6, height=320, object_fit="contain", elem_id="eval-mistakes-images")
@@ -106,7 +124,8 @@ class EvaluateTab:
 
     @property
     def outputs(self) -> list:
-        return [self.summary, self.per_class, self.confusion, self.pairs, self.mis_gallery, self.mis_table,
+        return [self.summary, self.per_class, self.confusion, self.pairs, self.curve, self.curve_note,
+                self.mis_gallery, self.mis_table,
                 self.mis_none, self.issues_note, self.issues, self.cleaned, self.share.link, self.share.status,
                 *self.why.outputs]
 
@@ -114,6 +133,7 @@ class EvaluateTab:
         return {self.summary: summary, self.per_class: None, self.confusion: gr.Plot(charts.confusion_figure(None, None),
                                                                                        visible=True),
                 self.pairs: gr.Dataframe(value=None, visible=False),
+                self.curve: gr.Plot(charts.learning_curve_figure(None)), self.curve_note: "",
                 self.issues_note: "", self.issues: gr.Dataframe(value=None, visible=False), **self.why.hidden(),
                 self.cleaned: gr.DownloadButton(value=None, visible=False),
                 self.mis_gallery: gr.Gallery(value=None, visible=False),
@@ -138,6 +158,14 @@ class EvaluateTab:
         else:   # a matrix of hundreds of rows is unreadable: the pairs and the sortable table say more
             out[self.confusion] = gr.Plot(visible=False)
         out.update(self._issues(run))
+        curve = run.files.read(run.files.LEARNING_CURVE)
+        if curve:
+            out[self.curve] = gr.Plot(charts.learning_curve_figure(curve))
+            out[self.curve_note] = (md_escape(curve["advice"]) + "\n\n*The curve is the first model's head (logistic "
+                                    "regression on the pre-trained features) trained on a quarter, half, three quarters "
+                                    "and all of the training data, scored on the same validation examples.*")
+        else:
+            out[self.curve_note] = "The learning curve is drawn when the run ends."
         wrong = report.get("misclassified") or []
         if not wrong:
             out[self.mis_none] = "No mistakes on these examples."

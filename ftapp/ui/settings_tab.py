@@ -13,7 +13,7 @@ import gradio as gr
 from ftapp.models import default_model, find_spec, models_for
 from ftapp.models.catalog import looks_like_local_path
 from ftapp.models.inspect import cached_freezing_options, freezing_options
-from ftapp.train.config import SETTINGS, TrainConfig, default_lr
+from ftapp.train.config import AUTO_SEARCHED, METHODS, SEARCH_MIN_VAL, SETTINGS, TrainConfig, default_lr
 from ftapp.ui import charts
 from ftapp.ui.common import Shared, guarded
 from ftapp.ui.core import UserError
@@ -23,7 +23,7 @@ DEFAULTS = TrainConfig()
 MODEL_OWN = "model"
 DROPOUT_CHOICES = [("The model's own", MODEL_OWN), ("0.0 (none)", "0.0"), ("0.1", "0.1"), ("0.2", "0.2"),
                    ("0.3", "0.3"), ("0.5", "0.5")]
-METHOD_LABELS = {"full": "Unfreeze whole blocks", "lora": "LoRA adapters (lighter)"}
+METHOD_LABELS = {METHODS.full: "Unfreeze whole blocks", METHODS.lora: "LoRA adapters (lighter)"}
 LR_MIN, LR_MAX = (round(log_from_lr(SETTINGS["lr"].minimum)), round(log_from_lr(SETTINGS["lr"].maximum)))
 NO_MODEL = "Choose a model to see its blocks."
 
@@ -51,6 +51,18 @@ class Latest:
 
 
 LATEST = Latest()
+
+
+def warm_bundled_models() -> None:
+    """Read the bundled models' blocks in the background at app start, so step 2's readout is
+    there the moment the first data is loaded (a cold model load takes seconds on a small CPU)."""
+    from ftapp.models import BUNDLED_IMAGE, BUNDLED_TEXT
+
+    for name, modality in ((BUNDLED_TEXT, "text"), (BUNDLED_IMAGE, "image")):
+        try:
+            freezing_options(name, modality)
+        except Exception:  # noqa: BLE001 — only a head start: the tab loads it again on demand
+            pass
 
 
 def model_choices(modality: str | None) -> list[str]:
@@ -99,8 +111,8 @@ TO_FORM = {
 }
 
 
-AUTO_FIELDS = ("lr", "frozen_layers", "method")   # what Auto searches when the user has not set it by hand
-AUTO_NAMES = {"lr": "learning rate", "frozen_layers": "frozen blocks", "method": "method"}
+AUTO_FIELDS = AUTO_SEARCHED   # what Auto chooses when the user has not set it by hand
+AUTO_NAMES = {name: SETTINGS[name].label.lower() for name in AUTO_FIELDS}
 
 
 def auto_note(auto: bool, touched) -> str:
@@ -108,10 +120,12 @@ def auto_note(auto: bool, touched) -> str:
         return "Auto is off: the run uses the settings below as they are."
     fixed = [AUTO_NAMES[n] for n in AUTO_FIELDS if n in (touched or [])]
     free = [AUTO_NAMES[n] for n in AUTO_FIELDS if n not in (touched or [])]
-    text = "**Auto** chooses " + (", ".join(free) if free else "nothing more (you set everything it searches)")
+    text = ("**Auto** keeps the first model (frozen features + logistic regression) unless fine-tuning beats it on "
+            f"data that did not choose it. With {SEARCH_MIN_VAL}+ validation examples it also chooses "
+            + (", ".join(free) if free else "nothing more (you set everything it searches)"))
     if fixed:
         text += f"; it keeps what you set: {', '.join(fixed)}"
-    return text + ". It also compares with frozen features + logistic regression and keeps the better one."
+    return text + "."
 
 
 class SettingsTab:
@@ -136,7 +150,7 @@ class SettingsTab:
                                                 elem_id="auto-reset")
                 self.auto_note = gr.Markdown(auto_note(a.default, []), elem_id="auto-note", elem_classes=["readout"])
                 m = SETTINGS["method"]
-                f["method"] = gr.Radio(label=m.label, info=m.help, value="full", elem_id="method",
+                f["method"] = gr.Radio(label=m.label, info=m.help, value=METHODS.full, elem_id="method",
                                        choices=[(METHOD_LABELS[c], c) for c in m.choices])
                 fl = SETTINGS["frozen_layers"]
                 f["frozen_layers"] = gr.Slider(label=fl.label, info=fl.help, minimum=0, maximum=6, step=1, value=0,
@@ -165,7 +179,7 @@ class SettingsTab:
                                                  value=min(tb.default, cap), elem_id="time-budget",
                                                  info=f"{tb.help} On this server runs are limited to {cap:g} minutes.")
                 b = SETTINGS["batch_size"]
-                f["batch_size"] = gr.Dropdown(label=b.label, info=b.help, choices=list(b.choices), value=b.default,
+                f["batch_size"] = gr.Dropdown(label=b.label, info=b.help, choices=list(b.suggested), value=b.default,
                                               elem_id="batch-size")
         with gr.Accordion("Advanced settings", open=False, elem_id="advanced"):
             with gr.Row():
@@ -178,8 +192,8 @@ class SettingsTab:
                 f["seed"] = gr.Number(label=s.label, info=s.help, value=s.default, precision=0, elem_id="seed")
             with gr.Row():
                 ld = SETTINGS["layer_decay"]
-                f["layer_decay"] = gr.Slider(label=ld.label, info=ld.help, minimum=0.5, maximum=1.0, step=0.05,
-                                             value=ld.default, elem_id="layer-decay")
+                f["layer_decay"] = gr.Slider(label=ld.label, info=ld.help, minimum=ld.minimum, maximum=ld.maximum,
+                                             step=ld.step, value=ld.default, elem_id="layer-decay")
                 d = SETTINGS["dropout"]
                 f["dropout"] = gr.Dropdown(label=d.label, info=d.help, choices=DROPOUT_CHOICES,
                                            value=_dropout_choice(d.default), elem_id="dropout")
@@ -194,6 +208,9 @@ class SettingsTab:
         self.touched = gr.State([])       # the settings Auto searches that the user set by hand
         # what handlers get as keyword arguments: the model, every setting of the form, what was set by hand
         self.form = {"model": self.model, **f, "touched": self.touched}
+        shared.offer("settings", form=self.form, collect=self.collect, refill=self.refill,
+                     refill_outputs=self.refill_outputs)
+        threading.Thread(target=warm_bundled_models, name="ftapp-warm-models", daemon=True).start()
 
     # ---- form values <-> settings ------------------------------------------------------------
     @staticmethod
@@ -234,7 +251,7 @@ class SettingsTab:
             if info.get("frozen_layers") is not None and info.get("trainable_params") is not None:
                 trainable[int(info["frozen_layers"])] = info["trainable_params"]
             opts = {"n_blocks": n_blocks, "total_params": info["total_params"], "trainable_params": trainable}
-        out[self.frozen_readout] = (freezing_readout(opts, s.get("frozen_layers") or 0, s.get("method") or "full")
+        out[self.frozen_readout] = (freezing_readout(opts, s.get("frozen_layers") or 0, s.get("method") or METHODS.full)
                                     if opts else NO_MODEL)
         if s.get("lr"):
             out[self.lr_readout] = lr_readout(TO_FORM["lr"](s["lr"]))
@@ -343,8 +360,11 @@ class SettingsTab:
         if modality and (modality != previous_modality or not model):
             model = default_model(modality)
             x = log_from_lr(default_lr(modality))
+            opts = cached_freezing_options(model, modality)
             out.update({self.model: gr.Dropdown(choices=model_choices(modality), value=model),
                         self.model_info: model_description(model, self.shared.ctx.hosted),
+                        self.frozen_readout: freezing_readout(opts, opts["default_frozen"]) if opts
+                        else f"Reading the blocks of {md_escape(model)}…",
                         self.fields["lr"]: x, self.lr_readout: lr_readout(x),
                         self.fields["augment"]: gr.Checkbox(visible=modality != "text"),
                         self.fields["hflip"]: gr.Checkbox(visible=modality != "text")})
@@ -393,8 +413,8 @@ class SettingsTab:
 
     def follow_data(self, events: list) -> None:
         """After every data change: refresh the model list and defaults, then the freezing readout."""
-        data_out = [self.model, self.model_info, self.fields["lr"], self.lr_readout, self.fields["augment"],
-                    self.fields["hflip"], self.shared.modality, self.changed]
+        data_out = [self.model, self.model_info, self.frozen_readout, self.fields["lr"], self.lr_readout,
+                    self.fields["augment"], self.fields["hflip"], self.shared.modality, self.changed]
         for ev in events:
             ev.then(self.on_data, inputs=[self.model, self.shared.modality], outputs=data_out,
                     api_visibility="private", show_progress="hidden") \

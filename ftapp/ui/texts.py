@@ -6,7 +6,8 @@ import math
 import re
 import time
 
-from ftapp.runs import TERMINAL
+from ftapp.runs import TERMINAL, Candidate, Status
+from ftapp.train.config import METHODS
 
 
 def md_escape(text) -> str:
@@ -78,13 +79,12 @@ def current_epoch(snap: dict) -> int:
 
 def status_headline(snap: dict) -> str:
     status = snap.get("status", "")
-    if status == "queued":
+    if status == Status.QUEUED:
         return "Waiting in the queue"
-    if status == "running":
+    if status == Status.RUNNING:
         phase = (snap.get("phase") or "working").strip()
         return phase[:1].upper() + phase[1:]
-    return {"finished": "Finished", "stopped": "Stopped", "failed": "Failed",
-            "interrupted": "Interrupted"}.get(status, status.capitalize() or "Unknown")
+    return status.capitalize() or "Unknown"
 
 
 def status_markdown(snap: dict | None, position: int | None = None, wait_minutes: int | None = None,
@@ -98,11 +98,11 @@ def status_markdown(snap: dict | None, position: int | None = None, wait_minutes
     settings = snap.get("settings") or {}
     head = f"**{status_headline(snap)}**"
     parts = []
-    if status == "queued":
+    if status == Status.QUEUED:
         q = queue_text(position)
         wait = f" (within about {wait_minutes} min)" if wait_minutes else ""
         parts.append(q + f"; it starts automatically{wait}." if q else "It starts in a moment.")
-    elif status == "running":
+    elif status == Status.RUNNING:
         pct = int(100 * float(snap.get("progress") or 0))
         parts.append(f"{pct} % done")
         total = ((snap.get("info") or {}).get("plan") or {}).get("epochs") or settings.get("epochs")
@@ -116,7 +116,7 @@ def status_markdown(snap: dict | None, position: int | None = None, wait_minutes
             parts.append(f"time limit {float(settings['time_budget']):g} min")
     else:
         msg = snap.get("message") or ""
-        if status == "finished":
+        if status == Status.FINISHED:
             parts.append("The run has finished. " + msg)
         elif msg:
             parts.append(msg)
@@ -138,13 +138,17 @@ def status_markdown(snap: dict | None, position: int | None = None, wait_minutes
         details.append(f"Data: {data}")
     details.append(f"Run {snap.get('id', '')}")
     lines.append(" · ".join(details))
-    if status == "finished":
+    first = (snap.get("info") or {}).get("first_model")
+    if status == Status.RUNNING and first:
+        lines.append(f"**{md_escape(first['message'])}** Try it in **5 · Try it**, see it in **4 · Evaluate** or "
+                     "download it in **6 · Export** now; it is replaced only if fine-tuning beats it.")
+    if status == Status.FINISHED:
         lines.append("Next: see how it does in **4 · Evaluate**, try it in **5 · Try it**, "
                      "download it in **6 · Export**.")
     if removal is not None and status in TERMINAL:
         lines.append(f"Kept on this server until **{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(removal))}**: "
                      "download it or push it to the Hub (step 6) before then.")
-    elif status in ("failed", "interrupted") and snap.get("has_model"):
+    elif status in (Status.FAILED, Status.INTERRUPTED) and snap.get("has_model"):
         lines.append("A model from before the problem was saved and can still be used.")
     notice = (snap.get("info") or {}).get("notice")
     if notice:
@@ -152,15 +156,20 @@ def status_markdown(snap: dict | None, position: int | None = None, wait_minutes
     return "\n\n".join(lines)
 
 
+def interval_text(ci) -> str:
+    return f" (95 % interval {fmt_pct(ci[0])}–{fmt_pct(ci[1])})" if ci else ""
+
+
 def result_text(r: dict) -> str:
     """The headline of a finished run: the held-out test score when there is one, else validation's
     (and what it is), then the baseline beside it."""
     if r.get("test_accuracy") is not None:
-        head = f"Test accuracy **{fmt_pct(r['test_accuracy'])}** on {r.get('n_test')} held-out examples nothing was chosen on"
-        head += f" (validation {fmt_pct(r.get('val_accuracy'))})"
+        head = (f"Test accuracy **{fmt_pct(r['test_accuracy'])}**{interval_text(r.get('test_accuracy_interval'))} on "
+                f"{r.get('n_test')} held-out examples nothing was chosen on (validation {fmt_pct(r.get('val_accuracy'))})")
     else:
         kind = "cross-validated" if r.get("cross_validated") else "validation"
-        head = f"Accuracy **{fmt_pct(r.get('val_accuracy'))}** ({kind}; somewhat optimistic: it also chose the settings)"
+        head = (f"Accuracy **{fmt_pct(r.get('val_accuracy'))}**{interval_text(r.get('val_accuracy_interval'))} on "
+                f"{r.get('n_val')} examples ({kind}; somewhat optimistic when it also chose the settings)")
     base = r.get("baseline_name")
     if base:
         head += f" · baseline {md_escape(base)}: {fmt_pct(r.get('baseline_val_accuracy'))}"
@@ -184,7 +193,7 @@ def cache_note(snap: dict | None) -> str:
             f"so epochs 2+ run only {rest}.")
 
 
-def freezing_readout(opts: dict | None, k: int, method: str = "full") -> str:
+def freezing_readout(opts: dict | None, k: int, method: str = METHODS.full) -> str:
     """'N of M blocks frozen — X of Y parameters train', plus the block names."""
     if not opts:
         return "Choose a model to see its blocks."
@@ -196,7 +205,7 @@ def freezing_readout(opts: dict | None, k: int, method: str = "full") -> str:
     first = f"**{k} of {n} blocks frozen**"
     if t is not None and total:
         first += f" — {fmt_params(t)} of {fmt_params(total)} parameters train ({100 * t / total:.0f} %)"
-    if method == "lora":
+    if method == METHODS.lora:
         first += ". With LoRA only small adapter matrices in the unfrozen blocks (and the new head) train"
     names = list(opts.get("block_names") or [])
     lines = [first + "."]
@@ -305,8 +314,8 @@ def _bullets(problems: list[dict]) -> str:
 
 
 CANDIDATE_HEADERS = ["Settings", "Status", "Val. accuracy", "Val. loss", "Steps"]
-STATUS_WORDS = {"baseline": "baseline", "training": "trying", "dropped": "dropped", "chosen": "chosen ✓",
-                "checked": "checked (cross-validation)"}
+STATUS_WORDS = {Candidate.FIRST: "first model", Candidate.TRAINING: "trying", Candidate.DROPPED: "dropped",
+                Candidate.CHOSEN: "chosen ✓", Candidate.CHECKED: "checked (cross-validation)"}
 
 
 def candidate_rows(candidates: list[dict]) -> list[list]:

@@ -12,7 +12,6 @@ from ftapp.ui import charts
 from ftapp.ui.common import Shared, guarded
 from ftapp.ui.core import UserError
 from ftapp.ui.session import new_owner_id, valid_owner_id
-from ftapp.ui.settings_tab import SettingsTab
 from ftapp.ui.texts import (CANDIDATE_HEADERS, RUNS_HEADERS, cache_note, candidate_rows, md_escape, run_label,
                             runs_rows, status_markdown)
 
@@ -20,8 +19,8 @@ POLL_SECONDS = 1.0
 
 
 class TrainTab:
-    def __init__(self, shared: Shared, settings: SettingsTab):
-        self.shared, self.settings = shared, settings
+    def __init__(self, shared: Shared):
+        self.shared = shared
         ctx = shared.ctx
         with gr.Row(equal_height=True, elem_classes=["train-actions"]):
             self.start = gr.Button("▶ Start training", variant="primary", interactive=False, elem_id="train-start",
@@ -123,7 +122,7 @@ class TrainTab:
         if run is not None:
             out[self.shared.picked] = run.id
             if refill_form:
-                out.update(self.settings.refill(run.effective_settings, run.info, run.settings))
+                out.update(self.shared["settings.refill"](run.effective_settings, run.info, run.settings))
         return out
 
     # ---- handlers ------------------------------------------------------------------------------
@@ -131,7 +130,7 @@ class TrainTab:
     def on_start(self, browser_value, seen, request: gr.Request, **form):
         ctx = self.shared.ctx
         who = self.shared.who(browser_value, request)
-        run = ctx.start(who, ctx.session_data(request.session_hash), self.settings.collect(form))
+        run = ctx.start(who, ctx.session_data(request.session_hash), self.shared["settings.collect"](form))
         ctx.sweep()
         pos = ctx.position(run)
         if pos:
@@ -203,8 +202,8 @@ class TrainTab:
     def wire(self, demo: gr.Blocks) -> None:
         sh, private = self.shared, dict(api_visibility="private")
         poll_in = [sh.owner, sh.run, self.seen]
-        select_out = [sh.run, sh.picked, *self.view_outputs, *self.settings.refill_outputs]
-        self.start.click(self.on_start, inputs=[sh.owner, self.seen], inputs_kwargs=self.settings.form,
+        select_out = [sh.run, sh.picked, *self.view_outputs, *sh["settings.refill_outputs"]]
+        self.start.click(self.on_start, inputs=[sh.owner, self.seen], inputs_kwargs=sh["settings.form"],
                          outputs=[sh.run, sh.picked, *self.view_outputs], concurrency_limit=4,
                          show_progress_on=[self.status], **private)
         self.stop.click(self.on_stop, inputs=poll_in, outputs=self.view_outputs, concurrency_limit=None, **private)

@@ -70,11 +70,32 @@ def test_chosen_same_column_twice_is_error(tmp_path):
     assert ds is None and "two different columns" in rep.errors[0].message
 
 
-def test_latin1_fallback_for_bytes_cp1252_cannot_decode(tmp_path):
+def test_bytes_windows_1252_cannot_decode_are_still_read_and_named(tmp_path):
     raw = csv_text(text_rows()).encode() + b"caf\xe9 \x81 odd,pos\n"  # 0x81 is undefined in cp1252
     ds, rep = load(write(tmp_path, "d.csv", raw), tmp_path)
-    assert rep.ok and "latin-1" in rep.warnings[0].message
-    assert any(t.startswith("café") for t in ds.items)
+    assert rep.ok and "not saved as UTF-8, so it was read as" in rep.warnings[0].message
+    assert len(ds) == 13
+
+
+@pytest.mark.parametrize("encoding,name,rows", [
+    ("cp1251", "Cyrillic (Windows-1251)", [("Не могу войти в личный кабинет", "доступ"),
+                                            ("Счёт выставлен дважды, верните деньги", "оплата"),
+                                            ("Приложение падает при запуске", "ошибка")]),
+    ("shift_jis", "Japanese (Shift-JIS)", [("ログインできません。パスワードを再設定したい", "アクセス"),
+                                            ("請求が二重に計上されています", "請求"),
+                                            ("アプリが起動直後に落ちます", "不具合")]),
+    ("cp1250", "Central European (Windows-1250)", [("Zażółć gęślą jaźń, proszę o zwrot", "płatność"),
+                                                    ("Łódź: aplikacja się zawiesza", "błąd"),
+                                                    ("Nie mogę się zalogować", "dostęp")]),
+])
+def test_legacy_encodings_are_detected_and_named(tmp_path, encoding, name, rows):
+    """A Russian, a Japanese and a Polish CSV saved by an older Excel: the labels arrive intact and
+    the report says which encoding was used."""
+    data = [(f"{text} {i}", label) for i in range(4) for text, label in rows]
+    ds, rep = load(write(tmp_path, "d.csv", csv_text(data).encode(encoding)), tmp_path)
+    assert rep.ok, rep.summary()
+    assert sorted(set(ds.labels)) == sorted({label for _, label in rows})
+    assert ds.items[0] == data[0][0] and name in rep.warnings[0].message
 
 
 def test_utf16_excel_unicode_text(tmp_path):
@@ -146,7 +167,7 @@ def test_blank_lines_ignored(tmp_path):
 @pytest.mark.parametrize("raw,text,fallback", [
     (b"\xef\xbb\xbftext", "text", None),  # UTF-8 with byte-order mark: the mark is dropped
     ("caf\u00e9".encode(), "caf\u00e9", None),
-    ("caf\u00e9 \u20ac".encode("cp1252"), "caf\u00e9 \u20ac", "Windows (cp1252)"),
+    ("caf\u00e9 \u20ac".encode("cp1252"), "caf\u00e9 \u20ac", "Western European (Windows-1252)"),
     ("x".encode("utf-16"), "x", None),
 ])
 def test_decode_bytes(raw, text, fallback):

@@ -91,7 +91,7 @@ def test_bad_input_gives_one_line_and_non_zero_exit(case, tmp_path, tiny_text_mo
         assert len(lines) == 1, out.stderr   # the reason, nothing else
     expected = {"single_class": "spam", "missing_file": "does not exist", "not_a_model": "not a model trained by ftapp",
                 "unknown_model": "no-such-org/nothing-here", "bad_column": "category",
-                "bad_setting": "validation share must be between 0 and 1"}[case]
+                "bad_setting": "Validation share must be between 0.05 and 0.5"}[case]
     assert expected in last, out.stderr
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from ftapp.models import BUNDLED_TEXT
 from ftapp.train.config import TrainConfig
-from ftapp.train.job import RunFailed
+from ftapp.train.splits import RunFailed
 from ftapp.train.lr_find import suggest_lr
 
 

@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from ftapp.runs import RunStore, new_run, read_run
-from ftapp.train import checkpoint
+from ftapp.runs import RunFolder, RunStore, new_run, read_run
 from ftapp.train.config import TrainConfig
 from ftapp.train.job import execute
 
@@ -47,7 +46,7 @@ def _paused_and_resumed_equals_whole(tmp_path, tiny_text_model, text_csv_big):
     cut.listeners.append(lambda kind, data: kind == "step" and data["step"] == 13 and cut.shutdown_event.set())
     execute(TrainConfig(**config), cut, workdir=tmp_path / "w2")
     assert cut.status == "running" and cut.phase.startswith("paused")                 # not finished: paused
-    assert checkpoint.info(cut.dir)["step"] == 13                                     # written at the pause
+    assert RunFolder(cut.dir).read(RunFolder.CHECKPOINT_INFO)["step"] == 13                                     # written at the pause
 
     again = RunStore(tmp_path, requeue=True).get(cut.id)
     assert again.requeued and "continues from its checkpoint" in again.message
@@ -57,7 +56,7 @@ def _paused_and_resumed_equals_whole(tmp_path, tiny_text_model, text_csv_big):
     assert [s for s, _ in steps] == list(range(1, len(steps) + 1))                    # no step twice, none lost
     assert steps == pytest.approx(_losses(whole.dir), abs=1e-4)                       # the same run
     assert [e["val_accuracy"] for e in again.epochs] == [e["val_accuracy"] for e in whole.epochs]
-    assert not (again.dir / checkpoint.STATE).exists()                                # removed when it ends
+    assert not (again.dir / RunFolder.CHECKPOINT).exists()                                # removed when it ends
 
 
 def _ftapp(*args, **kw):
@@ -81,17 +80,17 @@ def test_the_cli_goes_on_after_a_kill_or_sigterm(how, tmp_path, tiny_text_model,
             "--frozen-layers", "1", "--lr", "3e-3", "--min-steps", "1500", "--patience", "0",
             "--batch-size", "2", "--test-fraction", "0"]
     proc = _ftapp(*args)
-    _wait_for(lambda: checkpoint.info(out) is not None, proc)        # a validation has been checkpointed
+    _wait_for(lambda: RunFolder(out).read(RunFolder.CHECKPOINT_INFO) is not None, proc)        # a validation has been checkpointed
     if how == "SIGKILL":
         proc.kill()
         proc.wait(timeout=30)
-        (out / (checkpoint.STATE + ".tmp")).write_bytes(b"half a checkpoint")   # killed while writing one
+        (out / f".{RunFolder.CHECKPOINT}.tmp").write_bytes(b"half a checkpoint")   # killed while writing one
     else:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)                                   # within seconds, not at the end
         err = proc.stderr.read()
         assert code == 75 and "Paused at a checkpoint" in err and f"--resume {out}" in err, err
-    saved = checkpoint.info(out)
+    saved = RunFolder(out).read(RunFolder.CHECKPOINT_INFO)
     assert read_run(out).status in ("running", "interrupted")
 
     resumed = _ftapp("train", "--resume", out)
@@ -102,7 +101,7 @@ def test_the_cli_goes_on_after_a_kill_or_sigterm(how, tmp_path, tiny_text_model,
     assert steps == list(range(1, len(steps) + 1)) and steps[-1] > saved["step"]     # on from there, none twice
     metrics = json.loads((out / "metrics.json").read_text())
     planned = json.loads((out / "status.json").read_text())["info"]["plan"]["epochs"]
-    assert metrics["epochs_run"] == planned > saved["epoch"] and not (out / checkpoint.STATE).exists()
+    assert metrics["epochs_run"] == planned > saved["epoch"] and not (out / RunFolder.CHECKPOINT).exists()
 
 
 def test_resume_of_a_finished_run_says_there_is_nothing_to_resume(tmp_path, tiny_text_model, text_csv_big):
@@ -131,7 +130,7 @@ def test_the_app_queue_pauses_on_shut_down_and_goes_on_after_a_restart(tmp_path,
         assert time.time() < deadline
         time.sleep(0.05)
     assert runner.shut_down() is first and runner.wait_idle(30)
-    assert first.status == "running" and second.status == "queued" and checkpoint.info(first.dir)
+    assert first.status == "running" and second.status == "queued" and RunFolder(first.dir).read(RunFolder.CHECKPOINT_INFO)
 
     store = RunStore(tmp_path / "runs", requeue=True)             # the next process
     assert [r.id for r in store.requeued()] == [first.id, second.id]

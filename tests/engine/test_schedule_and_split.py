@@ -10,6 +10,7 @@ import torch
 from ftapp.data import Dataset, duplicate_groups, train_val_split
 from ftapp.evaluate import evaluation_report, scores
 from ftapp.train.batches import epoch_batches
+from ftapp.train.config import EVALUATIONS
 from ftapp.train.schedule import MIN_EPOCHS, lr_factor, plan_length, steps_per_epoch
 
 
@@ -20,7 +21,7 @@ def test_small_data_gets_the_step_floor_large_data_a_few_epochs():
     assert large.epochs == MIN_EPOCHS and large.total_steps == MIN_EPOCHS * 625
     capped = plan_length(48, 32, epochs=20, min_steps=300, warmup_ratio=0.1)
     assert capped.epochs == 20                        # an explicit count is the cap
-    assert 20 <= small.epochs / small.eval_every <= 30   # about 25 validations, however many epochs
+    assert EVALUATIONS / 2 <= small.epochs / small.eval_every <= EVALUATIONS   # a bounded number of validations
 
 
 def test_schedule_starts_above_zero_warms_up_and_anneals():
@@ -80,7 +81,7 @@ def test_macro_f1_counts_only_the_classes_present():
 
 def test_class_weights_only_when_unbalanced_or_asked():
     from ftapp.train.config import TrainConfig
-    from ftapp.train.job import class_weights
+    from ftapp.train.setup import class_weights
 
     balanced = ["a"] * 10 + ["b"] * 8
     skewed = ["a"] * 30 + ["b"] * 5

@@ -33,11 +33,18 @@ def test_text_run_with_defaults_learns_and_writes_everything(tmp_path, text_csv)
     run = _train(tmp_path, model=BUNDLED_TEXT, data=str(text_csv))
     assert run.status == "finished", run.message
     m = _metrics(run)
-    assert m["val_accuracy"] >= 0.9 and m["chosen"] in ("probe", "fine-tuned")
-    assert "cross-validation" in m["validation"] and m["probe_val_accuracy"] >= 0.8
+    assert m["val_accuracy"] >= 0.9 and m["probe_val_accuracy"] >= 0.8 and m["validation_kind"] == "cross-validation"
+    # the model kept is the one its evidence says: fine-tuning only when it beat the first model cross-fitted
+    ft, first = m["check"]["ft"], m["check"]["probe"]
+    assert m["chosen"] == ("fine-tuned" if (ft["accuracy"], -ft["loss"]) > (first["accuracy"], -first["loss"])
+                           else "probe")
+    assert "cross-validation" in m["validation"] and m["stage"] == "final"
+    lo, hi = m["val_accuracy_interval"]
+    assert lo <= m["val_accuracy"] <= hi and m["n_val"] == 60
     assert {"baseline_val_accuracy", "baseline_name", "tfidf_val_accuracy", "baseline_note"} <= set(m)
     report = json.loads((run.dir / RunFolder.REPORT).read_text())
     assert report["cross_validated"] and report["n"] == 60          # every example, predicted out of fold
+    assert report["interval"]["n"] == 60 and json.loads((run.dir / RunFolder.LEARNING_CURVE).read_text())["points"]
     assert {"per_class", "confusion_matrix", "misclassified", "examples", "baselines"} <= set(report)
     assert sum(map(sum, report["confusion_matrix"])) == report["n"]
     candidates = json.loads((run.dir / RunFolder.CANDIDATES).read_text())
@@ -110,8 +117,8 @@ def test_lora_run_exports_a_merged_model_that_loads_without_peft(tmp_path, tiny_
 
 
 def test_lora_gets_a_higher_default_rate_than_full_fine_tuning():
-    from ftapp.train.auto import LORA_LR_FACTOR, default_recipe
-    from ftapp.train.config import default_lr
+    from ftapp.train.config import LORA_LR_FACTOR, default_lr
+    from ftapp.train.recipes import default_recipe
 
     lora = default_recipe(TrainConfig(method="lora"), 6, "text")
     assert lora.lr == pytest.approx(default_lr("text") * LORA_LR_FACTOR) and LORA_LR_FACTOR > 1
@@ -125,11 +132,21 @@ def test_early_stopping_keeps_the_best_check(tmp_path, tiny_text_model, text_csv
     assert run.status == "finished" and run.info["plan"]["epochs"] == 30     # the cap
     assert len(run.epochs) < 30 and "stopped early" in run.message
     best = max(run.epochs, key=lambda e: (e["val_accuracy"], -e["val_loss"]))
-    if _metrics(run)["chosen"] == "fine-tuned":
-        assert run.best["epoch"] == best["epoch"] == _metrics(run)["best_epoch"]
+    assert run.best["epoch"] == best["epoch"] == _metrics(run)["best_epoch"]     # whichever model is kept
 
 
-def test_auto_compares_candidates_and_keeps_what_the_user_fixed(tmp_path, tiny_text_model, text_csv_big):
+def test_auto_searches_only_with_enough_validation_examples(tmp_path, tiny_text_model, text_csv_big):
+    run = _train(tmp_path, model=tiny_text_model, data=str(text_csv_big), lr=2e-3, min_steps=40, auto=True)
+    assert run.status == "finished", run.message
+    assert "too few to rank settings" in run.info["notice"]
+    assert [r for r in json.loads((run.dir / RunFolder.CANDIDATES).read_text()) if r.get("recipe")] == []
+
+
+def test_auto_compares_candidates_and_keeps_what_the_user_fixed(tmp_path, tiny_text_model, text_csv_big,
+                                                                monkeypatch):
+    import ftapp.train.training as training
+
+    monkeypatch.setattr(training, "SEARCH_MIN_VAL", 10)     # the tiny set's 63 validation examples may rank
     run = _train(tmp_path, model=tiny_text_model, data=str(text_csv_big), lr=2e-3, min_steps=40, auto=True,
                  head_init="random")
     assert run.status == "finished", run.message
@@ -139,17 +156,21 @@ def test_auto_compares_candidates_and_keeps_what_the_user_fixed(tmp_path, tiny_t
     assert len({r["recipe"]["frozen"] for r in tried}) == len(tried)                  # the blocks were searched
     assert [r["status"] for r in tried].count("chosen") == 1 and any(r["status"] == "dropped" for r in tried)
     chosen = next(r for r in tried if r["status"] == "chosen")
-    if _metrics(run)["chosen"] == "fine-tuned":
-        assert run.effective["frozen_layers"] == chosen["recipe"]["frozen"]
+    kept_fine_tuned = _metrics(run)["chosen"] == "fine-tuned"
+    assert run.effective["method"] == ("full" if kept_fine_tuned else "probe")
+    assert run.effective["frozen_layers"] == (chosen["recipe"]["frozen"] if kept_fine_tuned else run.info["n_blocks"])
     assert run.candidates and "curve" in next(iter(run.candidates.values()))       # live, for the app
 
 
 def test_the_time_budget_stops_the_run_and_keeps_a_model(tmp_path, tiny_text_model, text_csv_big):
-    run = _train(tmp_path, model=tiny_text_model, data=str(text_csv_big), time_budget=0.005, min_steps=100000,
-                 epochs=300, auto=False, lr=1e-3)
-    assert run.status == "finished" and run.has_model
-    assert "time budget" in run.message or _metrics(run)["chosen"] == "probe"
-    assert len(run.steps) < 100000
+    import time
+
+    started = time.time()
+    run = _train(tmp_path, model=tiny_text_model, data=str(text_csv_big), time_budget=0.5, min_steps=100000,
+                 epochs=300, auto=False, lr=1e-3, batch_size=4)
+    assert run.status == "finished" and run.has_model and "time budget" in run.message
+    assert len(run.steps) < 100000 and time.time() - started < 45      # the whole run ends near the budget
+    assert run.progress == 1.0
 
 
 def test_stop_request_is_honoured_within_a_step_and_keeps_a_model(tmp_path, tiny_text_model, text_csv_big):
@@ -183,8 +204,28 @@ def test_auto_keeps_the_probe_when_fine_tuning_does_not_beat_it(tmp_path, tiny_t
     assert _metrics(fixed)["chosen"] == "fine-tuned"
 
 
-def test_non_finite_loss_stops_with_advice_and_keeps_the_probe(tmp_path, tiny_text_model, text_csv_big):
-    run = _train(tmp_path, model=tiny_text_model, data=str(text_csv_big), lr=1e30, frozen_layers=0,
+def test_non_finite_loss_stops_with_advice_and_keeps_the_probe(tmp_path, tiny_text_model, text_csv_big,
+                                                             monkeypatch):
+    """A learning rate far too high makes the loss overflow; here a real forward hook turns the
+    training logits into inf at the third step, as an exploding model would."""
+    import ftapp.train.job as job
+
+    configure = job.configure_model
+
+    def exploding(*args):
+        clf = configure(*args)
+        calls = {"n": 0}
+
+        def hook(module, _args, output):
+            calls["n"] += module.training
+            if calls["n"] >= 3 and module.training:
+                output.logits = output.logits * float("inf")
+            return output
+        clf.model.register_forward_hook(hook)
+        return clf
+
+    monkeypatch.setattr(job, "configure_model", exploding)
+    run = _train(tmp_path, model=tiny_text_model, data=str(text_csv_big), lr=0.1, frozen_layers=0,
                  warmup_ratio=0.0, **FAST)
     assert run.status == "finished" and run.has_model
     assert "learning rate" in run.message and "lower" in run.message
@@ -281,24 +322,22 @@ def test_runs_queue_and_only_the_owner_can_stop(tmp_path, tiny_text_model, text_
 
 
 def test_best_checkpoint_is_saved_during_training(tmp_path, tiny_text_model, text_csv_big, monkeypatch):
-    """With checkpoints due at every new best, the model exists on disk before training ends, and
-    it is whole (prefix included) even though training ran on cached states."""
-    import ftapp.train.job as job
+    """The first model is on disk seconds after the start; a better checkpoint (fine-tuning ahead of
+    the first model cross-fitted) replaces it while training goes on, whole (prefix included) even
+    though training ran on cached states."""
+    import ftapp.train.results as results
 
+    monkeypatch.setenv("FTAPP_CHECKPOINT_SECONDS", "0")
     seen = []
-    original = job._checkpointer
+    original = results.Results.checkpoint_model
 
-    def every_time(run, every_seconds=60.0):
-        save = original(run, every_seconds=0.0)
+    def save_and_look(self, clf):
+        original(self, clf)
+        seen.append(load_trained(self.run.dir).predict(["refund"]) and self.run.status == "running")
 
-        def save_and_look(clf):
-            save(clf)
-            seen.append((run.dir / "model.safetensors").exists() and run.status == "running")
-        return save_and_look
-
-    monkeypatch.setattr(job, "_checkpointer", every_time)
-    run = _train(tmp_path, model=tiny_text_model, data=str(text_csv_big), lr=3e-3, frozen_layers=1,
-                 method="lora", head_init="random", **FAST)
+    monkeypatch.setattr(results.Results, "checkpoint_model", save_and_look)
+    run = _train(tmp_path, model=tiny_text_model, data=str(text_csv_big), lr=1e-3, frozen_layers=1,
+                 method="lora", auto=False, min_steps=200, patience=0)
     assert run.status == "finished" and seen and all(seen)
     assert load_trained(run.dir).predict(["refund"])
 

@@ -20,8 +20,9 @@ ARTIFACTS = REPO / "test-artifacts"
 README_SHOTS = REPO / "assets" / "screenshots"
 EXAMPLES_DIR = REPO / "assets" / "examples"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason=f"Chromium not found at {CHROMIUM} (CI installs it: apt-get install -y chromium)")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                 reason=f"Chromium not found at {CHROMIUM} (CI installs it: apt-get install -y chromium)")]
 
 
 @pytest.fixture

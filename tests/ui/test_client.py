@@ -150,7 +150,7 @@ def test_hosted_isolation_and_queue(hosted_app, tiny_text_model, text_csv):
     data_a = ctx.session_data(a.session_hash)
     owner_a = ctx.owner(None, a.session_hash)
     long = ctx.runner.submit(TrainConfig(model=tiny_text_model, data=data_a["path"], epochs=200, batch_size=2,
-                                         lr=1e-3, patience=500), owner=owner_a, extra_settings={"data_name": "t.csv"})
+                                         lr=1e-3, patience=0), owner=owner_a, extra_settings={"data_name": "t.csv"})
     queued = ctx.runner.submit(TrainConfig(model=tiny_text_model, data=data_a["path"], epochs=1, lr=1e-3),
                                owner=owner_a, extra_settings={"data_name": "t.csv"})
     deadline = time.time() + 60
@@ -250,3 +250,28 @@ def test_the_app_exits_cleanly_on_sigterm(tmp_path):
         assert proc.wait(timeout=30) == 0, proc.stderr.read()[-2000:]
     finally:
         proc.kill()
+
+
+def test_the_first_model_answers_in_try_it_while_fine_tuning_runs(local_app, tiny_text_model):
+    """Seconds after Start the first model is saved: Try it (/predict), Evaluate and Export use it
+    while fine-tuning goes on; Stop keeps at least that model."""
+    _, url = local_app
+    c = client(url)
+    c.predict(example="support_tickets", api_name="/load_data")
+    st = c.predict(model=tiny_text_model, epochs=300, batch_size=4, lr=1e-4, frozen_layers=0, auto=False,
+                   time_budget=30, api_name="/start_training")
+    deadline = time.time() + 120
+    while True:
+        status = c.predict(run_id=st["id"], api_name="/run_status")
+        if status["has_model"] and status["n_steps"] > 0:
+            break
+        assert time.time() < deadline and not status["finished"], status["message"]
+        time.sleep(0.3)
+    assert status["status"] == "running" and status["info"]["first_model"]["message"].startswith("A first model")
+    assert "A first model is ready" in status["status_text"]
+    pred = c.predict(run_id=st["id"], text="I was charged twice, please refund my card", api_name="/predict")
+    assert pred["label"] and pred["confidences"]
+    assert zipfile.is_zipfile(c.predict(run_id=st["id"], api_name="/export_model"))
+    c.predict(run_id=st["id"], api_name="/stop_training")
+    final = wait_finished(c, st["id"])
+    assert final["status"] == "stopped" and final["has_model"]

@@ -1,0 +1,111 @@
+"""Which result is better, and whether a difference is more than noise: the one home of these rules.
+
+- `rank_key` ranks checkpoints, Auto's candidates and cross-validation lengths (accuracy, ties by
+  loss; or loss alone).
+- `progressed` says whether a new check improved in a way that matters (early stopping): more
+  examples right, or a loss lower by a clear step — not a loss that keeps creeping down while the
+  answers stay the same.
+- `crossfit` scores a choice on data that did not make it: the validation examples are split in
+  two halves; each half is predicted by the checkpoint (or candidate, or length) the *other* half
+  chose. That is what fine-tuning must beat the first model on before it replaces it — the best of
+  many checkpoints looks better on the data that picked it than it is.
+- `paired` / `clearly_ahead` is an exact paired test on the same examples (McNemar's), behind
+  every decision and sentence that says one model is ahead of another by more than chance.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ftapp.train.config import SELECTS
+
+ALPHA = 0.05            # the paired test's level: a difference this unlikely by chance counts as real
+import os
+LOSS_STEP = float(os.environ.get("X_LOSS_STEP", 0.25))        # a loss lower by at least this share of the reference (and LOSS_FLOOR) is progress
+LOSS_FLOOR = float(os.environ.get("X_LOSS_FLOOR", 0.05))       # … and by at least this much in absolute terms (a creeping loss on perfect answers is not)
+
+
+def _plain(m: dict) -> dict:
+    """{"accuracy", "loss"} of a validation's metrics (val_accuracy, val_loss) or of a scored() dict."""
+    return m if "accuracy" in m else {"accuracy": m["val_accuracy"], "loss": m["val_loss"]}
+
+
+def rank_key(m: dict | None, select: str = SELECTS.accuracy) -> tuple:
+    """Smaller is better. None (never checked) ranks last."""
+    if m is None:
+        return (np.inf, np.inf)
+    s = _plain(m)
+    return (-s["accuracy"], s["loss"]) if select == SELECTS.accuracy else (s["loss"], -s["accuracy"])
+
+
+def better(new: dict, old: dict | None, select: str = SELECTS.accuracy) -> bool:
+    return rank_key(new, select) < rank_key(old, select)
+
+
+def progressed(new: dict, reference: dict | None, select: str = SELECTS.accuracy) -> bool:
+    """Whether `new` improved on `reference` (the last check that made progress) in a way that matters."""
+    if reference is None:
+        return True
+    n, r = _plain(new), _plain(reference)
+    loss_drop = r["loss"] - n["loss"] > max(LOSS_STEP * r["loss"], LOSS_FLOOR)
+    if select == SELECTS.loss:
+        return loss_drop
+    return n["accuracy"] > r["accuracy"] + 1e-12 or (n["accuracy"] >= r["accuracy"] - 1e-12 and loss_drop)
+
+
+def scored(probs, y, mask=None, class_weights=None) -> dict:
+    """Accuracy, (class-weighted) log loss and n of predicted probabilities on some examples."""
+    from sklearn.metrics import log_loss
+
+    probs, y = np.asarray(probs, dtype=float), np.asarray(y)
+    if mask is not None:
+        probs, y = probs[np.asarray(mask)], y[np.asarray(mask)]
+    if not len(y):
+        return {"accuracy": 0.0, "loss": float("nan"), "n": 0}
+    weights = np.asarray(class_weights)[y] if class_weights is not None else None
+    probs = np.clip(probs, 1e-12, 1)
+    loss = log_loss(y, probs / probs.sum(1, keepdims=True), sample_weight=weights, labels=range(probs.shape[1]))
+    return {"accuracy": round(float((probs.argmax(1) == y).mean()), 5), "loss": round(float(loss), 5), "n": int(len(y))}
+
+
+def halves(y, seed: int = 0) -> np.ndarray:
+    """A boolean mask over examples splitting them in two (True / False), stratified (each class
+    split as evenly as it can be) and seeded."""
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed + 7919)
+    second = np.zeros(len(y), dtype=bool)
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        rng.shuffle(idx)
+        second[idx[1::2]] = True
+    return second
+
+
+def crossfit(choices: list, y, seed: int = 0, class_weights=None, select: str = SELECTS.accuracy) -> np.ndarray:
+    """Probabilities for every example from the choice (checkpoint, candidate, length — each an
+    [n, classes] array) that did best on the other half of the examples."""
+    y = np.asarray(y)
+    second = halves(y, seed)
+    out = np.zeros_like(np.asarray(choices[0]), dtype=float)
+    for choose, score in ((~second, second), (second, ~second)):
+        best = min(range(len(choices)), key=lambda i: rank_key(scored(choices[i], y, choose, class_weights), select))
+        out[score] = np.asarray(choices[best])[score]
+    return out
+
+
+def paired(correct_a, correct_b) -> dict:
+    """Two models on the same examples: their accuracies, the examples only one got right, and the
+    exact two-sided p-value of McNemar's test (a binomial test on those discordant examples)."""
+    from scipy.stats import binomtest
+
+    a, b = np.asarray(correct_a, dtype=bool), np.asarray(correct_b, dtype=bool)
+    only_a, only_b = int((a & ~b).sum()), int((b & ~a).sum())
+    p = binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
+    n = len(a)
+    return {"n": n, "accuracy_a": float(a.mean()) if n else 0.0, "accuracy_b": float(b.mean()) if n else 0.0,
+            "only_a": only_a, "only_b": only_b, "p_value": float(p)}
+
+
+def clearly_ahead(correct_a, correct_b, alpha: float = ALPHA) -> bool:
+    """True when model A is right more often than B on the same examples by more than chance explains."""
+    t = paired(correct_a, correct_b)
+    return t["only_a"] > t["only_b"] and t["p_value"] < alpha

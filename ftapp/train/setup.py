@@ -1,0 +1,70 @@
+"""Setting a run up: the model with its new head, class weights, the language check, and the
+examples encoded once. Shared by a run (job.py) and the learning-rate finder (lr_find.py)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ftapp.models import load_pretrained
+from ftapp.runs import Run, RunFolder
+from ftapp.train.config import CLASS_WEIGHTS, EVAL_BATCH, IMBALANCE, TrainConfig
+from ftapp.train.device import autocast
+from ftapp.train.prepared import Encoded
+from ftapp.train.splits import Splits
+
+
+def configure_model(config: TrainConfig, classes: list[str], modality: str, allow_local_paths: bool):
+    torch.manual_seed(config.seed)   # the new head's initial weights are part of a seeded run
+    clf = load_pretrained(config.model, classes, modality=modality, allow_local_paths=allow_local_paths,
+                          pooling=config.pooling)
+    if config.dropout is not None:
+        clf.set_dropout(config.dropout)
+    if modality == "text":
+        clf.preprocess.max_length = config.max_length
+    else:
+        clf.preprocess.set_augmentation(hflip=config.hflip)
+    return clf
+
+
+def check_language(run: Run, config: TrainConfig, clf, splits: Splits) -> bool:
+    """Texts: how well the model's tokenizer fits them; a warning (and True) when poorly."""
+    if splits.modality != "text":
+        return False
+    from ftapp.models.fit import language_warning, tokenizer_fit
+
+    fit = tokenizer_fit(clf.preprocess.tokenizer, splits.train.items, seed=config.seed)
+    warning = language_warning(config.model, fit)
+    if warning:
+        splits.warnings.append(warning)
+        run.files.write(RunFolder.DATA_REPORT, splits.reports)
+    run.record("info", language=fit, language_warning=warning)
+    return bool(warning)
+
+
+def class_weights(config: TrainConfig, labels: list[str], classes: list[str]) -> torch.Tensor | None:
+    """scikit-learn's "balanced" weights (inverse frequency, mean 1), when asked or when auto and the
+    classes are unbalanced."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    counts = [labels.count(c) for c in classes]
+    if config.class_weights == CLASS_WEIGHTS.off or (config.class_weights == CLASS_WEIGHTS.auto
+                                                     and max(counts) < IMBALANCE * min(counts)):
+        return None
+    return torch.tensor(compute_class_weight("balanced", classes=np.asarray(classes), y=np.asarray(labels)),
+                        dtype=torch.float)
+
+
+def encode(clf, splits: Splits, device, precision: str) -> Encoded:
+    """The examples as the model reads them, once; the test slice's pre-trained features too (the
+    first model is scored on them without another pass)."""
+    index = {c: i for i, c in enumerate(splits.classes)}
+    enc = Encoded(clf.preprocess.encode(splits.train.items), [index[x] for x in splits.train.labels],
+                  clf.preprocess.encode(splits.val.items), [index[x] for x in splits.val.labels])
+    if splits.test is not None:
+        from ftapp.train.prefix_cache import compute_states
+
+        enc.test_x, enc.test_y = clf.preprocess.encode(splits.test.items), [index[x] for x in splits.test.labels]
+        clf.model.to(device)
+        enc.test_features = compute_states(clf, enc.test_x, [], EVAL_BATCH, device, autocast=autocast(precision, device),
+                                           head_inputs=True).head_inputs
+    return enc

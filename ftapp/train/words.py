@@ -1,0 +1,169 @@
+"""Every sentence a run says about its result, as functions of the numbers beside it.
+
+Kept in one place so each can be checked against its numbers (tests/engine/test_words.py runs a
+table of cases through all of them): "beat" only when the number is higher, "above the model"
+only when a paired test says the difference is more than chance, the language advice only when
+the tokenizer check flagged the language, and every number on the examples it was measured on.
+"""
+from __future__ import annotations
+
+from ftapp.runs import Candidate
+from ftapp.train.config import SELECTS
+from ftapp.train.loop import Why
+
+FIRST = f"the first model ({Candidate.FIRST_MODEL})"
+WHY = {Why.FINISHED: "trained to the planned end", Why.EARLY: "stopped early: validation had stopped improving",
+       Why.TIME: "stopped at the time budget", Why.STOPPED: "stopped by request",
+       Why.DIVERGED: "stopped: the loss became infinite (learning rate too high)"}
+DIVERGED = ("Fine-tuning stopped: the training loss became infinite or not-a-number, which usually means the "
+            "learning rate is too high — try a 10x lower learning rate.")
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def interval_words(lo: float, hi: float) -> str:
+    return f"95 % interval {pct(lo)}–{pct(hi)}"
+
+
+def first_model(accuracy: float, n: int, lo: float, hi: float, where: str, more_coming: bool) -> str:
+    """The anytime model's line: ready, how good on examples it was not chosen on, what comes next."""
+    tail = "; fine-tuning to improve it…" if more_coming else "."
+    return (f"A first model is ready — {pct(accuracy)} on {n} {where} ({interval_words(lo, hi)}){tail}")
+
+
+def compared(ft: dict, probe: dict, chosen: str = "checkpoint") -> str:
+    """'0.912 against 0.887 for the first model on 225 validation examples, each scored by the
+    checkpoint the other half of them chose' (selection.crossfit)."""
+    text = f"{ft['accuracy']:.3f} against {probe['accuracy']:.3f} for the first model"
+    if abs(ft["accuracy"] - probe["accuracy"]) < 1e-9:
+        text += f" (log loss {ft['loss']:.3f} against {probe['loss']:.3f})"
+    return text + f" on {ft['n']} examples, each scored by the {chosen} that the other half of them chose"
+
+
+def beat(ft: dict, probe: dict) -> str:
+    """How fine-tuning did against the first model, in the words its numbers allow."""
+    if ft["accuracy"] > probe["accuracy"] + 1e-9:
+        return "beat"
+    if ft["accuracy"] < probe["accuracy"] - 1e-9:
+        return "did worse than"
+    return "matched the accuracy of" + (" (with a lower loss)" if ft["loss"] < probe["loss"] else "")
+
+
+def holdout_message(kept_fine_tuned: bool, why: str | None, recipe: str | None, best_epoch, auto: bool,
+                    check: dict | None, select: str = SELECTS.accuracy) -> str:
+    """The end of a run trained on a validation split. `check`: fine-tuning (cross-fitted) and the
+    first model on the validation examples ({"ft": {"accuracy", "loss", "n"}, "probe": …}), or None
+    when fine-tuning produced no checkpoint to compare."""
+    if why == Why.DIVERGED:
+        return DIVERGED + (f" Kept {FIRST}, which does not depend on it." if not kept_fine_tuned
+                           else f" Kept the checkpoint from epoch {best_epoch}.")
+    how = WHY.get(why or "", "ended")
+    if not kept_fine_tuned:
+        if check is None:
+            return f"Fine-tuning ({how}) produced no checkpoint to compare; kept {FIRST}."
+        return (f"Fine-tuning ({how}) {beat(check['ft'], check['probe'])} {FIRST}: "
+                f"{compared(check['ft'], check['probe'])}; the first model was kept.")
+    best = "lowest validation loss" if select == SELECTS.loss else "best validation accuracy"
+    kept = f"{recipe}: {how}; kept the check with the {best} (epoch {best_epoch})"
+    if check is None:
+        return kept + "."
+    if not auto:
+        return kept + f" (Auto is off, so it is kept as asked; {compared(check['ft'], check['probe'])})."
+    return kept + f"; fine-tuning {beat(check['ft'], check['probe'])} {FIRST}: {compared(check['ft'], check['probe'])}."
+
+
+def cv_message(kept_fine_tuned: bool, n_folds: int, folds_run: int, check: dict | None, decided_early: bool,
+               final_note: str = "") -> str:
+    """The end of a run on small data, decided by cross-validation."""
+    cv = f"a {n_folds}-fold cross-validation on all the examples (too few to set some aside)"
+    if folds_run < n_folds:
+        why = ("one side was clearly ahead after the first part, so the others were skipped" if decided_early
+               else "the time budget or a stop request ended it")
+        cv += f"; {folds_run} of its {n_folds} parts ran ({why})"
+    if check is None:
+        return f"Kept {FIRST}: fine-tuning could not be checked in {cv}." + final_note
+    if kept_fine_tuned:
+        return (f"Fine-tuned on all the examples for the length that {cv} found best. There fine-tuning "
+                f"{beat(check['ft'], check['probe'])} the first model: "
+                f"{compared(check['ft'], check['probe'], 'length')}." + final_note)
+    return (f"Kept {FIRST}: in {cv}, fine-tuning {beat(check['ft'], check['probe'])} it: "
+            f"{compared(check['ft'], check['probe'], 'length')}." + final_note)
+
+
+FINAL_STOPPED = (" The final training on all the examples was stopped before it finished, so the first model, "
+                 "which was compared, was kept.")
+
+
+def final_shortened(steps: int, planned: int) -> str:
+    return (f" The time left allowed {steps} of the {planned} steps the cross-validation found best; that shorter "
+            "length was compared too.")
+
+
+STOPPED_BEFORE_FINAL = (" The run was stopped before the final training on all the examples, so the first model "
+                        "was kept.")
+NO_TIME_FOR_FINAL = (" The time left was too short for the final training on all the examples, so the first model, "
+                     "which was compared, was kept.")
+
+
+def baseline_note(model_acc: float, base_name: str, base_acc: float, test: dict | None, modality: str,
+                  language_flagged: bool) -> str:
+    """A line only when the baseline is ahead of the model by more than chance on the same examples
+    (`test`: selection.paired(baseline correct, model correct)), with what to try."""
+    from ftapp.train.selection import ALPHA
+
+    if test is None or not (test["only_a"] > test["only_b"] and test["p_value"] < ALPHA and base_acc > model_acc):
+        return ""
+    if modality == "text" and language_flagged:
+        what = ("The model's vocabulary fits these texts poorly (see the language warning): try a multilingual "
+                "model (e.g. intfloat/multilingual-e5-small).")
+    elif modality == "text":
+        what = "Try another model, more examples per class, or a longer time budget."
+    else:
+        what = "Try another model, more pictures per class, or augmentation."
+    return (f"The baseline ({base_name}) scored {base_acc:.3f} on the same {test['n']} examples, above the model's "
+            f"{model_acc:.3f}, by more than chance explains (paired test, p = {test['p_value']:.3f}). {what}")
+
+
+def no_search(n_val: int, needed: int) -> str:
+    return (f"Auto: {n_val} validation examples are too few to rank settings reliably (it takes about {needed}), so "
+            "the default settings train and are compared with the first model.")
+
+
+def learning_curve_advice(gain: float, per_class: dict[str, float], threshold: float) -> str:
+    """Whether more examples would likely help, from the head's accuracy at 75 % and 100 % of the data."""
+    if gain > threshold:
+        rising = [c for c, g in sorted(per_class.items(), key=lambda kv: -kv[1]) if g > threshold][:5]
+        which = f", most for {', '.join(rising)}" if rising else ""
+        return (f"More examples would likely help: the accuracy still rose by {pct(gain)} from three quarters to all "
+                f"of the training data{which}.")
+    return (f"More examples of the same kind would likely help little: the accuracy changed by {pct(gain)} from "
+            "three quarters to all of the training data.")
+
+
+def with_interval(value: float, ci, n: int | None = None) -> str:
+    """'0.947 (95 % interval 0.754–0.991, n = 19)'."""
+    inner = f"95 % interval {ci[0]:.3f}–{ci[1]:.3f}" if ci else ""
+    if n is not None:
+        inner += (", " if inner else "") + f"n = {n}"
+    return f"{value:.3f}" + (f" ({inner})" if inner else "")
+
+
+def result_lines(m: dict) -> list[str]:
+    """The end of a run in a few lines: the headline numbers with their intervals and what they are
+    measured on, then the baselines on the same examples."""
+    lines = []
+    if "test_accuracy" in m:
+        lines.append(f"Test accuracy {with_interval(m['test_accuracy'], m.get('test_accuracy_interval'), m['n_test'])}"
+                     f", macro-F1 {with_interval(m['test_macro_f1'], m.get('test_macro_f1_interval'))} — "
+                     f"{m['test_source']}; nothing was chosen on it.")
+    if "file_test_accuracy" in m and m.get("test_source") != "test file":
+        lines.append(f"Test file accuracy {with_interval(m['file_test_accuracy'], m.get('file_test_accuracy_interval'), m['n_file_test'])}"
+                     f", macro-F1 {m['file_test_macro_f1']:.3f}.")
+    lines.append(f"Validation accuracy {with_interval(m['val_accuracy'], m.get('val_accuracy_interval'), m.get('n_val'))}"
+                 f", macro-F1 {m['val_macro_f1']:.3f} — on {m['validation']}.")
+    if m.get("baseline_name"):
+        base = f"Best baseline ({m['baseline_name']}) on the same examples: {m['baseline_val_accuracy']:.3f}."
+        lines.append(base + (f" {m['baseline_note']}" if m.get("baseline_note") else ""))
+    return lines
