@@ -102,26 +102,29 @@ def _resumable(folder: str):
 
 
 def cmd_train(args) -> int:
-    from ftapp.runs import RunFolder, Status, new_run
+    from ftapp.runs import RunFolder, Status
+    from ftapp.train.distributed import Distributed
+
+    dist = Distributed()
+    if not dist.active and (launch := _processes_wanted(args)) > 1:
+        return _relaunch(launch)           # `--processes N` / `--gpus N`: the same command under torchrun
+    if dist.active:
+        from ftapp.train.device import pick_device
+
+        dist.start(pick_device())
+    run, config, out, resume = _the_run(args, dist)
+    started = time.time()
+    if dist.main:
+        run.listeners.append(_progress_printer(started))
+    _handle_signals(run)
+    from ftapp.data import Limits
     from ftapp.train.job import execute
 
-    if args.resume:
-        run, config = _resumable(args.resume)
-        out = args.resume
-    else:
-        for name in ("data", "model", "out"):
-            if not getattr(args, name):
-                raise CliError(f"--{name} is required (or --resume RUN_DIR to go on with a cut-off run).")
-        _check_path(args.data, "The data file")
-        _check_path(args.val_data, "The validation file")
-        _check_path(args.test_data, "The test file")
-        config, out = config_from_args(args), args.out
-        run = new_run(out, {**config.to_dict(), "data_name": Path(args.data).name}, owner="cli")
-    started = time.time()
-    run.listeners.append(_progress_printer(started))
-    _handle_signals(run)
+    hosted = dict(limits=Limits(allow_local_paths=False), allow_local_paths=False) if args.hosted else {}
     with tempfile.TemporaryDirectory(prefix="ftapp-cli-") as work:
-        execute(config, run, workdir=work, resume=bool(args.resume))
+        execute(config, run, workdir=work, resume=resume, dist=dist, **hosted)
+    if not dist.main:
+        return 0 if run.status != Status.FAILED else EXIT_FAILED
     if not run.ended:   # SIGTERM: paused at a checkpoint
         _err(f"Paused at a checkpoint. Go on with: ftapp train --resume {out}")
         return EXIT_PAUSED
@@ -134,10 +137,73 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _the_run(args, dist):
+    """(run, config, folder, resume?) — a new run, one to resume, or the app's (--run-dir). Under
+    torchrun only rank 0 writes: the others train a copy of the run in a scratch folder."""
+    from ftapp.runs import Run, new_run, open_run
+
+    if dist.main:
+        if args.run_dir:
+            from ftapp.worker import hold_lock
+
+            args.lock = hold_lock(Path(args.run_dir))   # kept open (and locked) until this process exits
+            run = open_run(Path(args.run_dir))
+            config, out, resume = _config_of(run), args.run_dir, args.from_checkpoint
+        elif args.resume:
+            run, config = _resumable(args.resume)
+            out, resume = args.resume, True
+        else:
+            for name in ("data", "model", "out"):
+                if not getattr(args, name):
+                    raise CliError(f"--{name} is required (or --resume RUN_DIR to go on with a cut-off run).")
+            _check_path(args.data, "The data file")
+            _check_path(args.val_data, "The validation file")
+            _check_path(args.test_data, "The test file")
+            config, out, resume = config_from_args(args), args.out, False
+            run = new_run(out, {**config.to_dict(), "data_name": Path(args.data).name}, owner="cli")
+        shared = dist.broadcast({"settings": config.to_dict(), "id": run.id, "resume": resume})
+    else:
+        shared = dist.broadcast(None)
+        scratch = Path(tempfile.mkdtemp(prefix=f"ftapp-rank{dist.rank}-"))
+        run = Run(shared["id"], scratch, "cli", shared["settings"])
+        config, out, resume = _config_of(run), str(scratch), shared["resume"]
+    return run, config, out, resume
+
+
+def _config_of(run):
+    from ftapp.train.config import TrainConfig
+
+    return TrainConfig.from_dict(run.settings)
+
+
+def _processes_wanted(args) -> int:
+    """Processes for this run when it asks for several (`--processes N` on CPU, `--gpus N` on CUDA)."""
+    from ftapp.hardware import gpu_count
+
+    if args.run_dir:                   # the app launches its workers under torchrun itself
+        return 1
+    gpus = gpu_count()
+    return min(int(args.gpus or 1), gpus) if gpus else int(args.processes or 1)
+
+
+def _relaunch(n: int) -> int:
+    """This same command, n processes under torchrun (`python -m torch.distributed.run`)."""
+    import subprocess
+
+    _err(f"Training with {n} processes (torchrun --standalone --nproc_per_node {n}).")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n),
+           "-m", "ftapp.cli", *sys.argv[1:]]
+    proc = subprocess.Popen(cmd)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:           # Ctrl-C reached torchrun too: wait for the workers to stop cleanly
+        return proc.wait()
+
+
 def _handle_signals(run) -> None:
     """Ctrl-C: a clean stop that keeps the best model; SIGTERM: a checkpoint, then exit (resumable
     with --resume). A second signal of either kind exits at once."""
-    from ftapp.signals import on_stop_signals
+    from ftapp.signals import on_stop_signals, pause_when_server_dies
 
     def pause():
         run.shutdown_event.set()
@@ -147,6 +213,7 @@ def _handle_signals(run) -> None:
         run.stop_event.set()
         _err("Stopping after this step (Ctrl-C again to quit at once)…")
     on_stop_signals(pause, stop)
+    pause_when_server_dies(pause)
 
 
 def summary_lines(m: dict, out: str) -> str:
@@ -267,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="folder for the model, metrics.json and the run's records")
     t.add_argument("--resume", metavar="RUN_DIR", help="go on with a run that was cut off (a kill, a restart, "
                                                        "SIGTERM) from its last checkpoint")
+    t.add_argument("--run-dir", help=argparse.SUPPRESS)            # the app's worker: train the run in this folder
+    t.add_argument("--from-checkpoint", action="store_true", help=argparse.SUPPRESS)   # … from its checkpoint
+    t.add_argument("--hosted", action="store_true", help=argparse.SUPPRESS)            # … no local paths, caps
     t.add_argument("--val-data", default=None, help="separate validation file (default: split off --val-fraction)")
     t.add_argument("--test-data", default=None, help="held-out test file, scored once after training")
     t.add_argument("--text-column"); t.add_argument("--label-column"); t.add_argument("--path-column")
@@ -331,6 +401,8 @@ def quiet_logs() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if argv is not None:
+        sys.argv = ["ftapp", *argv]    # a relaunch under torchrun repeats them
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     quiet_logs()
     try:

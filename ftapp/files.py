@@ -30,6 +30,7 @@ ERROR_LOG = "error.log"               # the traceback of an unexpected failure
 EXAMPLES = "examples"                 # validation pictures the app shows (uploads are temporary)
 INPUTS = "input"                      # a queued run's own copy of its data file
 WORKER_LOG = "worker.log"             # what a run's worker process printed (its stderr)
+WORKER_LOCK = "worker.lock"           # held by the run's worker process for its whole life
 CHECKPOINT = "checkpoint.pt"          # the resumable training state (ftapp.train.checkpoint)
 CHECKPOINT_INFO = "checkpoint.json"   # what the checkpoint holds: step, epoch, recipe (read without torch)
 MODEL_TMP = ".model-tmp"              # a model being written; moved into place file by file

@@ -1,25 +1,30 @@
-"""Runs queue for the device: one worker thread trains one run at a time, in order of arrival.
+"""Runs queue for the machine: each run trains in its own process (ftapp/worker.py), in order of
+arrival, as many at once as there are GPU slots (one per visible CUDA device; one on a CPU machine).
 
-The app submits work here (the CLI trains in its own process, without a queue); the worker calls
-`job.execute`, which records everything on the Run. Stopping sets the run's flag (checked every
-training step) or takes it out of the queue; only the run's owner may do either.
+The app submits work here (the CLI trains in its own process, without a queue). A run asking for
+several GPUs (the "gpus" setting) waits until that many are free and trains on all of them through
+torchrun; on a CPU, the "processes" setting splits one run over several processes the same way.
+Stopping signals the run's process (it keeps its best model) or takes it out of the queue; only the
+run's owner may do either. `processes=False` keeps the old in-process thread (tests that patch the
+engine from inside use it).
 """
 from __future__ import annotations
 
 import logging
 import os
 import shutil
+import sys
 import threading
 import time
 from collections import deque
 
 from ftapp.data import Limits
-from ftapp.runs import Run, RunStore, Status
+from ftapp.files import INPUTS
+from ftapp.hardware import gpu_count
+from ftapp.runs import Run, RunFolder, RunStore, Status, prepare_resume
 from ftapp.train.config import TrainConfig
 
-
 log = logging.getLogger("ftapp")
-INPUTS = "input"    # a queued run's own copy of its data file (Runner(keep_inputs=True))
 TRAINER_NICENESS = 10
 
 
@@ -28,51 +33,66 @@ def _engine_missing(config, run, **_kwargs) -> None:
                message="The training engine could not be loaded (see the server log). Reinstall ftapp.")
 
 
+def launcher(n_processes: int) -> list[str]:
+    """torchrun (`python -m torch.distributed.run`) for one run over n processes on this machine."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n_processes)]
+
+
 class Runner:
     def __init__(self, store: RunStore, *, limits: Limits = Limits(), allow_local_paths: bool = True,
-                 keep_inputs: bool = False):
+                 keep_inputs: bool = False, processes: bool = True, slots: int | None = None):
         """`keep_inputs`: copy each run's data file into its folder when queued (the app's uploads
-        live in per-session folders that a restart or a closed tab removes); removed when it ends."""
+        live in per-session folders that a restart or a closed tab removes); removed when it ends.
+        `slots`: runs at once (default: one per visible GPU, else one)."""
         self.store = store
         self.limits = limits
         self.allow_local_paths = allow_local_paths
         self.keep_inputs = keep_inputs
-        self._queue: deque[tuple[Run, TrainConfig]] = deque()
-        self._current: Run | None = None
+        self.processes = processes
+        self.gpus = gpu_count() if processes else 0
+        self.free = list(range(slots if slots is not None else max(1, self.gpus)))
+        self._queue: deque[tuple[Run, TrainConfig, bool]] = deque()
+        self._active: dict[str, tuple[Run, object]] = {}     # run id -> (run, its Worker or None)
         self._cv = threading.Condition()
-        threading.Thread(target=self._work, name="ftapp-trainer", daemon=True).start()
+        threading.Thread(target=self._dispatch, name="ftapp-dispatcher", daemon=True).start()
 
+    # ---- the queue ---------------------------------------------------------------------------
     def submit(self, config: TrainConfig, owner: str = "local", extra_settings: dict | None = None) -> Run:
+        run = self.store.create({**config.to_dict(), **(extra_settings or {})}, owner=owner)
         if self.keep_inputs and config.data and os.path.isfile(config.data):
-            run = self.store.create({**config.to_dict(), **(extra_settings or {})}, owner=owner)
             kept = run.dir / INPUTS / os.path.basename(config.data)
             kept.parent.mkdir()
             shutil.copyfile(config.data, kept)
             config.data = str(kept)
             run.amend_settings(data=str(kept))
-        else:
-            run = self.store.create({**config.to_dict(), **(extra_settings or {})}, owner=owner)
-        self._enqueue(run, config)
+        self._enqueue(run, config, resume=False)
         return run
 
     def resume(self, run: Run) -> None:
-        """Queue again a run an earlier process left waiting or training (RunStore(requeue=True))."""
-        self._enqueue(run, TrainConfig.from_dict(run.settings))
+        """Queue again a run an earlier process left waiting or training (RunStore(requeue=True)):
+        from its checkpoint when it has one."""
+        self._enqueue(run, TrainConfig.from_dict(run.settings), resume=run.requeued)
 
-    def _enqueue(self, run: Run, config: TrainConfig) -> None:
+    def resume_interrupted(self, run: Run) -> bool:
+        """Resume: a run whose process died goes on from its last checkpoint."""
+        if run.status != Status.INTERRUPTED or not prepare_resume(run):
+            return False
+        self._enqueue(run, TrainConfig.from_dict(run.settings), resume=True)
+        return True
+
+    def _enqueue(self, run: Run, config: TrainConfig, resume: bool) -> None:
         with self._cv:
-            self._queue.append((run, config))
-            self._cv.notify()
+            self._queue.append((run, config, resume))
+            self._cv.notify_all()
 
     def position(self, run: Run) -> int | None:
         """0 while training, n when n runs are ahead of it, None when not waiting or running."""
         with self._cv:
-            if run is self._current:
+            if run.id in self._active:
                 return 0
-            ahead = 1 if self._current is not None else 0
-            for i, (queued, _) in enumerate(self._queue):
+            for i, (queued, _, _) in enumerate(self._queue):
                 if queued is run:
-                    return i + ahead   # runs ahead of it: the queue before it plus the one training
+                    return i + len(self._active)   # the queue before it plus the runs training
         return None
 
     def waiting(self) -> int:
@@ -80,19 +100,18 @@ class Runner:
             return len(self._queue)
 
     def wait_seconds(self, before: Run | None = None) -> float:
-        """At most how long until a run queued now (or `before`) would start: what the run training
-        has left of its time budget plus the budgets of the runs waiting ahead."""
+        """At most how long until a run queued now (or `before`) would start: what the runs training
+        have left of their time budgets plus the budgets of the runs waiting ahead, shared by the slots."""
         with self._cv:
             total = 0.0
-            if self._current is not None:
-                budget = float(self._current.settings.get("time_budget") or 0) * 60
-                started = self._current.started_at or time.time()
-                total += max(0.0, budget - (time.time() - started))
-            for queued, config in self._queue:
+            for run, _ in self._active.values():
+                budget = float(run.settings.get("time_budget") or 0) * 60
+                total += max(0.0, budget - (time.time() - (run.started_at or time.time())))
+            for queued, config, _ in self._queue:
                 if queued is before:
                     break
                 total += config.time_budget * 60
-            return total
+            return total / max(1, len(self.free) + len(self._active))
 
     def stop(self, run_id: str, owner: str | None = None) -> bool:
         """Ask a run to stop (its best model so far is kept). False if not yours or not active."""
@@ -106,62 +125,89 @@ class Runner:
                     run.record("phase", phase="cancelled")
                     run.record("status", status=Status.STOPPED, message="Cancelled before it started.")
                     return True
-        run.stop_event.set()
+        run.stop_event.set()    # the in-process loop reads it; a Worker passes it on as SIGINT
         return True
 
-    def _work(self) -> None:
-        # Training yields the CPU to the server's threads: status polls, page loads and predictions
-        # stay quick while a run keeps both cores busy (the OpenMP threads torch starts from this
-        # thread inherit the niceness). Measured with benchmarks/load_test.py; see the README.
+    # ---- training ------------------------------------------------------------------------------
+    def _slots_for(self, config: TrainConfig) -> int:
+        return max(1, min(int(config.gpus or 1), self.gpus)) if self.gpus else 1
+
+    def _dispatch(self) -> None:
+        """Start the head of the queue whenever it has the slots it needs (in order: no overtaking)."""
+        while True:
+            with self._cv:
+                while not self._queue or len(self.free) < self._slots_for(self._queue[0][1]):
+                    self._cv.wait()
+                run, config, resume = self._queue.popleft()
+                slots = [self.free.pop(0) for _ in range(self._slots_for(config))]
+                self._active[run.id] = (run, None)
+            threading.Thread(target=self._train, args=(run, config, resume, slots), name=f"ftapp-run-{run.id}",
+                             daemon=True).start()
+
+    def _train(self, run: Run, config: TrainConfig, resume: bool, slots: list[int]) -> None:
+        try:
+            if self.processes:
+                self._in_a_process(run, config, resume, slots)
+            else:
+                self._in_this_process(run, config, resume)
+        except Exception:  # noqa: BLE001 — a run must end with a status, whatever happened here
+            log.exception("run %s could not be trained", run.id)
+            if not run.ended:
+                run.record("status", status=Status.FAILED, message="The run could not be started (see the server log).")
+        finally:
+            with self._cv:
+                self._active.pop(run.id, None)
+                self.free = sorted(self.free + slots)
+                self._cv.notify_all()
+            # a run paused by shut-down, or cut off with a checkpoint to resume from, keeps its data
+            if run.ended and not (run.status == Status.INTERRUPTED and (run.dir / RunFolder.CHECKPOINT).is_file()):
+                shutil.rmtree(run.dir / INPUTS, ignore_errors=True)
+
+    def _in_a_process(self, run: Run, config: TrainConfig, resume: bool, slots: list[int]) -> None:
+        from ftapp.worker import Worker
+
+        env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, slots))} if self.gpus else {}
+        n = len(slots) if self.gpus else max(1, int(config.processes or 1))
+        worker = Worker(run, resume=resume, hosted=not self.allow_local_paths, env=env,
+                        launcher=launcher(n) if n > 1 else None)
+        with self._cv:
+            self._active[run.id] = (run, worker)
+        worker.run_to_end()
+
+    def _in_this_process(self, run: Run, config: TrainConfig, resume: bool) -> None:
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TRAINER_NICENESS)
         except (AttributeError, OSError):
             pass
-        # Load the engine here, in the background, while the app starts serving pages: importing
-        # ftapp stays fast, and the first run does not pay ~3 s of torch/transformers imports.
         try:
             from ftapp.train.job import execute
-            import transformers.modeling_utils  # noqa: F401 — what the first model load would import
-        except Exception:  # noqa: BLE001 — report it on the runs, never leave them queued forever
+        except Exception:  # noqa: BLE001 — report it on the run, never leave it queued forever
             log.exception("the training engine could not be loaded")
             execute = _engine_missing
+        execute(config, run, limits=self.limits, allow_local_paths=self.allow_local_paths, resume=resume)
 
-        while True:
-            with self._cv:
-                while not self._queue:
-                    self._cv.wait()
-                run, config = self._queue.popleft()
-                self._current = run
-            try:
-                execute(config, run, limits=self.limits, allow_local_paths=self.allow_local_paths,
-                        resume=run.requeued)
-            finally:
-                with self._cv:
-                    self._current = None
-                if run.ended:   # a run paused by shut-down keeps its data for when it goes on
-                    shutil.rmtree(run.dir / INPUTS, ignore_errors=True)
-
-    def shut_down(self) -> Run | None:
-        """The process is going away: the run training writes a checkpoint and pauses (it resumes
-        after a restart); the waiting ones stay queued in their folders. Returns the paused run."""
+    # ---- shutting down -------------------------------------------------------------------------
+    def shut_down(self) -> list[Run]:
+        """The process is going away: the runs training write a checkpoint and pause (they resume
+        after a restart); the waiting ones stay queued in their folders. Returns the paused runs."""
         with self._cv:
             self._queue.clear()
-            current = self._current
-        if current is not None:
-            current.shutdown_event.set()
-        return current
+            active = [run for run, _ in self._active.values()]
+        for run in active:
+            run.shutdown_event.set()
+        return active
 
     def wait_idle(self, timeout: float) -> bool:
-        """Until no run is training (after shut_down: the paused run has written its checkpoint)."""
+        """Until no run is training (after shut_down: the paused runs have written their checkpoints)."""
         deadline = time.time() + timeout
-        while self._current is not None and time.time() < deadline:
+        while self._active and time.time() < deadline:
             time.sleep(0.1)
-        return self._current is None
+        return not self._active
 
     def wait(self, run: Run, timeout: float | None = None) -> bool:
         """Block until the run has ended (for the CLI and tests)."""
         deadline = None if timeout is None else time.time() + timeout
-        while run.active:
+        while run.active or run.id in self._active:     # ended, and its process and inputs cleaned up
             if deadline is not None and time.time() > deadline:
                 return False
             time.sleep(0.1)

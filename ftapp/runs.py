@@ -50,8 +50,9 @@ class Kept:
     FINE_TUNED = "fine-tuned"
     FIRST_MODEL = "probe"
 
-# The events a run records (`Run.record(kind, **data)`), each one line of metrics.jsonl except
-# "progress", which is derived from the step count and kept in memory only.
+# The events a run records (`Run.record(kind, **data)`), each one line of metrics.jsonl ("progress" at
+# most once every PROGRESS_EVERY_S: a server following a worker process reads it from there).
+PROGRESS_EVERY_S = 1.0
 EVENTS = {
     "status": "status (queued | running | finished | stopped | failed | interrupted), message, has_model",
     "phase": "phase: what the run is doing now, in words ('training', 'validating epoch 2', …)",
@@ -92,7 +93,8 @@ class RunFolder:
     LEARNING_CURVE, CANDIDATES, PUBLISHED, SHARE = files.LEARNING_CURVE, files.CANDIDATES, files.PUBLISHED, files.SHARE
     DATA_REPORT, LABEL_ISSUES, CLEANED_DATA = files.DATA_REPORT, files.LABEL_ISSUES, files.CLEANED_DATA
     MODEL_META, ERROR_LOG, EXAMPLES, INPUTS = files.MODEL_META, files.ERROR_LOG, files.EXAMPLES, files.INPUTS
-    WORKER_LOG, CHECKPOINT, CHECKPOINT_INFO = files.WORKER_LOG, files.CHECKPOINT, files.CHECKPOINT_INFO
+    WORKER_LOG, WORKER_LOCK = files.WORKER_LOG, files.WORKER_LOCK
+    CHECKPOINT, CHECKPOINT_INFO = files.CHECKPOINT, files.CHECKPOINT_INFO
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -168,6 +170,7 @@ class Run:
     # set when the process is going away (SIGTERM): the run writes a checkpoint and pauses, unfinished
     shutdown_event: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _progress_written: float = field(default=0.0, repr=False)
 
     @property
     def files(self) -> RunFolder:
@@ -178,10 +181,14 @@ class Run:
         """Store one event and append it to metrics.jsonl. Cheap and never blocks on readers."""
         if kind not in EVENTS:
             raise ValueError(f"unknown run event {kind!r}")   # a programming mistake
+        now = time.time()
         with self._lock:
             self._apply(kind, data)
-            line = None if kind == "progress" else json.dumps({"t": round(time.time(), 3), "kind": kind, **data},
-                                                              default=str)
+            quiet = (kind == "progress" and now - self._progress_written < PROGRESS_EVERY_S
+                     and 0 < data["progress"] < 1)   # the first and the last are always written
+            if kind == "progress" and not quiet:
+                self._progress_written = now
+            line = None if quiet else json.dumps({"t": round(now, 3), "kind": kind, **data}, default=str)
         if line is not None:
             try:
                 with open(self.dir / RunFolder.EVENTS, "a") as f:
@@ -190,11 +197,26 @@ class Run:
                 pass  # a full disk must not kill training; the in-memory history stays complete
         if kind in ("status", "best", "info", "phase", "settings", "candidate"):
             self.save_status()
+        self._tell(kind, data)
+
+    def _tell(self, kind: str, data: dict) -> None:
         for listener in list(self.listeners):
             try:
                 listener(kind, data)
             except Exception:  # noqa: BLE001 — a broken reader must never stop training
                 self.listeners.remove(listener)
+
+    def follow(self, event: dict) -> None:
+        """An event another process recorded in this run's folder (a worker's metrics.jsonl line):
+        applied in memory and told to the listeners, not written again."""
+        event = dict(event)
+        kind = event.pop("kind", None)
+        if kind not in EVENTS:
+            return
+        t = event.pop("t", None)
+        with self._lock:
+            self._apply(kind, {**event, "t": t} if kind == "status" else event)
+        self._tell(kind, event)
 
     def _apply(self, kind: str, data: dict) -> None:
         """The one place that interprets events: live recording and re-reading metrics.jsonl."""
@@ -208,6 +230,7 @@ class Run:
             self.progress, self.eta_seconds = data["progress"], data.get("eta_seconds")
         elif kind == "info":
             self.info.update(data)
+            self.device = data.get("device", self.device)
         elif kind == "settings":
             self.effective.update(data)
         elif kind == "candidate":
@@ -288,6 +311,32 @@ class Run:
                     "settings": self.effective_settings}
 
 
+class EventTail:
+    """Reads the lines appended to a run's metrics.jsonl since the last call (a worker's events):
+    never the whole file again, and never half a line."""
+
+    def __init__(self, path: Path):
+        self.path, self.offset, self._rest = Path(path), 0, b""
+
+    def read(self) -> list[dict]:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+        except OSError:
+            return []
+        self.offset += len(chunk)
+        lines = (self._rest + chunk).split(b"\n")
+        self._rest = lines.pop()              # an unfinished last line waits for the next read
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
@@ -302,14 +351,11 @@ def new_run(run_dir: str | os.PathLike, settings: dict, owner: str = "local", ru
     return run
 
 
-def read_run(run_dir: Path, requeue: bool = False, resume_interrupted: bool = False) -> Run:
-    """A run folder written by an earlier process, with its whole history. A run that was waiting
-    or training when that process ended is marked interrupted — or, with `requeue` and its data
-    still there, made to wait again (`Run.requeued`): from its checkpoint when it has one, else from
-    the beginning. `resume_interrupted` (ftapp train --resume): a run already marked interrupted too."""
+def open_run(run_dir: Path) -> Run:
+    """A run folder as it is on disk, with its whole history (nothing changed)."""
     folder = RunFolder(run_dir)
     meta = json.loads((folder / RunFolder.SETTINGS).read_text())
-    run = Run(meta["id"], run_dir, meta.get("owner", "local"), meta["settings"], meta.get("created", 0),
+    run = Run(meta["id"], Path(run_dir), meta.get("owner", "local"), meta["settings"], meta.get("created", 0),
               restored=True)
     status = folder.read(RunFolder.STATUS) or {}
     for key in ("status", "phase", "message", "progress", "device", "info", "effective", "best", "has_model",
@@ -328,30 +374,49 @@ def read_run(run_dir: Path, requeue: bool = False, resume_interrupted: bool = Fa
             event.pop("t", None)
             if kind in ("step", "epoch"):   # the rest is already in status.json
                 run._apply(kind, event)
-    cut_off = run.active or (resume_interrupted and run.status == "interrupted")
-    if cut_off and requeue and _inputs_present(run.settings):
-        saved = (folder.read(RunFolder.CHECKPOINT_INFO) or {}) if run.status != "queued" else {}
-        if saved:   # it goes on from its checkpoint: the curves up to it stay, later steps go
-            _cut_events(run, events, saved["step"])
-            run.message = (f"The app restarted while this run was training; it continues from its checkpoint "
-                           f"(epoch {saved['epoch']}, step {saved['step']}).")
-        else:
-            if events.exists():   # the curves start again: the cut-off attempt's are kept beside them
-                events.replace(folder / files.EVENTS_BEFORE_RESTART)
-            run.steps, run.epochs, run.best, run.candidates = [], [], {}, {}
-            run.message = ("The app restarted while this run " + ("waited" if run.status == "queued" else
-                                                                  "was training") + "; it starts again from the beginning.")
-        run.progress, run.eta_seconds, run.started_at = 0.0, None, None
-        run.status, run.phase = "queued", "waiting to go on after a restart"
-        run.requeued = True
-        run.save_status()
+    return run
+
+
+def read_run(run_dir: Path, requeue: bool = False, resume_interrupted: bool = False) -> Run:
+    """A run folder written by an earlier process, with its whole history. A run that was waiting
+    or training when that process ended is marked interrupted — or, with `requeue` and its data
+    still there, made to wait again (`Run.requeued`): from its checkpoint when it has one, else from
+    the beginning. `resume_interrupted` (ftapp train --resume): a run already marked interrupted too."""
+    run = open_run(run_dir)
+    cut_off = run.active or (resume_interrupted and run.status == Status.INTERRUPTED)
+    if cut_off and requeue and prepare_resume(run, "The app restarted while this run "
+                                                   + ("waited" if run.status == Status.QUEUED else "was training")):
+        pass
     elif run.active:
-        run.status = "interrupted"
-        run.phase = "interrupted"
+        run.status = Status.INTERRUPTED
+        run.phase = Status.INTERRUPTED
         run.message = ("The app stopped while this run was training."
                        + (" Its best model so far was saved and can be used." if run.has_model else ""))
         run.save_status()
     return run
+
+
+def prepare_resume(run: Run, cause: str = "The training process stopped") -> bool:
+    """Make a cut-off run wait to go on: from its checkpoint when it has one (the curves up to it
+    stay, later steps go), else from the beginning (the cut-off attempt's curves are kept beside).
+    False, and nothing changed, when its data is gone."""
+    if not _inputs_present(run.settings):
+        return False
+    folder, events = run.files, run.dir / RunFolder.EVENTS
+    saved = (folder.read(RunFolder.CHECKPOINT_INFO) or {}) if run.status != Status.QUEUED else {}
+    if saved:
+        _cut_events(run, events, saved["step"])
+        run.message = f"{cause}; it continues from its checkpoint (epoch {saved['epoch']}, step {saved['step']})."
+    else:
+        if events.exists():
+            events.replace(folder / files.EVENTS_BEFORE_RESTART)
+        run.steps, run.epochs, run.best, run.candidates = [], [], {}, {}
+        run.message = f"{cause}; it starts again from the beginning."
+    run.progress, run.eta_seconds, run.started_at, run.ended_at = 0.0, None, None, None
+    run.status, run.phase = Status.QUEUED, "waiting to go on"
+    run.requeued = True
+    run.save_status()
+    return True
 
 
 def _cut_events(run: Run, events: Path, step: int) -> None:

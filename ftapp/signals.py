@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
+
+SERVER_PID = "FTAPP_SERVER_PID"     # set by the app for its workers (ftapp/worker.py)
 
 
 def on_stop_signals(on_sigterm, on_sigint=None) -> None:
@@ -20,3 +24,24 @@ def on_stop_signals(on_sigterm, on_sigint=None) -> None:
     signal.signal(signal.SIGTERM, handler)
     if on_sigint is not None:
         signal.signal(signal.SIGINT, handler)
+
+
+def pause_when_server_dies(on_gone, every_s: float = 1.0) -> None:
+    """A worker the app started pauses at a checkpoint if the app's process dies (kill -9, a crash):
+    its run goes on from there after the restart, and no orphan keeps training beside the new one.
+    Linux has no portable "parent died" signal, so a daemon thread checks the server's pid."""
+    pid = int(os.environ.get(SERVER_PID) or 0)
+    if pid <= 0:
+        return
+
+    def watch():
+        while True:
+            time.sleep(every_s)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                on_gone()
+                return
+            except PermissionError:     # alive, another user's (pid reused): treat as alive
+                pass
+    threading.Thread(target=watch, name="ftapp-server-watch", daemon=True).start()

@@ -183,6 +183,13 @@ class TrainConfig:
     test_fraction: float = setting(0.1, float, "Test share", minimum=0.0, maximum=0.4, step=0.05, advanced=True,
                                    help="Share held out for the final score, which nothing is chosen on (only when "
                                         f"every class has at least {MIN_TEST_PER_CLASS} examples; 0 = none).")
+    processes: int = setting(1, int, "Processes", minimum=1, maximum=256, step=1, advanced=True,
+                             help="Train one run with this many processes on this computer's CPU cores "
+                                  "(torch.distributed, each process a share of every batch). Worth it only on "
+                                  "machines with many cores.")
+    gpus: int = setting(1, int, "GPUs per run", minimum=1, maximum=64, step=1, advanced=True,
+                        help="GPUs one run trains on at once (torch.distributed). By default each run takes one "
+                             "GPU and several runs share a machine with several GPUs.")
     seed: int = setting(0, int, "Random seed", advanced=True,
                         help="Fixes the shuffling and the split: the same seed gives the same run.")
     head_init: str = setting(HEAD_INITS.probe, str, "New head starts as", choices=HEAD_INITS, ui=False,

@@ -25,6 +25,7 @@ from ftapp.train.loop import Why
 from ftapp.train.prepared import Prepared
 from ftapp.train.probe import folds_for
 from ftapp.train.recipes import default_recipe
+from ftapp.train.schedule import fixed_length
 from ftapp.train.training import CROSS_VALIDATION, TRAINING_DATA, Outcome, Training, comparison, scored, softmax
 
 FINAL_WEIGHT = 1.5      # the final run's share of the time left, against one fold's
@@ -84,7 +85,7 @@ class _Folds:
         steps = 0
         for f, (tr, te) in enumerate(self.folds):
             t.emit("phase", phase=f"checking fine-tuning on part {f + 1} of {len(self.folds)} (cross-validation)")
-            deadline = time.time() + t.budget.training_left() / (len(self.folds) - f + FINAL_WEIGHT)
+            deadline = t.dist.broadcast(time.time() + t.budget.training_left() / (len(self.folds) - f + FINAL_WEIGHT))
             pretrained = t.start_from(t.probe(self.base.head_inputs["train"][tr], self.y[tr]))
             fitter = t.fitter(self.base.subset(tr.tolist(), te.tolist()), self.recipe, self.length, pretrained,
                               deadline=deadline, curves=f + 1)
@@ -102,8 +103,8 @@ class _Folds:
             if history:
                 self.reached.append(len(history))
                 self.rows.append(te)
-            self.seconds_per_step = (time.time() - self.started) / max(steps, 1)
-            if fitter.done in Why.CUT or t.budget.training_left() <= 0:
+            self.seconds_per_step = t.dist.broadcast((time.time() - self.started) / max(steps, 1))
+            if fitter.done in Why.CUT or t.dist.broadcast(t.budget.training_left() <= 0):
                 break
             if f == 0 and len(self.folds) > 1 and history and self._clear_after_first_fold():
                 self.decided_early = True
@@ -129,8 +130,10 @@ class _Folds:
     def decide(self, first: Outcome) -> Outcome:
         t, cfg = self.t, self.t.config
         n_run = len(self.rows)
+        stopped = t.dist.agree(t.stop_event.is_set())[0]
         out = Outcome(Kept.FIRST_MODEL, t.clf, first.probe, torch.tensor(self.probe_oof).float(), list(self.y),
-                      CROSS_VALIDATION, first=first.first, first_probs=self.probe_oof, why=Why.STOPPED if t.stop_event.is_set() else self.why)
+                      CROSS_VALIDATION, first=first.first, first_probs=self.probe_oof,
+                      why=Why.STOPPED if stopped else self.why)
         if not n_run:
             out.message = words.cv_message(False, len(self.folds), 0, None, False)
             return out
@@ -141,8 +144,8 @@ class _Folds:
         t.candidates.update(self.recipe.name, recipe=self.recipe.to_dict(), status=Candidate.CHECKED,
                             val_accuracy=out.check["ft"]["accuracy"], val_loss=out.check["ft"]["loss"])
         ahead = selection.better(out.check["ft"], out.check["probe"], cfg.select)
-        note = words.STOPPED_BEFORE_FINAL if (ahead or not cfg.auto) and t.stop_event.is_set() else ""
-        if (ahead or not cfg.auto) and not t.stop_event.is_set():
+        note = words.STOPPED_BEFORE_FINAL if (ahead or not cfg.auto) and stopped else ""
+        if (ahead or not cfg.auto) and not stopped:
             j, note = self._fit_the_time(j, rows)
             if j is not None and self._final(j, out):
                 out.rows, out.probs = rows.tolist(), torch.tensor(self.oof[j][rows]).float()
@@ -162,7 +165,7 @@ class _Folds:
         """The chosen length, or the longest that still fits the time left and still beats the first
         model (cross-fitted among the lengths that fit; None: none does)."""
         t = self.t
-        left = t.budget.training_left()
+        left = t.dist.broadcast(t.budget.training_left())   # one clock decides for every process
         if self.steps_at(j) * (self.seconds_per_step or 0) <= left:
             return j, ""
         fits = [i for i in range(j + 1) if self.steps_at(i) * self.seconds_per_step <= left]
@@ -179,7 +182,8 @@ class _Folds:
         t.emit("phase", phase=f"training on all {len(self.y)} examples for {steps} steps")
         t.clock.plan(steps)
         pretrained = t.start_from(out.probe)
-        final = t.fitter(self.base, self.recipe, self.length, pretrained, curves="all",
+        length = fixed_length(steps, len(self.y), t.config.batch_size, t.config.warmup_ratio)   # anneals by its end
+        final = t.fitter(self.base, self.recipe, length, pretrained, curves="all",
                          deadline=t.budget.end)   # the length was checked to fit; scoring may wait a little
         final.activate()
         final.train(until_step=steps)

@@ -22,6 +22,7 @@ from ftapp.runs import Run, RunFolder, Status
 from ftapp.train import checkpoint
 from ftapp.train.config import TrainConfig
 from ftapp.train.device import describe_device, pick_device, release, resolve_precision
+from ftapp.train.distributed import SINGLE, Distributed
 from ftapp.train.loop import ShutDown
 from ftapp.train.prepared import Encoded
 from ftapp.train.progress import Budget, Clock
@@ -34,15 +35,18 @@ log = logging.getLogger("ftapp")
 
 
 def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None = None,
-            limits: Limits = Limits(), allow_local_paths: bool = True, resume: bool = False) -> None:
+            limits: Limits = Limits(), allow_local_paths: bool = True, resume: bool = False,
+            dist: Distributed = SINGLE) -> None:
     """Train as `config` says, recording everything on `run`. Never raises. `resume`: go on from
-    the run's checkpoint when it has one (a run cut off by a restart or SIGTERM)."""
+    the run's checkpoint when it has one (a run cut off by a restart or SIGTERM). `dist`: this
+    process's place among several training one run (torchrun); only rank 0 writes results."""
     emit = run.record
     workdir = Path(workdir or run.dir / "work")
-    device = pick_device()
-    run.device = describe_device(device)
+    device = dist.start(pick_device())
+    run.device = describe_device(device) + (f", {dist.world} processes" if dist.active else "")
     emit("status", status=Status.RUNNING, message="")
-    state = checkpoint.load(run.dir) if resume else None
+    emit("info", device=run.device)
+    state = dist.broadcast(checkpoint.load(run.dir) if resume and dist.main else None)
     budget = Budget(config.time_budget, started=None if state is None else checkpoint.started(state))
     clock = Clock(emit, budget)
     try:
@@ -59,21 +63,23 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
         emit("settings", precision=precision, seed=config.seed, workers=_workers(config, splits.modality),
              batch_size=config.batch_size)
         emit("info", n_blocks=clf.n_blocks, total_params=sum(p.numel() for p in clf.model.parameters()),
-             device=run.device, head=clf.kind)
+             head=clf.kind)
         emit("phase", phase="reading images" if splits.modality == "image" else "tokenizing")
-        enc = encode(clf, splits, device, precision)
-        results = Results(run, config, splits, enc, clock, workdir, limits, flagged)
+        enc = encode(clf, splits, device, precision, dist)
         training = Training(clf, config, device, precision, emit, run.stop_event, budget, clock, weights,
-                            shutdown_event=run.shutdown_event, resume=state)
-        training.add_callback("first_model", lambda _t, outcome: results.first(outcome))
-        training.add_callback("best", lambda _t, fitter: results.checkpoint_model(fitter.clf))
-        training.add_callback("checkpoint", checkpoint.writer(run, budget.started))
+                            shutdown_event=run.shutdown_event, resume=state, dist=dist)
+        results = Results(run, config, splits, enc, clock, workdir, limits, flagged, dist.world)
+        if dist.main:   # the other ranks train alongside and write nothing
+            training.add_callback("first_model", lambda _t, outcome: results.first(outcome))
+            training.add_callback("best", lambda _t, fitter: results.checkpoint_model(fitter.clf))
+            training.add_callback("checkpoint", checkpoint.writer(run, budget.started))
         outcome = train_with_oom_retry(training, run, config, enc, splits)
         emit("settings", **effective_settings(outcome))
         emit("info", frozen_layers=outcome.clf.frozen_blocks, freezing=outcome.clf.freezing_summary(),
              trainable_params=outcome.clf.param_counts()[0], train_seconds=round(outcome.train_seconds, 2),
              chosen=outcome.kept)
-        results.final(outcome)
+        if dist.main:
+            results.final(outcome)
         clock.finish()
         emit("phase", phase=outcome.status)
         emit("status", status=outcome.status, message=outcome.message, has_model=True)
@@ -92,6 +98,7 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
         _fail(run, f"Training failed unexpectedly: {str(exc)[:300]}. Details are in error.log in the run folder.")
     finally:
         release(device)
+        dist.close()
         if run.ended:
             checkpoint.remove(run.dir)
         if workdir.is_relative_to(run.dir):   # a caller's own workdir is the caller's to remove

@@ -17,6 +17,7 @@ and stop on request; the metrics come from scikit-learn (ftapp.evaluate.scores).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import threading
@@ -31,9 +32,14 @@ from ftapp.train import prefix_cache, selection
 from ftapp.train.batches import epoch_batches, eval_batches
 from ftapp.train.config import EVAL_BATCH, METHODS, PRECISIONS
 from ftapp.train.device import autocast, govern_threads
+from ftapp.train.distributed import SINGLE, Distributed
+from ftapp.train.fitter_state import FitterState, trainable_state
 from ftapp.train.optim import make_optimizer
-from ftapp.train.prepared import Prepared
-from ftapp.train.schedule import Length
+from ftapp.train.prepared import Prepared, to_device
+from ftapp.train.schedule import Length, lr_factor
+
+ANNEAL_ABOVE = 0.2      # a plateau while the rate is above this share of its peak: bring it down first
+TAIL_SHARE = 0.05       # over this share of the planned steps (at least an epoch)
 
 
 def augment_workers() -> int:
@@ -44,7 +50,8 @@ def augment_workers() -> int:
 class Why:
     """Why a fitter ended (words.WHY says each in a sentence)."""
     FINISHED = "planned end"          # trained to the planned end
-    EARLY = "early stop"              # validation had stopped improving
+    EARLY = "early stop"              # validation had stopped improving (the rate already low)
+    ANNEALED = "annealed early"       # validation had stopped improving: the rate was brought to zero, then it ended
     STOPPED = "stop request"          # a person asked it to stop
     TIME = "time budget"              # the time budget (or this part's share of it) ran out
     DIVERGED = "diverged"             # the loss became infinite or not-a-number
@@ -85,14 +92,6 @@ class Recipe:
         return {"frozen_layers": self.frozen, "lr": self.lr, "method": self.method, "layer_decay": self.layer_decay}
 
 
-def trainable_state(model) -> dict:
-    """A copy of what training can change: trainable parameters and buffers (BatchNorm
-    statistics). Frozen weights never change, so they are not copied."""
-    names = {n for n, p in model.named_parameters() if p.requires_grad}
-    names |= {n for n, _ in model.named_buffers()}
-    return {k: v.detach().clone() for k, v in model.state_dict().items() if k in names}
-
-
 class Callbacks:
     """A registry of listeners, keyed by event name; each is called as fn(owner, **data)."""
 
@@ -110,14 +109,35 @@ class History:
     evals: list = field(default_factory=list)      # {"epoch", "step", "train_loss", "val_loss", "val_accuracy", …}
 
 
-def check_metrics(probs: torch.Tensor, y: torch.Tensor, losses: torch.Tensor, weights: torch.Tensor) -> dict:
-    """Loss (class-weighted mean) and accuracy of some examples' predictions."""
-    correct = (probs.argmax(-1) == y).float()
-    return {"loss": float((losses * weights).sum() / weights.sum().clamp_min(1e-9)),
-            "accuracy": float(correct.mean()) if len(y) else 0.0}
+@torch.no_grad()
+def validation(clf, data: Prepared, k: int | None, autocast_ctx, device, dist: Distributed,
+               class_weights: torch.Tensor | None) -> tuple[torch.Tensor, dict]:
+    """The model on the validation examples (from the cache at boundary k when k is given): every
+    example's probabilities and the metrics. With several processes each scores its share and all
+    get the whole."""
+    clf.model.eval()
+    n = data.n("val")
+    probs, losses = torch.empty(n, len(clf.labels)), torch.empty(n)
+    mine = dist.shard(range(n))
+    lengths = [data.lengths["val"][i] for i in mine] if data.lengths["val"] is not None else None
+    for b in eval_batches(len(mine), EVAL_BATCH, lengths):
+        idx = [mine[j] for j in b]
+        with autocast_ctx:
+            logits = clf.forward(data.batch("val", idx, k)).float()
+        losses[idx] = F.cross_entropy(logits, data.y["val"][idx].to(device), reduction="none").cpu()
+        probs[idx] = logits.softmax(-1).cpu()
+    if dist.active and n:
+        rows = dist.gather_rows({i: (probs[i], losses[i]) for i in mine})
+        probs, losses = torch.stack([rows[i][0] for i in range(n)]), torch.stack([rows[i][1] for i in range(n)])
+    y = data.y["val"]
+    weights = class_weights.cpu()[y] if class_weights is not None else torch.ones(n)
+    s = scores(y.tolist(), probs.argmax(-1).tolist())
+    return probs, {"val_loss": float((losses * weights).sum() / weights.sum().clamp_min(1e-9)),
+                   "val_accuracy": s["accuracy"], "val_macro_f1": s["macro_f1"],
+                   "val_balanced_accuracy": s["balanced_accuracy"]}
 
 
-class Fitter(Callbacks):
+class Fitter(Callbacks, FitterState):
     """Trains one recipe. `train(until_evals=None)` runs to the end of the plan (or an early stop,
     the deadline, a stop request); with `until_evals` it pauses after that many validations.
     `rate(step)` replaces the planned learning-rate schedule."""
@@ -125,9 +145,9 @@ class Fitter(Callbacks):
     def __init__(self, clf, data: Prepared, recipe: Recipe, length: Length, *, config, device: torch.device,
                  precision: str = PRECISIONS.fp32, stop_event: threading.Event | None = None,
                  class_weights: torch.Tensor | None = None, deadline: float | None = None,
-                 pretrained: dict | None = None, rate=None):
+                 pretrained: dict | None = None, rate=None, dist: Distributed = SINGLE):
         self.clf, self.data, self.recipe, self.length, self.config = clf, data, recipe, length, config
-        self.device, self.precision, self.rate = device, precision, rate
+        self.device, self.precision, self.rate, self.dist = device, precision, rate, dist
         self.autocast = autocast(precision, device)
         self.stop_event = stop_event or threading.Event()
         self.class_weights = class_weights.to(device) if class_weights is not None else None
@@ -144,6 +164,7 @@ class Fitter(Callbacks):
         self.best_state: dict | None = None
         self.reference: dict | None = None     # the last validation that made progress (early stopping)
         self.bad_evals = 0
+        self.tail: tuple[int, int] | None = None   # (first step, steps): the rate falling to zero after a plateau
         self.history = History()
         self.done: str | None = None           # why it ended (Why)
         self.val_probs: torch.Tensor | None = None
@@ -163,11 +184,13 @@ class Fitter(Callbacks):
             clf.model.load_state_dict(self._weights, strict=False)
             self._weights = None
         clf.model.to(self.device)
+        if self.device.type == "cuda" and clf.modality == "image":   # conv kernels run faster channels-last
+            clf.model.to(memory_format=torch.channels_last)
         self._stack = contextlib.ExitStack()
         if self.cached:
             self._stack.enter_context(prefix_cache.bypass_prefix(clf, r.frozen, self.data.as_tuple))
         if self._opt is None:
-            self._opt, self._sched = make_optimizer(clf, r, self.length, self.config, self.device, self.rate)
+            self._opt, self._sched = make_optimizer(clf, r, self.length, self.config, self.device, self.factor)
 
     def deactivate(self) -> None:
         if self._stack is not None:
@@ -175,63 +198,40 @@ class Fitter(Callbacks):
             self._stack = None
         self._weights = trainable_state(self.clf.model)
 
+    def factor(self, step: int) -> float:
+        """The learning-rate factor at `step`: the planned schedule (or the given `rate`), and after a
+        plateau a straight fall to zero over the tail (adaptive length: the gains of annealing without
+        waiting for the planned end)."""
+        L, planned = self.length, self.rate or (lambda s: lr_factor(s, self.length.warmup_steps,
+                                                                     self.length.total_steps, self.config.schedule))
+        if self.tail is None or step < self.tail[0]:
+            return planned(step)
+        start, steps = self.tail
+        return planned(start) * max(0.0, 1 - (step - start + 1) / steps)
+
+    def _plateau(self) -> bool:
+        """Validation stopped improving: bring the rate down over a short tail (True: go on), or stop
+        now when it is low already or the tail is done (False)."""
+        L = self.length
+        if self.tail is None and self.factor(self.step) > ANNEAL_ABOVE:
+            self.tail = (self.step, max(L.steps_per_epoch, round(TAIL_SHARE * L.total_steps)))
+            self.bad_evals = 0
+            return True
+        self.done = Why.ANNEALED if self.tail is not None else Why.EARLY
+        return False
+
     def release(self) -> None:
         """Free this fitter's copies of weights and optimizer state (it will not train again)."""
         self.best_state = self._weights = self._opt = self._sched = None
-
-    # ---- checkpoints: everything needed to go on exactly where it was -------------------------
-    def state_dict(self) -> dict:
-        """The fitter's state at a step boundary (active on the model). The best weights are stored
-        only when they are not the current ones: one copy where one would do."""
-        weights = trainable_state(self.clf.model)
-        best_is_current = bool(self.history.evals) and self.best is self.history.evals[-1] and not self._losses
-        return {"recipe": self.recipe.to_dict(), "step": self.step, "epoch": self.epoch,
-                "batches": [list(b) for b in self._batches], "losses": list(self._losses),
-                "rng": self.rng.getstate(), "torch_rng": torch.get_rng_state(), "best": self.best,
-                "reference": self.reference, "bad_evals": self.bad_evals,
-                "history": {"steps": self.history.steps, "evals": self.history.evals},
-                "weights": weights, "best_state": None if best_is_current else self.best_state,
-                "opt": self._opt.state_dict(), "sched": self._sched.state_dict(),
-                "train_seconds": self.train_seconds}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Go on from `state` (after activate()): the same batches, rates and early-stopping count."""
-        self.clf.model.load_state_dict(state["weights"], strict=False)
-        self._opt.load_state_dict(state["opt"])
-        self._sched.load_state_dict(state["sched"])
-        self.step, self.epoch = state["step"], state["epoch"]
-        self._batches, self._losses = [list(b) for b in state["batches"]], list(state["losses"])
-        self.rng.setstate(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-        self.best, self.bad_evals = state["best"], state["bad_evals"]
-        self.reference = state.get("reference", self.best)
-        self.history.steps, self.history.evals = list(state["history"]["steps"]), list(state["history"]["evals"])
-        self.best_state = state["best_state"] if state["best_state"] is not None else state["weights"]
-        self.train_seconds = state["train_seconds"]
 
     # ---- validation ------------------------------------------------------------------------
     def _loss(self, logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         return F.cross_entropy(logits.float(), y, weight=self.class_weights, reduction=reduction)
 
-    @torch.no_grad()
     def validate(self) -> dict:
-        clf, data = self.clf, self.data
-        clf.model.eval()
-        n = data.n("val")
-        probs, losses = torch.empty(n, len(clf.labels)), torch.empty(n)
-        k = self.recipe.frozen if self.cached else None
-        for idx in eval_batches(n, EVAL_BATCH, data.lengths["val"]):
-            with self.autocast:
-                logits = clf.forward(data.batch("val", idx, k)).float()
-            losses[idx] = F.cross_entropy(logits, data.y["val"][idx].to(self.device), reduction="none").cpu()
-            probs[idx] = logits.softmax(-1).cpu()
-        self.val_probs = probs
-        y = data.y["val"]
-        weights = self.class_weights.cpu()[y] if self.class_weights is not None else torch.ones(n)
-        whole = check_metrics(probs, y, losses, weights)
-        s = scores(y.tolist(), probs.argmax(-1).tolist())
-        return {"val_loss": whole["loss"], "val_accuracy": s["accuracy"], "val_macro_f1": s["macro_f1"],
-                "val_balanced_accuracy": s["balanced_accuracy"]}
+        self.val_probs, metrics = validation(self.clf, self.data, self.recipe.frozen if self.cached else None,
+                                             self.autocast, self.device, self.dist, self.class_weights)
+        return metrics
 
     def _evaluate(self, train_loss: float, cut: bool = False) -> None:
         """One validation; `cut`: the run was cut off before its first planned one (not a check at the
@@ -267,25 +267,29 @@ class Fitter(Callbacks):
                 clf.train_mode()
                 self._batch_iter = self._epoch_iter(self._batches, k, augment)
             while self.step < end:
-                if self.shutdown_event is not None and self.shutdown_event.is_set():
+                shutdown, stop, late = self.dist.agree(
+                    self.shutdown_event is not None and self.shutdown_event.is_set(), self.stop_event.is_set(),
+                    self.deadline is not None and time.time() > self.deadline)
+                if shutdown:
                     self.trigger("checkpoint", final=True)
                     raise ShutDown
                 if not self._batches:
                     self._new_epoch(k, augment)
                 idx, batch = next(self._batch_iter)
                 self._batches.pop(0)
-                if self.stop_event.is_set():
+                if stop:
                     raise Stopped
-                if self.deadline is not None and time.time() > self.deadline:
+                if late:
                     self.done = Why.TIME
                     break
                 self._step(idx, batch)
-                if self.data.n("val") and not self._batches and (self.epoch % L.eval_every == 0
-                                                                 or self.step >= L.total_steps):
+                tail_end = self.tail is not None and self.step >= sum(self.tail)
+                if self.data.n("val") and (tail_end or not self._batches and (self.epoch % L.eval_every == 0
+                                                                              or self.step >= L.total_steps)):
                     self._evaluate(sum(self._losses) / len(self._losses))
                     self._losses = []
-                    if 0 < self.config.patience <= self.bad_evals:
-                        self.done = Why.EARLY
+                    if tail_end or 0 < self.config.patience <= self.bad_evals and not self._plateau():
+                        self.done = Why.ANNEALED if tail_end else self.done
                         break
                     self.trigger("checkpoint", final=False)
                     if until_evals is not None and len(self.history.evals) >= until_evals:
@@ -314,18 +318,30 @@ class Fitter(Callbacks):
         self._batch_iter = self._epoch_iter(self._batches, k, augment)
 
     def _step(self, idx: list[int], batch: dict) -> None:
-        with self.autocast:
-            logits = self.clf.forward(batch)
-        loss = self._loss(logits, self.data.y["train"][idx].to(self.device))
-        if not torch.isfinite(loss):
-            raise Diverged
+        """One update on the batch `idx`; with several processes this one computes its share (`batch`
+        holds only those examples) and the gradients are summed: the whole batch's mean gradient."""
+        y = self.data.y["train"]
+        mine = self.dist.shard(idx)
+        weights = self.class_weights.cpu()[y[idx]] if self.class_weights is not None else torch.ones(len(idx))
+        params = [p for g in self._opt.param_groups for p in g["params"]]
         self._opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_([p for g in self._opt.param_groups for p in g["params"]], 1.0)
+        if mine:
+            with self.autocast:
+                logits = self.clf.forward(batch)
+            share = self._loss(logits, y[mine].to(self.device), reduction="sum") / float(weights.sum())
+            share.backward()
+            value = share.item()
+        else:
+            value = 0.0
+        loss = self.dist.total(value)
+        if not math.isfinite(loss):
+            raise Diverged
+        self.dist.average_gradients(params)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         self._opt.step()
         self._sched.step()
         self.step += 1
-        self._losses.append(loss.item())
+        self._losses.append(loss)
         point = {"step": self.step, "epoch": round(self.epoch - 1 + len(self._losses) / self.length.steps_per_epoch, 4),
                  "loss": round(self._losses[-1], 5), "lr": self._sched.get_last_lr()[-1]}
         self.history.steps.append(point)
@@ -335,21 +351,23 @@ class Fitter(Callbacks):
         """(indices, batch) for one epoch. Augmented images are prepared by DataLoader workers so
         random crops and jitter overlap with training; everything else is cheap (cached states,
         pre-tokenized text, pre-decoded images) and stays in this thread."""
+        shard = self.dist.shard
         if not augment:
             for idx in list(batches):
-                yield idx, self.data.batch("train", idx, k)
+                yield idx, self.data.batch("train", shard(idx), k) if shard(idx) else {}
             return
         from torch.utils.data import DataLoader
 
         collate = self.clf.preprocess.collate
         epoch, seed = self.epoch, self.config.seed
         items = self.data.x["train"]
-        loader = DataLoader(list(range(len(items))), batch_sampler=list(batches), num_workers=augment_workers(),
+        loader = DataLoader(list(range(len(items))), batch_sampler=[shard(b) or b[:1] for b in batches],
+                            num_workers=augment_workers(),
                             collate_fn=lambda ids: collate([items[i] for i in ids], augment=True,
                                                            seeds=[hash((seed, epoch, i)) for i in ids]),
                             pin_memory=self.device.type == "cuda")
         for idx, batch in zip(list(batches), loader):
-            yield idx, {key: v.to(self.device, non_blocking=True) for key, v in batch.items()}
+            yield idx, {key: to_device(v, self.device) for key, v in batch.items()}
 
     def restore_best(self) -> None:
         """Put the best checkpoint's weights in and compute its validation probabilities."""

@@ -29,7 +29,8 @@ def param_groups(clf, lr: float, layer_decay: float, weight_decay: float) -> lis
 
 
 def make_optimizer(clf, recipe, length: Length, config, device: torch.device, rate=None):
-    """AdamW and its LambdaLR. `rate(step)` replaces the planned warm-up + decay when given.
+    """AdamW and its LambdaLR. `rate(step)` replaces the planned warm-up + decay when given (the
+    Fitter's: the plan, or a given curve, and a tail after a plateau).
 
     The fused kernel (one pass over all parameters) is 7x faster per step than the default
     multi-tensor path on a 2-core CPU, and is what transformers.Trainer uses too."""

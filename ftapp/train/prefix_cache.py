@@ -24,6 +24,7 @@ import torch
 from ftapp.models.layout import Bypass, swap_module
 from ftapp.models.preprocess import padded_width
 from ftapp.train.batches import eval_batches
+from ftapp.train.distributed import SINGLE
 
 
 class _StopForward(Exception):
@@ -44,13 +45,14 @@ class FrozenPass:
 
 @torch.no_grad()
 def compute_states(clf, encoded: list, boundaries, batch_size: int, device, on_batch=None,
-                   autocast=contextlib.nullcontext(), head_inputs: bool = False) -> FrozenPass:
+                   autocast=contextlib.nullcontext(), head_inputs: bool = False, dist=SINGLE) -> FrozenPass:
     """Outputs of the first k blocks for every encoded example and every k in `boundaries`, and
     optionally the head's input features — all in one forward pass of the model as it is.
 
     Text states: a list of [length, hidden] tensors (padding dropped, re-padded per batch later).
     Image states: one [N, ...] tensor, memory-mapped to a temporary file when larger than the budget.
-    Without head_inputs the forward stops at the last boundary.
+    Without head_inputs the forward stops at the last boundary. With several processes (`dist`)
+    each computes its share of the examples and every process gets all of them.
     """
     model = clf.model
     boundaries = sorted(set(boundaries))
@@ -70,7 +72,9 @@ def compute_states(clf, encoded: list, boundaries, batch_size: int, device, on_b
     model.eval()
     text = clf.modality == "text"
     # Texts go through sorted by length so batches carry little padding; results go back in order.
-    order = eval_batches(len(encoded), batch_size, [len(e) for e in encoded] if text else None)
+    mine = dist.shard(range(len(encoded)))
+    order = [[mine[j] for j in b] for b in eval_batches(len(mine), batch_size,
+                                                        [len(encoded[i]) for i in mine] if text else None)]
     states: dict = {k: [None] * len(encoded) if text else None for k in boundaries}
     features, as_tuple, done = None, 0, 0
     try:
@@ -92,7 +96,7 @@ def compute_states(clf, encoded: list, boundaries, batch_size: int, device, on_b
                 else:
                     if states[k] is None:
                         states[k] = _allocate((len(encoded), *h.shape[1:]))
-                    states[k][idx[0]: idx[-1] + 1] = h      # images keep their order: idx is contiguous
+                    states[k][torch.as_tensor(idx)] = h
             if head_inputs:
                 f = captured.pop("head").float().cpu()
                 if features is None:
@@ -100,11 +104,35 @@ def compute_states(clf, encoded: list, boundaries, batch_size: int, device, on_b
                 features[torch.as_tensor(idx)] = f
             done += len(idx)
             if on_batch:
-                on_batch(done, len(encoded))
+                on_batch(done * dist.world, len(encoded))
     finally:
         for h in handles:
             h.remove()
+    if dist.active:
+        states, features, as_tuple = _gathered(dist, mine, states, features, as_tuple, boundaries, len(encoded), text)
     return FrozenPass(states, features, as_tuple)
+
+
+def _gathered(dist, mine, states, features, as_tuple, boundaries, n: int, text: bool):
+    """Every process's share of a frozen pass, put together on every process."""
+    rows = {i: ([states[k][i] for k in boundaries], None if features is None else features[i]) for i in mine}
+    rows[-1 - dist.rank] = as_tuple            # how the blocks hand on their output: known where examples went
+    merged = dist.gather_rows(rows)
+    as_tuple = max(v for key, v in merged.items() if key < 0)
+    for i in range(n):
+        per_k, f = merged[i]
+        for k, h in zip(boundaries, per_k):
+            if text:
+                states[k][i] = h
+            else:
+                if states[k] is None:
+                    states[k] = _allocate((n, *h.shape))
+                states[k][i] = h
+        if f is not None:
+            if features is None:
+                features = torch.empty(n, f.shape[-1])
+            features[i] = f
+    return states, features, as_tuple
 
 
 def _allocate(shape) -> torch.Tensor:

@@ -9,6 +9,12 @@ import torch
 from ftapp.train import prefix_cache
 
 
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A batch tensor on the training device; pictures channels-last on CUDA (as the model is)."""
+    t = t.to(device, non_blocking=True)
+    return t.contiguous(memory_format=torch.channels_last) if device.type == "cuda" and t.dim() == 4 else t
+
+
 def _cut(values, idx):
     if values is None:
         return None
@@ -54,7 +60,7 @@ class Prepared:
         if k is not None:
             return prefix_cache.cached_batch(self.clf, self.states[k][split], idx, self.device)
         batch = self.clf.preprocess.collate([self.x[split][i] for i in idx], augment=augment)
-        return {key: v.to(self.device, non_blocking=True) for key, v in batch.items()}
+        return {key: to_device(v, self.device) for key, v in batch.items()}
 
 
 @dataclass

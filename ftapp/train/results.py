@@ -55,8 +55,9 @@ def save_model(clf, run_dir: Path) -> None:
 
 class Results:
     def __init__(self, run: Run, config, splits: Splits, enc: Encoded, clock, workdir: Path, limits,
-                 language_flagged: bool = False):
+                 language_flagged: bool = False, world_size: int = 1):
         self.run, self.config, self.splits, self.enc, self.clock = run, config, splits, enc, clock
+        self.world_size = world_size
         self.workdir, self.limits, self.language_flagged = workdir, limits, language_flagged
         self.classes = splits.classes
         self.files = run.files
@@ -159,7 +160,7 @@ class Results:
                 "train_seconds": round(outcome.train_seconds, 2), "best_epoch": outcome.best_epoch,
                 "epochs_run": outcome.epochs_run, "used_prefix_cache": bool(self.run.info.get("used_cache")),
                 "frozen_layers": outcome.clf.frozen_blocks, "n_blocks": outcome.clf.n_blocks,
-                "status": outcome.status}
+                "status": outcome.status, "world_size": self.world_size}
 
     def _test(self, probs: torch.Tensor, outcome: Outcome | None = None) -> dict:
         """The held-out test slice: the model's numbers (and, at the end, the baselines')."""

@@ -57,3 +57,9 @@ def lr_factor(step: int, warmup: int, total: int, kind: str = SCHEDULES.cosine) 
     if kind == SCHEDULES.linear:
         return max(0.0, 1.0 - progress)
     return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def fixed_length(total_steps: int, n_train: int, batch_size: int, warmup_ratio: float) -> Length:
+    """A plan of exactly `total_steps` (the length cross-validation chose), its warm-up and decay over them."""
+    spe = steps_per_epoch(n_train, batch_size)
+    return Length(spe, math.ceil(total_steps / spe), total_steps, int(round(warmup_ratio * total_steps)), 1)

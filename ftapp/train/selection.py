@@ -5,8 +5,8 @@
 - `progressed` says whether a new check improved in a way that matters (early stopping): more
   examples right, or a loss lower by a clear step — not a loss that keeps creeping down while the
   answers stay the same.
-- `crossfit` scores a choice on data that did not make it: the validation examples are split in
-  two halves; each half is predicted by the checkpoint (or candidate, or length) the *other* half
+- `crossfit` scores a choice on data that did not make it: the validation examples are dealt into
+  five parts; each part is predicted by the checkpoint (or candidate, or length) the *other* four
   chose. That is what fine-tuning must beat the first model on before it replaces it — the best of
   many checkpoints looks better on the data that picked it than it is.
 - `paired` / `clearly_ahead` is an exact paired test on the same examples (McNemar's), behind
@@ -19,9 +19,9 @@ import numpy as np
 from ftapp.train.config import SELECTS
 
 ALPHA = 0.05            # the paired test's level: a difference this unlikely by chance counts as real
-import os
-LOSS_STEP = float(os.environ.get("X_LOSS_STEP", 0.25))        # a loss lower by at least this share of the reference (and LOSS_FLOOR) is progress
-LOSS_FLOOR = float(os.environ.get("X_LOSS_FLOOR", 0.05))       # … and by at least this much in absolute terms (a creeping loss on perfect answers is not)
+LOSS_STEP = 0.25        # a loss lower by at least this share of the reference (and LOSS_FLOOR) is progress
+LOSS_FLOOR = 0.05       # … and by at least this much in absolute terms (a creeping loss on perfect answers is not)
+CROSSFIT_PARTS = 5      # cross-fitting: each fifth of the examples scored by the choice the other four made
 
 
 def _plain(m: dict) -> dict:
@@ -67,26 +67,31 @@ def scored(probs, y, mask=None, class_weights=None) -> dict:
     return {"accuracy": round(float((probs.argmax(1) == y).mean()), 5), "loss": round(float(loss), 5), "n": int(len(y))}
 
 
-def halves(y, seed: int = 0) -> np.ndarray:
-    """A boolean mask over examples splitting them in two (True / False), stratified (each class
-    split as evenly as it can be) and seeded."""
+def parts(y, k: int = CROSSFIT_PARTS, seed: int = 0) -> np.ndarray:
+    """A part number 0..k-1 for every example, stratified (each class dealt round the parts) and seeded."""
     y = np.asarray(y)
     rng = np.random.default_rng(seed + 7919)
-    second = np.zeros(len(y), dtype=bool)
+    part = np.zeros(len(y), dtype=int)
+    offset = 0
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)
         rng.shuffle(idx)
-        second[idx[1::2]] = True
-    return second
+        part[idx] = (np.arange(len(idx)) + offset) % k
+        offset += len(idx)
+    return part
 
 
-def crossfit(choices: list, y, seed: int = 0, class_weights=None, select: str = SELECTS.accuracy) -> np.ndarray:
+def crossfit(choices: list, y, seed: int = 0, class_weights=None, select: str = SELECTS.accuracy,
+             k: int = CROSSFIT_PARTS) -> np.ndarray:
     """Probabilities for every example from the choice (checkpoint, candidate, length — each an
-    [n, classes] array) that did best on the other half of the examples."""
+    [n, classes] array) that did best on the other parts of the examples (k parts: each choice is
+    made on (k−1)/k of them, so it is nearly as good as one made on all, and never sees the part it
+    is scored on)."""
     y = np.asarray(y)
-    second = halves(y, seed)
+    part = parts(y, min(k, max(2, len(y))), seed)
     out = np.zeros_like(np.asarray(choices[0]), dtype=float)
-    for choose, score in ((~second, second), (second, ~second)):
+    for p in np.unique(part):
+        choose, score = part != p, part == p
         best = min(range(len(choices)), key=lambda i: rank_key(scored(choices[i], y, choose, class_weights), select))
         out[score] = np.asarray(choices[best])[score]
     return out

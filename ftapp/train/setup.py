@@ -9,6 +9,7 @@ from ftapp.models import load_pretrained
 from ftapp.runs import Run, RunFolder
 from ftapp.train.config import CLASS_WEIGHTS, EVAL_BATCH, IMBALANCE, TrainConfig
 from ftapp.train.device import autocast
+from ftapp.train.distributed import SINGLE
 from ftapp.train.prepared import Encoded
 from ftapp.train.splits import Splits
 
@@ -54,7 +55,7 @@ def class_weights(config: TrainConfig, labels: list[str], classes: list[str]) ->
                         dtype=torch.float)
 
 
-def encode(clf, splits: Splits, device, precision: str) -> Encoded:
+def encode(clf, splits: Splits, device, precision: str, dist=SINGLE) -> Encoded:
     """The examples as the model reads them, once; the test slice's pre-trained features too (the
     first model is scored on them without another pass)."""
     index = {c: i for i, c in enumerate(splits.classes)}
@@ -66,5 +67,5 @@ def encode(clf, splits: Splits, device, precision: str) -> Encoded:
         enc.test_x, enc.test_y = clf.preprocess.encode(splits.test.items), [index[x] for x in splits.test.labels]
         clf.model.to(device)
         enc.test_features = compute_states(clf, enc.test_x, [], EVAL_BATCH, device, autocast=autocast(precision, device),
-                                           head_inputs=True).head_inputs
+                                           head_inputs=True, dist=dist).head_inputs
     return enc

@@ -31,6 +31,7 @@ from ftapp.train import prefix_cache, selection, words
 from ftapp.train.selection import scored
 from ftapp.train.config import EVAL_BATCH, HEAD_INITS, METHODS, SEARCH_MIN_VAL, SMALL_VAL, TrainConfig
 from ftapp.train.device import autocast
+from ftapp.train.distributed import SINGLE, Distributed
 from ftapp.train.loop import Callbacks, Fitter, Recipe, Why
 from ftapp.train.prepared import Prepared
 from ftapp.train.probe import Probe, fit_probe
@@ -89,9 +90,11 @@ def comparison(ft_probs, probe_probs, y, mask=None, class_weights=None) -> dict:
 
 class Training(Callbacks):
     def __init__(self, clf, config: TrainConfig, device, precision: str, emit, stop_event, budget, clock,
-                 class_weights: torch.Tensor | None, shutdown_event=None, resume: dict | None = None):
-        """resume: a checkpoint's state, to go on from it instead of searching and training from the start."""
-        self.clf, self.config, self.device, self.precision = clf, config, device, precision
+                 class_weights: torch.Tensor | None, shutdown_event=None, resume: dict | None = None,
+                 dist: Distributed = SINGLE):
+        """resume: a checkpoint's state, to go on from it instead of searching and training from the start;
+        dist: this process's place among several training the run (every rank takes the same decisions)."""
+        self.clf, self.config, self.device, self.precision, self.dist = clf, config, device, precision, dist
         self.emit, self.stop_event, self.budget, self.clock = emit, stop_event, budget, clock
         self.class_weights, self.shutdown_event, self.resume = class_weights, shutdown_event, resume
         self.n_params = sum(p.numel() for p in clf.model.parameters())
@@ -120,7 +123,7 @@ class Training(Callbacks):
         total = total or len(items)
         report = lambda done, _n: self.clock.preparing((done_before + done) / total)   # noqa: E731
         return prefix_cache.compute_states(self.clf, items, boundaries, EVAL_BATCH, self.device, report,
-                                           autocast(self.precision, self.device), head_inputs=True)
+                                           autocast(self.precision, self.device), head_inputs=True, dist=self.dist)
 
     def length(self, n_train: int) -> Length:
         c = self.config
@@ -159,7 +162,7 @@ class Training(Callbacks):
             kw["pretrained"] = pretrained
         f = Fitter(clf, data, recipe, length, config=self.config, device=self.device, precision=self.precision,
                    stop_event=self.stop_event, class_weights=self.class_weights,
-                   deadline=deadline or self.budget.training_deadline, rate=rate, **kw)
+                   deadline=deadline or self.budget.training_deadline, rate=rate, dist=self.dist, **kw)
         f.add_callback("step", lambda _f, **_d: self.clock.tick())
         if pooled:
             f.add_callback("epoch", lambda ff, **_m: self.pool.append(ff.val_probs.numpy()))
@@ -241,7 +244,7 @@ class Training(Callbacks):
             for row in self.resume.get("candidates") or []:
                 self.candidates.rows[row["name"]] = row
             self.clock.plan(length.total_steps - fitter.step)
-            self.emit("phase", phase=f"resumed after a restart at epoch {fitter.epoch}")
+            self.emit("phase", phase=f"going on from its checkpoint at epoch {fitter.epoch}")
             return fitter
         if len(recipes) == 1:
             self.clock.plan(length.total_steps)

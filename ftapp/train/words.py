@@ -13,6 +13,8 @@ from ftapp.train.loop import Why
 
 FIRST = f"the first model ({Candidate.FIRST_MODEL})"
 WHY = {Why.FINISHED: "trained to the planned end", Why.EARLY: "stopped early: validation had stopped improving",
+       Why.ANNEALED: "stopped early: validation had stopped improving, so the learning rate was brought down to zero "
+                     "over a short last stretch",
        Why.TIME: "stopped at the time budget", Why.STOPPED: "stopped by request",
        Why.DIVERGED: "stopped: the loss became infinite (learning rate too high)"}
 DIVERGED = ("Fine-tuning stopped: the training loss became infinite or not-a-number, which usually means the "
@@ -34,12 +36,12 @@ def first_model(accuracy: float, n: int, lo: float, hi: float, where: str, more_
 
 
 def compared(ft: dict, probe: dict, chosen: str = "checkpoint") -> str:
-    """'0.912 against 0.887 for the first model on 225 validation examples, each scored by the
-    checkpoint the other half of them chose' (selection.crossfit)."""
+    """'0.912 against 0.887 for the first model on 225 examples, each scored by the checkpoint that
+    the others chose (cross-fitted)' (selection.crossfit)."""
     text = f"{ft['accuracy']:.3f} against {probe['accuracy']:.3f} for the first model"
     if abs(ft["accuracy"] - probe["accuracy"]) < 1e-9:
         text += f" (log loss {ft['loss']:.3f} against {probe['loss']:.3f})"
-    return text + f" on {ft['n']} examples, each scored by the {chosen} that the other half of them chose"
+    return text + f" on {ft['n']} examples, each scored by the {chosen} that the others chose (cross-fitted)"
 
 
 def beat(ft: dict, probe: dict) -> str:

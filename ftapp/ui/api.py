@@ -2,7 +2,7 @@
 plain JSON in and out. Each client session (one `gradio_client.Client`) is one owner in hosted
 mode; in local mode every client sees every run, as the page does.
 
-    load_data, start_training, run_status, stop_training, list_runs, predict, export_model
+    load_data, start_training, run_status, stop_training, resume_training, list_runs, predict, export_model
 """
 
 import inspect
@@ -175,6 +175,15 @@ def build(ctx: AppContext) -> None:
                 "message": "Stopping: the best model so far is kept." if ok else f"The run is already {run.status}."}
 
     gr.api(stop_training, api_name="stop_training", concurrency_limit=None)
+
+    @guarded(api=True)
+    def resume_training(run_id: str = "", request: gr.Request = None) -> dict:
+        """Go on with a run whose training process died, from its last checkpoint."""
+        owner = owner_of(request)
+        run = ctx.resume(owner, run_id or getattr(ctx.latest_run(owner), "id", None))
+        return status_dict(ctx, run)
+
+    gr.api(resume_training, api_name="resume_training", concurrency_limit=4)
 
     @guarded(api=True)
     def list_runs(request: gr.Request = None) -> list:

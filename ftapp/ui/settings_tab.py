@@ -10,6 +10,7 @@ import threading
 
 import gradio as gr
 
+from ftapp.hardware import cpu_cores, gpu_count
 from ftapp.models import default_model, find_spec, models_for
 from ftapp.models.catalog import looks_like_local_path
 from ftapp.models.inspect import cached_freezing_options, freezing_options
@@ -128,6 +129,65 @@ def auto_note(auto: bool, touched) -> str:
     return text + "."
 
 
+def advanced_settings(hosted: bool) -> dict:
+    """The "Advanced settings" accordion: regularisation, shares, seed, and how a run is spread over
+    processes (on one's own CPU machine) or GPUs (when there are several)."""
+    f = {}
+    with gr.Accordion("Advanced settings", open=False, elem_id="advanced"):
+        with gr.Row():
+            for name in ("weight_decay", "warmup_ratio", "patience"):
+                f[name] = _slider(name)
+        with gr.Row():
+            for name in ("val_fraction", "test_fraction"):
+                f[name] = _slider(name)
+            s = SETTINGS["seed"]
+            f["seed"] = gr.Number(label=s.label, info=s.help, value=s.default, precision=0, elem_id="seed")
+        with gr.Row():
+            ld = SETTINGS["layer_decay"]
+            f["layer_decay"] = gr.Slider(label=ld.label, info=ld.help, minimum=ld.minimum, maximum=ld.maximum,
+                                         step=ld.step, value=ld.default, elem_id="layer-decay")
+            d = SETTINGS["dropout"]
+            f["dropout"] = gr.Dropdown(label=d.label, info=d.help, choices=DROPOUT_CHOICES,
+                                       value=_dropout_choice(d.default), elem_id="dropout")
+            cw = SETTINGS["class_weights"]
+            f["class_weights"] = gr.Dropdown(label=cw.label, info=cw.help, choices=list(cw.choices),
+                                             value=cw.default, elem_id="class-weights")
+            for name in ("augment", "hflip"):
+                st = SETTINGS[name]
+                f[name] = gr.Checkbox(label=st.label, info=st.help, value=st.default, elem_id=name)
+        with gr.Row():   # how the run is spread: CPU processes on one's own machine, GPUs when there are several
+            gpus, cores = gpu_count(), cpu_cores()
+            p, g = SETTINGS["processes"], SETTINGS["gpus"]
+            f["processes"] = gr.Slider(label=p.label, info=p.help, minimum=p.minimum, maximum=max(2, cores),
+                                       step=1, value=p.default, elem_id="processes",
+                                       visible=not hosted and not gpus and cores > 1)
+            f["gpus"] = gr.Slider(label=g.label, info=g.help, minimum=g.minimum, maximum=max(2, gpus), step=1,
+                                  value=g.default, elem_id="gpus", visible=gpus > 1)
+    return f
+
+
+def collect(form: dict) -> dict:
+    """Form values (keyed by setting name) → TrainConfig values; None lets TrainConfig (or Auto)
+    decide. With Auto on, what Auto searches is sent only when the user set it by hand."""
+    out = {"model": (form.get("model") or "").strip()}
+    touched = form.get("touched") or []
+    for name, value in form.items():
+        if name in ("model", "touched"):
+            continue
+        convert = TO_CONFIG.get(name) or (lambda v, k=SETTINGS[name].kind: None if v is None else k(v))
+        out[name] = convert(value)
+    if out.get("auto"):
+        for name in AUTO_FIELDS:
+            if name not in touched:
+                out[name] = None
+    return out
+
+
+def modality_of(model: str, data_modality: str | None) -> str | None:
+    spec = find_spec(model or "")
+    return data_modality or (spec.modality if spec else None)
+
+
 class SettingsTab:
     def __init__(self, shared: Shared):
         self.shared = shared
@@ -181,55 +241,17 @@ class SettingsTab:
                 b = SETTINGS["batch_size"]
                 f["batch_size"] = gr.Dropdown(label=b.label, info=b.help, choices=list(b.suggested), value=b.default,
                                               elem_id="batch-size")
-        with gr.Accordion("Advanced settings", open=False, elem_id="advanced"):
-            with gr.Row():
-                for name in ("weight_decay", "warmup_ratio", "patience"):
-                    f[name] = _slider(name)
-            with gr.Row():
-                for name in ("val_fraction", "test_fraction"):
-                    f[name] = _slider(name)
-                s = SETTINGS["seed"]
-                f["seed"] = gr.Number(label=s.label, info=s.help, value=s.default, precision=0, elem_id="seed")
-            with gr.Row():
-                ld = SETTINGS["layer_decay"]
-                f["layer_decay"] = gr.Slider(label=ld.label, info=ld.help, minimum=ld.minimum, maximum=ld.maximum,
-                                             step=ld.step, value=ld.default, elem_id="layer-decay")
-                d = SETTINGS["dropout"]
-                f["dropout"] = gr.Dropdown(label=d.label, info=d.help, choices=DROPOUT_CHOICES,
-                                           value=_dropout_choice(d.default), elem_id="dropout")
-                cw = SETTINGS["class_weights"]
-                f["class_weights"] = gr.Dropdown(label=cw.label, info=cw.help, choices=list(cw.choices),
-                                                 value=cw.default, elem_id="class-weights")
-                for name in ("augment", "hflip"):
-                    st = SETTINGS[name]
-                    f[name] = gr.Checkbox(label=st.label, info=st.help, value=st.default, elem_id=name)
+        f.update(advanced_settings(ctx.hosted))
         self.fields: dict[str, gr.components.Component] = f
         self.changed = gr.State(False)    # whether the last data load changed the modality
         self.touched = gr.State([])       # the settings Auto searches that the user set by hand
         # what handlers get as keyword arguments: the model, every setting of the form, what was set by hand
         self.form = {"model": self.model, **f, "touched": self.touched}
-        shared.offer("settings", form=self.form, collect=self.collect, refill=self.refill,
+        shared.offer("settings", form=self.form, collect=collect, refill=self.refill,
                      refill_outputs=self.refill_outputs)
         threading.Thread(target=warm_bundled_models, name="ftapp-warm-models", daemon=True).start()
 
     # ---- form values <-> settings ------------------------------------------------------------
-    @staticmethod
-    def collect(form: dict) -> dict:
-        """Form values (keyed by setting name) → TrainConfig values; None lets TrainConfig (or Auto)
-        decide. With Auto on, what Auto searches is sent only when the user set it by hand."""
-        out = {"model": (form.get("model") or "").strip()}
-        touched = form.get("touched") or []
-        for name, value in form.items():
-            if name in ("model", "touched"):
-                continue
-            convert = TO_CONFIG.get(name) or (lambda v, k=SETTINGS[name].kind: None if v is None else k(v))
-            out[name] = convert(value)
-        if out.get("auto"):
-            for name in AUTO_FIELDS:
-                if name not in touched:
-                    out[name] = None
-        return out
-
     def refill(self, settings: dict, info: dict | None = None, requested: dict | None = None) -> dict:
         """A run's effective settings → form updates and the frozen readout. `requested` (what the
         run was asked for) tells which of Auto's settings the user had fixed."""
@@ -265,10 +287,6 @@ class SettingsTab:
         return [self.model, *self.fields.values(), self.frozen_readout, self.lr_readout, self.touched, self.auto_note]
 
     # ---- handlers ------------------------------------------------------------------------------
-    def _modality(self, model: str, data_modality: str | None) -> str | None:
-        spec = find_spec(model or "")
-        return data_modality or (spec.modality if spec else None)
-
     def load_freezing(self, model, data_modality, frozen, method, keep_value: bool, session: str | None) -> dict:
         """Slider range, value and readout for a model (loads it once; cached)."""
         ctx = self.shared.ctx
@@ -283,7 +301,7 @@ class SettingsTab:
                             f"Pick a {data_modality} model.")
         if ctx.hosted and not spec and looks_like_local_path(model):
             raise UserError("On this hosted app only Hugging Face Hub ids work, e.g. 'distilbert-base-uncased'.")
-        opts = freezing_options(model, self._modality(model, data_modality), allow_local_paths=not ctx.hosted)
+        opts = freezing_options(model, modality_of(model, data_modality), allow_local_paths=not ctx.hosted)
         if not LATEST.is_current(session, token):
             return gr.skip()   # the user has picked another model meanwhile
         n = int(opts["n_blocks"])
@@ -298,7 +316,7 @@ class SettingsTab:
 
         text = model_description(model, self.shared.ctx.hosted)
         data = self.shared.ctx.session_data(session) or {}
-        warning = language_check(model, self._modality(model, data_modality), data.get("sample_texts") or [])
+        warning = language_check(model, modality_of(model, data_modality), data.get("sample_texts") or [])
         return text + (f"\n\n**Check the language:** {md_escape(warning)}" if warning else "")
 
     def _freeze_error(self, msg: str) -> dict:
@@ -310,7 +328,7 @@ class SettingsTab:
 
     def on_open(self, model, data_modality, frozen, method, request: gr.Request):
         """Tab opened: make sure the readout knows the model (keeps the slider's value)."""
-        opts = cached_freezing_options((model or "").strip(), self._modality(model, data_modality)) if model else None
+        opts = cached_freezing_options((model or "").strip(), modality_of(model, data_modality)) if model else None
         if opts is not None:
             LATEST.bump(request.session_hash)
             return {self.frozen_readout: freezing_readout(opts, frozen or 0, method),
@@ -319,7 +337,7 @@ class SettingsTab:
             model, data_modality, frozen, method, True, request.session_hash)
 
     def on_frozen(self, model, data_modality, frozen, method):
-        opts = cached_freezing_options((model or "").strip(), self._modality(model, data_modality)) if model else None
+        opts = cached_freezing_options((model or "").strip(), modality_of(model, data_modality)) if model else None
         return gr.skip() if opts is None else freezing_readout(opts, frozen or 0, method)
 
     @staticmethod
@@ -337,7 +355,7 @@ class SettingsTab:
         data = ctx.session_data(request.session_hash)
         if not data or not data.get("ok"):
             raise UserError("Load usable data in step 1 first: the test trains briefly on it.")
-        settings = self.collect(form)
+        settings = collect(form)
         if not settings["model"]:
             raise UserError("Choose a model first.")
         cfg = TrainConfig.from_dict({**settings, "data": data["path"], "text_column": data.get("text_column"),

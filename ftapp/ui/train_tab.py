@@ -10,7 +10,7 @@ import gradio as gr
 
 from ftapp.ui import charts
 from ftapp.ui.common import Shared, guarded
-from ftapp.ui.core import UserError
+from ftapp.ui.core import UserError, resumable
 from ftapp.ui.session import new_owner_id, valid_owner_id
 from ftapp.ui.texts import (CANDIDATE_HEADERS, RUNS_HEADERS, cache_note, candidate_rows, md_escape, run_label,
                             runs_rows, status_markdown)
@@ -27,6 +27,7 @@ class TrainTab:
                                    scale=0, min_width=190)
             self.stop = gr.Button("■ Stop", variant="stop", interactive=False, elem_id="train-stop", scale=0,
                                   min_width=110)
+            self.resume = gr.Button("↻ Resume", visible=False, elem_id="train-resume", scale=0, min_width=120)
             self.hint = gr.Markdown("Load data in step 1 first.", elem_id="train-hint")
         self.status = gr.Markdown(status_markdown(None), elem_id="train-status", elem_classes=["status-box"])
         self.cache = gr.Markdown("", elem_id="cache-note")
@@ -63,7 +64,7 @@ class TrainTab:
 
     @property
     def view_outputs(self) -> list:
-        return [self.status, self.cache, self.loss_plot, self.val_plot, self.stop, self.timer, self.seen,
+        return [self.status, self.cache, self.loss_plot, self.val_plot, self.stop, self.resume, self.timer, self.seen,
                 self.runs_table, self.run_select, self.compare, self.auto_row, self.candidates_table,
                 self.candidates_plot]
 
@@ -104,8 +105,9 @@ class TrainTab:
             out[self.auto_row] = gr.Row(visible=bool(cands))
             out[self.candidates_table] = gr.Dataframe(value=candidate_rows(cands) or None, headers=CANDIDATE_HEADERS)
             out[self.candidates_plot] = charts.candidates_figure(cands)
-        if changed("active"):
+        if changed("active") or changed("state"):
             out[self.stop] = gr.Button(interactive=new["active"])
+            out[self.resume] = gr.Button(visible=bool(run and resumable(run)))
             out[self.timer] = gr.Timer(active=new["active"])
         if changed("runs_sig"):
             snaps = [r.summary() for r in ctx.runs(owner)]
@@ -144,6 +146,13 @@ class TrainTab:
             raise UserError("This run is not running any more.")
         gr.Info("Stopping… the best model so far is kept.")
         return self.view(who, run_id, seen)
+
+    @guarded()
+    def on_resume(self, browser_value, run_id, seen, request: gr.Request):
+        who = self.shared.who(browser_value, request)
+        self.shared.ctx.resume(who, run_id)
+        gr.Info("Going on from the last checkpoint…")
+        return self.view(who, run_id, seen, force=True)
 
     @guarded()
     def on_poll(self, browser_value, run_id, seen, request: gr.Request):
@@ -207,6 +216,7 @@ class TrainTab:
                          outputs=[sh.run, sh.picked, *self.view_outputs], concurrency_limit=4,
                          show_progress_on=[self.status], **private)
         self.stop.click(self.on_stop, inputs=poll_in, outputs=self.view_outputs, concurrency_limit=None, **private)
+        self.resume.click(self.on_resume, inputs=poll_in, outputs=self.view_outputs, concurrency_limit=4, **private)
         self.timer.tick(self.on_poll, inputs=poll_in, outputs=self.view_outputs, show_progress="hidden",
                         concurrency_limit=16, concurrency_id="poll", **private)
         self.run_select.input(self.on_select, inputs=[sh.owner, self.run_select, self.seen], outputs=select_out,

@@ -90,3 +90,12 @@ def test_what_auto_searches_is_declared_once():
 
     assert set(AUTO_SEARCHED) == {"frozen_layers", "lr", "method"}
     assert settings_tab.AUTO_FIELDS is AUTO_SEARCHED
+
+
+def test_no_class_over_250_lines_and_the_run_orchestrator_stays_short():
+    """Issue 23: `job.execute` ≤ 80 lines and no class over 250 (one purpose each)."""
+    classes = {f"{name}:{n.name}": n.end_lineno - n.lineno + 1 for name, tree in SOURCES.items()
+               for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+    assert max(classes.values()) <= 250, sorted(classes.items(), key=lambda kv: -kv[1])[:3]
+    (execute,) = [n for n in ast.walk(SOURCES["train/job.py"]) if isinstance(n, ast.FunctionDef) and n.name == "execute"]
+    assert execute.end_lineno - execute.lineno + 1 <= 80

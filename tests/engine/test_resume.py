@@ -129,7 +129,7 @@ def test_the_app_queue_pauses_on_shut_down_and_goes_on_after_a_restart(tmp_path,
     while not first.epochs:                        # a validation (and its checkpoint) has happened
         assert time.time() < deadline
         time.sleep(0.05)
-    assert runner.shut_down() is first and runner.wait_idle(30)
+    assert runner.shut_down() == [first] and runner.wait_idle(30)
     assert first.status == "running" and second.status == "queued" and RunFolder(first.dir).read(RunFolder.CHECKPOINT_INFO)
 
     store = RunStore(tmp_path / "runs", requeue=True)             # the next process

@@ -31,11 +31,11 @@ def test_progress_is_what_matters(new, ref, progress):
     assert selection.progressed(new, ref) is progress
 
 
-def test_halves_are_stratified_and_seeded():
+def test_parts_are_stratified_and_seeded():
     y = np.array([0] * 10 + [1] * 7 + [2])
-    h = selection.halves(y, seed=3)
-    assert h[y == 0].sum() == 5 and h[y == 1].sum() == 3 and h[y == 2].sum() == 0
-    assert (h == selection.halves(y, seed=3)).all() and (h != selection.halves(y, seed=4)).any()
+    p = selection.parts(y, 5, seed=3)
+    assert sorted(np.bincount(p[y == 0], minlength=5)) == [2] * 5 and np.bincount(p[y == 1]).max() <= 2
+    assert (p == selection.parts(y, 5, seed=3)).all() and (p != selection.parts(y, 5, seed=4)).any()
 
 
 def test_crossfit_does_not_reward_picking_the_luckiest_of_many():

@@ -53,8 +53,9 @@ def test_text_run_with_defaults_learns_and_writes_everything(tmp_path, text_csv)
     assert run.settings["lr"] is None and run.effective_settings["frozen_layers"] is not None
     assert {"precision", "seed", "workers"} <= set(run.effective)
     assert read_run(run.dir).effective_settings == run.effective_settings == RunFolder(run.dir).effective_settings()
-    kinds = [json.loads(l)["kind"] for l in (run.dir / RunFolder.EVENTS).read_text().splitlines()]
-    assert "progress" not in kinds            # transient: in memory for the UI, not one more line per step
+    events = [json.loads(l) for l in (run.dir / RunFolder.EVENTS).read_text().splitlines()]
+    written = [e["t"] for e in events if e["kind"] == "progress"]     # a worker's app follows them from the file,
+    assert written and all(b - a >= 0.99 for a, b in zip(written, written[1:-1]))   # but at most one a second
 
 
 def test_holdout_run_plans_steps_validates_and_scores_a_test_slice(tmp_path, tiny_text_model, text_csv_big):
@@ -252,7 +253,7 @@ def test_exception_in_training_thread_marks_run_failed_and_next_run_works(tmp_pa
     from ftapp.runner import Runner
 
     store = RunStore(tmp_path / "runs")
-    runner = Runner(store)
+    runner = Runner(store, processes=False)     # the bug is patched into this process
     original = TextPreprocessor.encode
 
     def broken_once(self, texts):           # a bug of ours inside the training thread

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import pytest
 
 from ftapp.ui import charts, core, session
+from ftapp.ui.settings_tab import collect
 from ftapp.ui.texts import (cache_note, data_report_markdown, fmt_lr, freezing_readout, lr_from_log, lr_readout,
                             run_label, runs_rows, status_markdown)
 
@@ -204,13 +205,14 @@ def test_collect_and_refill_round_trip(demo):
             "time_budget": 5.0, "batch_size": 16, "weight_decay": 0.05, "warmup_ratio": 0.2, "patience": 0,
             "val_fraction": 0.25, "test_fraction": 0.1, "seed": 7, "dropout": "0.1", "class_weights": "on",
             "layer_decay": 0.8,
-            "augment": True, "hflip": False, "touched": []}
+            "augment": True, "hflip": False, "processes": 2, "gpus": 1, "touched": []}
     assert set(form) == set(tab.form)          # the form is keyed by setting name, nothing else
-    s = tab.collect(form)
+    s = collect(form)
     assert s["model"] == "my-model" and s["method"] == "lora" and s["frozen_layers"] == 3
     assert s["lr"] == pytest.approx(1e-3) and s["batch_size"] == 16 and s["dropout"] == 0.1 and s["augment"]
     assert s["patience"] == 0                   # 0 = never stop early: the engine's own meaning
-    assert tab.collect({**form, "epochs": 0})["epochs"] is None      # 0 on the slider: let ftapp plan
+    assert s["processes"] == 2 and s["gpus"] == 1
+    assert collect({**form, "epochs": 0})["epochs"] is None      # 0 on the slider: let ftapp plan
     out = tab.refill({**s, "modality": "text"}, {"n_blocks": 6, "frozen_layers": 3, "total_params": 1000,
                                                  "trainable_params": 400}, requested=s)
     f = tab.fields
@@ -225,11 +227,11 @@ def test_with_auto_what_it_searches_is_sent_only_when_set_by_hand(demo):
     tab = demo.tabs["settings"]
     form = {name: comp.value for name, comp in tab.form.items()} | {"model": "m", "auto": True, "lr": -3.0,
                                                                     "frozen_layers": 2, "method": "full"}
-    untouched = tab.collect({**form, "touched": []})
+    untouched = collect({**form, "touched": []})
     assert untouched["lr"] is None and untouched["frozen_layers"] is None and untouched["method"] is None
-    fixed = tab.collect({**form, "touched": ["lr"]})
+    fixed = collect({**form, "touched": ["lr"]})
     assert fixed["lr"] == pytest.approx(1e-3) and fixed["frozen_layers"] is None
-    assert tab.collect({**form, "auto": False, "touched": []})["frozen_layers"] == 2   # Auto off: all as shown
+    assert collect({**form, "auto": False, "touched": []})["frozen_layers"] == 2   # Auto off: all as shown
     assert "keeps what you set: learning rate" in auto_note(True, ["lr"]) and "Auto is off" in auto_note(False, [])
     touched = tab.on_touch([], True, add="frozen_layers")
     assert touched[tab.touched] == ["frozen_layers"] and "frozen blocks" in touched[tab.auto_note]
@@ -248,7 +250,7 @@ def test_form_api_and_cli_defaults_come_from_train_config(demo):
 
     tab = demo.tabs["settings"]
     defaults = TrainConfig()
-    collected = tab.collect({name: comp.value for name, comp in tab.form.items()})
+    collected = collect({name: comp.value for name, comp in tab.form.items()})
     for name in tab.fields:
         if name not in ("lr", "frozen_layers"):   # these follow the data's modality and the model once known
             assert collected[name] == getattr(defaults, name), name

@@ -1,0 +1,170 @@
+"""A run's training process, as the app starts and watches it.
+
+The app never trains in its own process: each run is `python -m ftapp.cli train --run-dir DIR`
+(through torchrun when it uses several processes or GPUs), the same engine entry as the command
+line. The child records everything in the run folder; a `Worker` follows what it appends to
+metrics.jsonl (only the new lines), so the app's run store and the pages polling it stay current.
+A crash, a kill -9 or the kernel's out-of-memory killer ends the child, never the server: the run
+then ends with a plain message naming the likely cause, keeps the model saved so far, and can go on
+from its last checkpoint. Stop sends the child SIGINT (it stops and keeps the best model), shutdown
+SIGTERM (it writes a checkpoint and pauses, to go on after a restart).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ftapp.runs import EventTail, Run, RunFolder, Status
+from ftapp.signals import SERVER_PID
+
+log = logging.getLogger("ftapp")
+
+FOLLOW_EVERY_S = 0.2
+NICENESS = 10           # training yields the CPU to the server: polls stay quick (benchmarks/load_test.py)
+EXIT_PAUSED = 75        # the CLI's "paused at a checkpoint" (SIGTERM)
+
+
+def command(run: Run, *, resume: bool, hosted: bool) -> list[str]:
+    cmd = [sys.executable, "-m", "ftapp.cli", "train", "--run-dir", str(run.dir)]
+    return cmd + (["--from-checkpoint"] if resume else []) + (["--hosted"] if hosted else [])
+
+
+def hold_lock(run_dir: Path):
+    """The worker's side: held until the process exits (the kernel releases it however it ends)."""
+    import fcntl
+
+    lock = open(Path(run_dir) / RunFolder.WORKER_LOCK, "a")
+    fcntl.flock(lock, fcntl.LOCK_EX)    # blocks while an earlier worker of this run still finishes
+    return lock
+
+
+def wait_for_earlier_worker(run_dir: Path, timeout_s: float = 300) -> bool:
+    """The app's side, before it starts a run's worker: a worker left by a server that was killed
+    (it pauses on its own: ftapp.signals.pause_when_server_dies) may still be writing its checkpoint."""
+    import fcntl
+
+    path = Path(run_dir) / RunFolder.WORKER_LOCK
+    if not path.exists():
+        return True
+    deadline = time.time() + timeout_s
+    with open(path, "a") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                return True
+            except BlockingIOError:
+                if time.time() > deadline:
+                    return False
+                time.sleep(0.2)
+
+
+def death_message(returncode: int, has_checkpoint: bool, has_model: bool) -> str:
+    """Why a training process ended without saying so itself, in words."""
+    if returncode == -signal.SIGKILL:
+        cause = ("The training process was killed (SIGKILL) — usually the system ran out of memory; a smaller "
+                 "model, batch size or picture count needs less")
+    elif returncode == -signal.SIGSEGV:
+        cause = "The training process crashed in a native library (segmentation fault)"
+    elif returncode < 0:
+        cause = f"The training process was stopped by signal {signal.Signals(-returncode).name}"
+    else:
+        cause = f"The training process ended unexpectedly (exit code {returncode}; see worker.log in the run folder)"
+    kept = " The model saved before it is kept and can be used." if has_model else ""
+    resume = (" Press Resume to go on from its last checkpoint." if has_checkpoint else
+              " Start it again to retry.")
+    return f"{cause}.{kept}{resume} The app and every other run are unaffected."
+
+
+class Worker:
+    """Runs one queued run in a child process and follows it until it ends."""
+
+    def __init__(self, run: Run, *, resume: bool = False, hosted: bool = False, env: dict | None = None,
+                 launcher: list[str] | None = None):
+        """`launcher`: a prefix such as torchrun's, for several processes; `env`: extra variables
+        (CUDA_VISIBLE_DEVICES for the GPUs it was given)."""
+        self.run, self.resume, self.hosted = run, resume, hosted
+        self.env, self.launcher = env or {}, launcher or []
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        if not wait_for_earlier_worker(self.run.dir):
+            log.warning("run %s: an earlier worker still holds %s", self.run.id, RunFolder.WORKER_LOCK)
+        cmd = command(self.run, resume=self.resume, hosted=self.hosted)
+        if self.launcher:   # torchrun -m ftapp.cli …: drop "python -m"
+            cmd = self.launcher + cmd[2:]
+        log_file = open(self.run.dir / RunFolder.WORKER_LOG, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1", SERVER_PID: str(os.getpid()), **self.env},
+                                     start_new_session=True)   # signals reach it only from here
+        log_file.close()
+        try:
+            os.setpriority(os.PRIO_PROCESS, self.proc.pid, NICENESS)
+        except (AttributeError, OSError):
+            pass
+
+    def signal(self, signum: int) -> None:
+        """To the child (and, under torchrun, its whole process group)."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def stop(self) -> None:
+        self.signal(signal.SIGINT)
+
+    def pause(self) -> None:
+        self.signal(signal.SIGTERM)
+
+    def follow(self) -> int:
+        """Apply the child's events to the run as they come; returns its exit code. Stop requests made
+        on the run (run.stop_event / shutdown_event) are passed on to the child."""
+        tail = EventTail(self.run.dir / RunFolder.EVENTS)
+        tail.offset = (self.run.dir / RunFolder.EVENTS).stat().st_size if (self.run.dir / RunFolder.EVENTS).exists() else 0
+        told_stop = told_pause = False
+        while True:
+            code = self.proc.poll()
+            for event in tail.read():
+                self.run.follow(event)
+            if code is not None:
+                for event in tail.read():
+                    self.run.follow(event)
+                return code
+            if self.run.stop_event.is_set() and not told_stop:
+                self.stop()
+                told_stop = True
+            if self.run.shutdown_event.is_set() and not told_pause:
+                self.pause()
+                told_pause = True
+            time.sleep(FOLLOW_EVERY_S)
+
+    def finish(self, code: int) -> None:
+        """After the child exited: a run it left without an ending ends now, with the likely cause
+        (unless it paused at a checkpoint for a restart)."""
+        run = self.run
+        if run.ended or code == EXIT_PAUSED or run.shutdown_event.is_set():
+            return
+        folder = run.files
+        if run.stop_event.is_set():     # Stop reached it before it could stop cleanly (e.g. while it started)
+            run.record("phase", phase=Status.STOPPED)
+            run.record("status", status=Status.STOPPED, has_model=folder.has_model,
+                       message="Stopped." + (" The model saved so far is kept." if folder.has_model else ""))
+            return
+        resumable = (run.dir / RunFolder.CHECKPOINT).is_file()
+        message = death_message(code, resumable, folder.has_model)
+        log.warning("run %s: worker exited with %s", run.id, code)
+        run.record("phase", phase=Status.INTERRUPTED if resumable else Status.FAILED)
+        run.record("status", status=Status.INTERRUPTED if resumable else Status.FAILED, message=message,
+                   has_model=folder.has_model)
+
+    def run_to_end(self) -> int:
+        self.start()
+        code = self.follow()
+        self.finish(code)
+        return code
