@@ -318,9 +318,9 @@ def run_app(cfg: Config, work: Path, logs: Path, tag: str) -> dict:
         t_done = time.perf_counter()
         if status["status"] != "finished":
             raise RuntimeError(f"the app run ended '{status['status']}': {status.get('message')}")
-        info = status.get("info", {})
-        if info.get("frozen_layers") != cfg.frozen or abs(float(info.get("lr") or 0) - cfg.lr) > 1e-12:
-            raise RuntimeError(f"the app did not train with the requested settings: {info}")
+        used = status.get("effective_settings") or {}
+        if used.get("frozen_layers") != cfg.frozen or abs(float(used.get("lr") or 0) - cfg.lr) > 1e-12:
+            raise RuntimeError(f"the app did not train with the requested settings: {used}")
         metrics = json.loads((runs_dir / run_id / "metrics.json").read_text()) \
             if (runs_dir / run_id / "metrics.json").is_file() else {}
         return {"run_span_s": run_span(runs_dir / run_id), "submit_to_finished_s": t_done - t_submit,

@@ -131,6 +131,15 @@ def worker_pid(run_dir: Path) -> int | None:
     return None
 
 
+def resumed_since(run_dir: Path, since: float) -> bool:
+    """The run went on from its checkpoint after `since` (its worker says so in a phase event)."""
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        if event["t"] >= since and str(event.get("phase", "")).startswith("going on from its checkpoint"):
+            return True
+    return False
+
+
 def statuses(runs: Path) -> dict[str, dict]:
     out = {}
     for f in runs.glob("*/status.json"):
@@ -258,7 +267,7 @@ def main() -> int:
                 break
             assert time.time() < deadline, st
             time.sleep(1)
-        resumed = [rid for rid in cut if "resumed after a restart" in (runs / rid / "metrics.jsonl").read_text()]
+        resumed = [rid for rid in cut if resumed_since(runs / rid, restarted)]
         summary.update(all_six_finished=True, seconds_after_restart=round(time.time() - restarted, 1),
                        cut_off=cut, resumed_from_checkpoint=resumed)
         print(f"after the restart all six finished in {summary['seconds_after_restart']} s; "

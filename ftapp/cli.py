@@ -107,7 +107,7 @@ def cmd_train(args) -> int:
 
     dist = Distributed()
     if not dist.active and (launch := _processes_wanted(args)) > 1:
-        return _relaunch(launch)           # `--processes N` / `--gpus N`: the same command under torchrun
+        return _relaunch(launch, args.out or args.resume)           # `--processes N` / `--gpus N`: the same command under torchrun
     if dist.active:
         from ftapp.train.device import pick_device
 
@@ -144,7 +144,7 @@ def _the_run(args, dist):
 
     if dist.main:
         if args.run_dir:
-            from ftapp.worker import hold_lock
+            from ftapp.runs import hold_lock
 
             args.lock = hold_lock(Path(args.run_dir))   # kept open (and locked) until this process exits
             run = open_run(Path(args.run_dir))
@@ -186,18 +186,30 @@ def _processes_wanted(args) -> int:
     return min(int(args.gpus or 1), gpus) if gpus else int(args.processes or 1)
 
 
-def _relaunch(n: int) -> int:
-    """This same command, n processes under torchrun (`python -m torch.distributed.run`)."""
+def _relaunch(n: int, folder: str | None) -> int:
+    """This same command, n processes under torchrun (`python -m torch.distributed.run`). Ctrl-C
+    reaches every process of the terminal's group by itself; SIGTERM sent to this one is passed on
+    (torchrun hands it to each rank, which pauses at a checkpoint). torchrun reports a paused rank as
+    a failure: the exit code says what the run folder does."""
+    import signal
     import subprocess
+
+    from ftapp.runs import RunFolder, Status, open_run
 
     _err(f"Training with {n} processes (torchrun --standalone --nproc_per_node {n}).")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n),
            "-m", "ftapp.cli", *sys.argv[1:]]
     proc = subprocess.Popen(cmd)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:           # Ctrl-C reached torchrun too: wait for the workers to stop cleanly
-        return proc.wait()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))
+    code = proc.wait()
+    if code and folder and (Path(folder) / RunFolder.STATUS).is_file():
+        run = open_run(Path(folder))
+        if run.active and (run.dir / RunFolder.CHECKPOINT).is_file():
+            return EXIT_PAUSED
+        if run.ended and run.status != Status.FAILED:
+            return 0
+    return code
 
 
 def _handle_signals(run) -> None:

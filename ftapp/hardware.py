@@ -5,15 +5,21 @@ import os
 from pathlib import Path
 
 
-def gpu_count() -> int:
-    """NVIDIA GPUs this process may use: CUDA_VISIBLE_DEVICES when set, else the driver's list."""
+def gpu_ids() -> list[str]:
+    """The NVIDIA GPUs this process may use, as CUDA_VISIBLE_DEVICES names them (else the driver's
+    list, numbered): a child given slot i must be given the i-th of these, not GPU i."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
-        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+        ids = [d.strip() for d in visible.split(",")]
+        return ids[:ids.index("-1")] if "-1" in ids else [d for d in ids if d]
     try:
-        return len(list(Path("/proc/driver/nvidia/gpus").iterdir()))
+        return [str(i) for i in range(len(list(Path("/proc/driver/nvidia/gpus").iterdir())))]
     except OSError:
-        return 0
+        return []
+
+
+def gpu_count() -> int:
+    return len(gpu_ids())
 
 
 def cpu_cores() -> int:

@@ -20,7 +20,7 @@ from collections import deque
 
 from ftapp.data import Limits
 from ftapp.files import INPUTS
-from ftapp.hardware import gpu_count
+from ftapp.hardware import gpu_count, gpu_ids
 from ftapp.runs import Run, RunFolder, RunStore, Status, prepare_resume
 from ftapp.train.config import TrainConfig
 
@@ -166,7 +166,7 @@ class Runner:
     def _in_a_process(self, run: Run, config: TrainConfig, resume: bool, slots: list[int]) -> None:
         from ftapp.worker import Worker
 
-        env = {"CUDA_VISIBLE_DEVICES": ",".join(map(str, slots))} if self.gpus else {}
+        env = {"CUDA_VISIBLE_DEVICES": ",".join(gpu_ids()[s] for s in slots)} if self.gpus else {}
         n = len(slots) if self.gpus else max(1, int(config.processes or 1))
         worker = Worker(run, resume=resume, hosted=not self.allow_local_paths, env=env,
                         launcher=launcher(n) if n > 1 else None)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftapp import files
-from ftapp.files import atomic_write_json, read_json
+from ftapp.files import WORKER_LOCK, atomic_write_json, read_json
 
 
 class Status:
@@ -377,11 +377,43 @@ def open_run(run_dir: Path) -> Run:
     return run
 
 
+def hold_lock(run_dir: Path):
+    """The worker's side: held until the process exits (the kernel releases it however it ends)."""
+    import fcntl
+
+    lock = open(Path(run_dir) / WORKER_LOCK, "a")
+    fcntl.flock(lock, fcntl.LOCK_EX)    # blocks while an earlier worker of this run still finishes
+    return lock
+
+
+def wait_for_earlier_worker(run_dir: Path, timeout_s: float = 300) -> bool:
+    """The app's side, before it starts a run's worker: a worker left by a server that was killed
+    (it pauses on its own: ftapp.signals.pause_when_server_dies) may still be writing its checkpoint."""
+    import fcntl
+
+    path = Path(run_dir) / WORKER_LOCK
+    if not path.exists():
+        return True
+    deadline = time.time() + timeout_s
+    with open(path, "a") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                return True
+            except BlockingIOError:
+                if time.time() > deadline:
+                    return False
+                time.sleep(0.2)
+
+
 def read_run(run_dir: Path, requeue: bool = False, resume_interrupted: bool = False) -> Run:
     """A run folder written by an earlier process, with its whole history. A run that was waiting
     or training when that process ended is marked interrupted — or, with `requeue` and its data
     still there, made to wait again (`Run.requeued`): from its checkpoint when it has one, else from
     the beginning. `resume_interrupted` (ftapp train --resume): a run already marked interrupted too."""
+    if requeue:     # the training process of a server that was killed may still be writing its checkpoint
+        wait_for_earlier_worker(run_dir)
     run = open_run(run_dir)
     cut_off = run.active or (resume_interrupted and run.status == Status.INTERRUPTED)
     if cut_off and requeue and prepare_resume(run, "The app restarted while this run "

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from ftapp.export.public import public_name, public_settings
+from ftapp.models.catalog import looks_like_local_path
 from ftapp.files import ONNX_MODEL, ONNX_PREPROCESSING
 from ftapp.runs import Kept, RunFolder
 

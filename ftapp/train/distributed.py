@@ -89,11 +89,22 @@ class Distributed:
         import torch.distributed as dist
 
         parts = [None] * self.world
-        dist.all_gather_object(parts, rows)
+        dist.all_gather_object(parts, {i: _compact(v) for i, v in rows.items()})
         merged = {}
         for part in parts:
             merged.update(part)
         return merged
+
+    def same_as_main(self, tensors) -> None:
+        """Rank 0's values in these tensors on every rank, in place: the weights a recipe starts from
+        (a LoRA adapter's random start) and BatchNorm statistics, which each rank updates from its own
+        share (DDP's broadcast_buffers does the same)."""
+        if not self.active:
+            return
+        import torch.distributed as dist
+
+        for t in tensors:
+            dist.broadcast(t.data, src=0)
 
     def agree(self, *flags: bool) -> list[bool]:
         """Each flag True on every rank when it is True on any (a stop request, the deadline)."""
@@ -124,6 +135,16 @@ class Distributed:
         box = [obj if self.main else None]
         dist.broadcast_object_list(box, src=0)
         return box[0]
+
+
+def _compact(value):
+    """A copy that owns just its data: a row of a tensor is a view, and pickling a view writes the
+    whole tensor it belongs to (rows of a large frozen pass would cost its size squared)."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_compact(v) for v in value)
+    return value
 
 
 SINGLE = Distributed({})

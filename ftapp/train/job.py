@@ -125,6 +125,9 @@ def train_with_oom_retry(training: Training, run: Run, config: TrainConfig, enc:
         try:
             return training.run(enc.train_x, enc.train_y, enc.val_x, enc.val_y, groups)
         except torch.cuda.OutOfMemoryError:
+            if training.dist.active:    # the other ranks are inside a collective: a lone retry would hang them
+                raise RunFailed(f"GPU {training.dist.local_rank} ran out of memory. Try a smaller batch size "
+                                "(--batch-size) or fewer GPUs per run.") from None
             if config.batch_size <= 1:
                 raise RunFailed("The GPU ran out of memory even with batch size 1. Pick a smaller model.") from None
             config.batch_size //= 2

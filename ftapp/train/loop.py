@@ -190,6 +190,8 @@ class Fitter(Callbacks, FitterState):
         if self.cached:
             self._stack.enter_context(prefix_cache.bypass_prefix(clf, r.frozen, self.data.as_tuple))
         if self._opt is None:
+            self.dist.same_as_main([p for p in clf.model.parameters() if p.requires_grad])
+            self.dist.same_as_main(clf.model.buffers())
             self._opt, self._sched = make_optimizer(clf, r, self.length, self.config, self.device, self.factor)
 
     def deactivate(self) -> None:
@@ -202,8 +204,8 @@ class Fitter(Callbacks, FitterState):
         """The learning-rate factor at `step`: the planned schedule (or the given `rate`), and after a
         plateau a straight fall to zero over the tail (adaptive length: the gains of annealing without
         waiting for the planned end)."""
-        L, planned = self.length, self.rate or (lambda s: lr_factor(s, self.length.warmup_steps,
-                                                                     self.length.total_steps, self.config.schedule))
+        L = self.length
+        planned = self.rate or (lambda s: lr_factor(s, L.warmup_steps, L.total_steps, self.config.schedule))
         if self.tail is None or step < self.tail[0]:
             return planned(step)
         start, steps = self.tail
@@ -229,6 +231,7 @@ class Fitter(Callbacks, FitterState):
         return F.cross_entropy(logits.float(), y, weight=self.class_weights, reduction=reduction)
 
     def validate(self) -> dict:
+        self.dist.same_as_main(self.clf.model.buffers())
         self.val_probs, metrics = validation(self.clf, self.data, self.recipe.frozen if self.cached else None,
                                              self.autocast, self.device, self.dist, self.class_weights)
         return metrics
@@ -273,15 +276,15 @@ class Fitter(Callbacks, FitterState):
                 if shutdown:
                     self.trigger("checkpoint", final=True)
                     raise ShutDown
-                if not self._batches:
-                    self._new_epoch(k, augment)
-                idx, batch = next(self._batch_iter)
-                self._batches.pop(0)
                 if stop:
                     raise Stopped
                 if late:
                     self.done = Why.TIME
                     break
+                if not self._batches:
+                    self._new_epoch(k, augment)
+                idx, batch = next(self._batch_iter)
+                self._batches.pop(0)
                 self._step(idx, batch)
                 tail_end = self.tail is not None and self.step >= sum(self.tail)
                 if self.data.n("val") and (tail_end or not self._batches and (self.epoch % L.eval_every == 0

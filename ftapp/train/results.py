@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from ftapp.data import Dataset, duplicate_groups
-from ftapp.evaluate import evaluate_file, evaluation_report, intervals
+from ftapp.evaluate import evaluate_file, evaluation_report
 from ftapp.files import MODEL_META, MODEL_TMP, atomic_write_json, read_json
-from ftapp.runs import Candidate, Kept, Run, RunFolder
+from ftapp.runs import Candidate, Run, RunFolder
 from ftapp.train import baselines, checkpoint, selection, words
 from ftapp.train.learning_curve import learning_curve
 from ftapp.train.prepared import Encoded
@@ -62,6 +62,7 @@ class Results:
         self.classes = splits.classes
         self.files = run.files
         self._last_save = time.time()
+        self._baseline: tuple = (None, None)     # (which training examples, the baseline fitted on them)
 
     # ---- the first model ------------------------------------------------------------------------
     def first(self, outcome: Outcome) -> None:
@@ -172,8 +173,8 @@ class Results:
             train_x = self.enc.train_x if outcome.validation == HOLDOUT else self.enc.train_x + self.enc.val_x
             train_y = self.enc.train_y if outcome.validation == HOLDOUT else self.enc.train_y + self.enc.val_y
             first = softmax(outcome.probe.logits(self.enc.test_features)).numpy()
-            own = baselines.predictions(train.modality, self._items(train, train_x), train_y,
-                                        self._items(test, self.enc.test_x), len(self.classes))
+            own = self._fitted_baseline(train, train_x, train_y).proba(self._items(test, self.enc.test_x),
+                                                                       len(self.classes))
             report["baselines"] = {"probe": baselines.named(Candidate.FIRST_MODEL, first, y),
                                    "own": baselines.named(baselines.baseline_for(train.modality).name, own, y)}
             if train.modality == "image":
@@ -199,6 +200,14 @@ class Results:
                        test_macro_f1_interval=out["file_test_macro_f1_interval"], test_source="test file")
         return out
 
+    def _fitted_baseline(self, train: Dataset, train_x: list, train_y: list):
+        """The modality's baseline fitted on these training examples, once: validation and the test
+        slice are scored by the same fit (a TF-IDF fit is a second of a short run)."""
+        key = (id(train), len(train_y))
+        if self._baseline[0] != key:
+            self._baseline = (key, baselines.baseline_for(train.modality)().fit(self._items(train, train_x), train_y))
+        return self._baseline[1]
+
     @staticmethod
     def _items(ds: Dataset, encoded: list) -> list:
         """What a baseline reads: the texts themselves, or the decoded pictures."""
@@ -211,8 +220,8 @@ class Results:
         rows = outcome.rows if outcome.rows is not None else list(range(len(y)))
         first = np.asarray(outcome.first_probs)[rows]
         if outcome.validation == HOLDOUT:
-            own = baselines.predictions(modality, self._items(self.splits.train, self.enc.train_x), self.enc.train_y,
-                                        self._items(evaluated, self.enc.val_x), n_classes)
+            own = self._fitted_baseline(self.splits.train, self.enc.train_x, self.enc.train_y).proba(
+                self._items(evaluated, self.enc.val_x), n_classes)
         else:
             all_ds = self.splits.train_and_val
             items = self._items(all_ds, self.enc.train_x + self.enc.val_x)

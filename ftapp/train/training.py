@@ -163,6 +163,7 @@ class Training(Callbacks):
         f = Fitter(clf, data, recipe, length, config=self.config, device=self.device, precision=self.precision,
                    stop_event=self.stop_event, class_weights=self.class_weights,
                    deadline=deadline or self.budget.training_deadline, rate=rate, dist=self.dist, **kw)
+        f.shutdown_event = self.shutdown_event   # only the kept fitter checkpoints; the others just end the process
         f.add_callback("step", lambda _f, **_d: self.clock.tick())
         if pooled:
             f.add_callback("epoch", lambda ff, **_m: self.pool.append(ff.val_probs.numpy()))
@@ -226,7 +227,6 @@ class Training(Callbacks):
         self._save_when_ahead(fitter, probe_probs, val_y)
         fitter.add_callback("checkpoint", lambda f, final: self.trigger(
             "checkpoint", fitter=f, final=final, extra={"candidates": self.candidates.table(), "pool": [torch.from_numpy(p) for p in self.pool]}))
-        fitter.shutdown_event = self.shutdown_event
         fitter.train()
         fitter.deactivate()
         out = self._decide(fitter, first, probe_probs, val_y)

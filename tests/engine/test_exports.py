@@ -216,3 +216,18 @@ def test_image_space_bundle_serves_offline_and_answers_gradio_client(image_run, 
     shown = sorted((folder / "examples").iterdir())
     assert shown, "the run's own example pictures travel with the Space"
     _space_predicts(folder, handle_file(str(shown[0])), _top(predict_run(image_run.dir, str(shown[0]))))
+
+
+@pytest.mark.parametrize("source, hub", [("owner/some-model", True), ("/home/me/models/mine", False)])
+def test_the_card_names_a_hub_base_model_and_never_a_local_path(sentence_run, tmp_path, source, hub):
+    import json
+    import shutil
+
+    from ftapp.export.card import model_card
+    from ftapp.runs import RunFolder
+
+    run_dir = Path(shutil.copytree(sentence_run.dir, tmp_path / "run"))
+    meta = json.loads((run_dir / RunFolder.MODEL_META).read_text())
+    (run_dir / RunFolder.MODEL_META).write_text(json.dumps({**meta, "source": source}))
+    card = model_card(run_dir)
+    assert (f"base_model: {source}" in card) is hub and "/home/me" not in card

@@ -86,8 +86,7 @@ def test_a_worker_whose_server_is_killed_pauses_and_the_restarted_app_goes_on(
     import subprocess
     import sys
 
-    from ftapp.runs import open_run
-    from ftapp.worker import wait_for_earlier_worker
+    from ftapp.runs import open_run, wait_for_earlier_worker
 
     monkeypatch.setenv("FTAPP_CHECKPOINT_SECONDS", "0")
     runs = tmp_path / "runs"
@@ -108,3 +107,18 @@ def test_a_worker_whose_server_is_killed_pauses_and_the_restarted_app_goes_on(
     assert [s["step"] for s in run.steps] == list(range(1, len(run.steps) + 1))      # none twice, none lost
     runner.stop(run.id)
     assert runner.wait(run, timeout=120) and run.status == "stopped" and run.has_model
+
+
+def test_the_app_runs_one_run_over_two_processes_and_stop_reaches_every_rank(tmp_path, tiny_text_model,
+                                                                              text_csv_big):
+    """The Processes setting: the worker is torchrun with two ranks; Stop goes to each rank (not only to
+    torchrun, which would kill them 30 s later), and the run ends stopped with its best model."""
+    import json
+
+    runner = Runner(RunStore(tmp_path / "runs"))
+    run = runner.submit(TrainConfig(model=tiny_text_model, data=str(text_csv_big), auto=False, lr=1e-3,
+                                    min_steps=3000, batch_size=8, patience=0, processes=2))
+    _wait(lambda: len(run.steps) > 5, timeout=180, what="training on two processes")
+    assert runner.stop(run.id)
+    assert runner.wait(run, timeout=120) and run.status == "stopped" and run.has_model, run.message
+    assert json.loads((run.dir / RunFolder.METRICS).read_text())["world_size"] == 2
