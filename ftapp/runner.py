@@ -40,10 +40,12 @@ def launcher(n_processes: int) -> list[str]:
 
 class Runner:
     def __init__(self, store: RunStore, *, limits: Limits = Limits(), allow_local_paths: bool = True,
-                 keep_inputs: bool = False, processes: bool = True, slots: int | None = None):
+                 keep_inputs: bool = False, processes: bool = True, slots: int | None = None,
+                 spare: bool = False):
         """`keep_inputs`: copy each run's data file into its folder when queued (the app's uploads
         live in per-session folders that a restart or a closed tab removes); removed when it ends.
-        `slots`: runs at once (default: one per visible GPU, else one)."""
+        `slots`: runs at once (default: one per visible GPU, else one). `spare`: keep a training
+        process started ahead (ftapp.worker.Spare), so a run starts without seconds of imports."""
         self.store = store
         self.limits = limits
         self.allow_local_paths = allow_local_paths
@@ -54,6 +56,9 @@ class Runner:
         self._queue: deque[tuple[Run, TrainConfig, bool]] = deque()
         self._active: dict[str, tuple[Run, object]] = {}     # run id -> (run, its Worker or None)
         self._cv = threading.Condition()
+        self._spare = None
+        self.keep_spare = spare and processes
+        self._refill_spare()
         threading.Thread(target=self._dispatch, name="ftapp-dispatcher", daemon=True).start()
 
     # ---- the queue ---------------------------------------------------------------------------
@@ -155,6 +160,7 @@ class Runner:
             if not run.ended:
                 run.record("status", status=Status.FAILED, message="The run could not be started (see the server log).")
         finally:
+            self._refill_spare()
             with self._cv:
                 self._active.pop(run.id, None)
                 self.free = sorted(self.free + slots)
@@ -168,11 +174,19 @@ class Runner:
 
         env = {"CUDA_VISIBLE_DEVICES": ",".join(gpu_ids()[s] for s in slots)} if self.gpus else {}
         n = len(slots) if self.gpus else max(1, int(config.processes or 1))
+        spare, self._spare = (self._spare, None) if n == 1 else (None, self._spare)
         worker = Worker(run, resume=resume, hosted=not self.allow_local_paths, env=env,
-                        launcher=launcher(n) if n > 1 else None)
+                        launcher=launcher(n) if n > 1 else None, spare=spare)
         with self._cv:
             self._active[run.id] = (run, worker)
         worker.run_to_end()
+
+    def _refill_spare(self) -> None:
+        """A spare process for the next run, started while none trains (its imports would slow one)."""
+        if self.keep_spare and (self._spare is None or not self._spare.alive()):
+            from ftapp.worker import Spare
+
+            self._spare = Spare()
 
     def _in_this_process(self, run: Run, config: TrainConfig, resume: bool) -> None:
         try:
@@ -193,6 +207,9 @@ class Runner:
         with self._cv:
             self._queue.clear()
             active = [run for run, _ in self._active.values()]
+            self.keep_spare = False
+        if self._spare is not None:
+            self._spare.close()
         for run in active:
             run.shutdown_event.set()
         return active

@@ -11,6 +11,7 @@ SIGTERM (it writes a checkpoint and pauses, to go on after a restart).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -27,6 +28,55 @@ log = logging.getLogger("ftapp")
 FOLLOW_EVERY_S = 0.2
 NICENESS = 19           # where SCHED_IDLE is missing: the lowest priority
 EXIT_PAUSED = 75        # the CLI's "paused at a checkpoint" (SIGTERM)
+
+
+class Spare:
+    """A training process started before it is needed: Python, torch, transformers and the engine
+    are imported (seconds on a small CPU) while the app waits for the next run, so a run starts —
+    and its first model is ready — as soon as it is queued. It waits for one line on its standard
+    input (the run's arguments), then is exactly `ftapp train --run-dir …`; it exits if the server
+    goes away first (its input closes)."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, "-m", "ftapp.worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1", SERVER_PID: str(os.getpid())},
+                                     start_new_session=True)
+        try:
+            yield_to_the_server(self.proc.pid)     # its imports take only CPU the server leaves
+        except OSError:
+            pass
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def take(self, argv: list[str], env: dict, log_path: Path) -> subprocess.Popen:
+        """Hand it its run: it trains with these arguments and writes its output to `log_path`."""
+        self.proc.stdin.write((json.dumps({"argv": argv, "env": env, "log": str(log_path)}) + "\n").encode())
+        self.proc.stdin.close()
+        return self.proc
+
+    def close(self) -> None:
+        if self.alive():
+            self.proc.stdin.close()     # it exits on its own
+
+
+def _spare_main() -> int:
+    """`python -m ftapp.worker`: a Spare's side."""
+    import ftapp.cli as cli
+    import ftapp.train.job  # noqa: F401 — what every run imports, before it is asked for
+    from ftapp.models.loading import preload
+
+    preload()
+    line = sys.stdin.readline()
+    if not line:                        # the server went away before it needed this process
+        return 0
+    order = json.loads(line)
+    os.environ.update(order["env"])     # before CUDA starts (it starts lazily, at the first tensor on a GPU)
+    out = os.open(order["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    return cli.main(order["argv"])
 
 
 def command(run: Run, *, resume: bool, hosted: bool) -> list[str]:
@@ -81,17 +131,20 @@ class Worker:
     """Runs one queued run in a child process and follows it until it ends."""
 
     def __init__(self, run: Run, *, resume: bool = False, hosted: bool = False, env: dict | None = None,
-                 launcher: list[str] | None = None):
+                 launcher: list[str] | None = None, spare: Spare | None = None):
         """`launcher`: a prefix such as torchrun's, for several processes; `env`: extra variables
-        (CUDA_VISIBLE_DEVICES for the GPUs it was given)."""
+        (CUDA_VISIBLE_DEVICES for the GPUs it was given); `spare`: a process ready to take the run."""
         self.run, self.resume, self.hosted = run, resume, hosted
-        self.env, self.launcher = env or {}, launcher or []
+        self.env, self.launcher, self.spare = env or {}, launcher or [], spare
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         if not wait_for_earlier_worker(self.run.dir):
             log.warning("run %s: an earlier worker still holds %s", self.run.id, RunFolder.WORKER_LOCK)
         cmd = command(self.run, resume=self.resume, hosted=self.hosted)
+        if self.spare is not None and not self.launcher and self.spare.alive():
+            self.proc = self.spare.take(cmd[3:], self.env, self.run.dir / RunFolder.WORKER_LOG)
+            return
         if self.launcher:   # torchrun … -m ftapp.cli …: drop the "python"
             cmd = self.launcher + cmd[1:]
         with open(self.run.dir / RunFolder.WORKER_LOG, "ab") as log_file:
@@ -172,3 +225,7 @@ class Worker:
             raise
         self.finish(code)
         return code
+
+
+if __name__ == "__main__":
+    sys.exit(_spare_main())

@@ -217,6 +217,14 @@ def _sentence_pooling_of(name: str, path: str) -> SentencePooling | None:
     return sentence_pooling(folder)
 
 
+def preload() -> None:
+    """Import what loading a model needs (transformers' auto classes, the bundled text model's
+    architecture, timm): seconds a spare training process spends before its run, not in it."""
+    import timm  # noqa: F401
+    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer  # noqa: F401
+    from transformers.models.bert import modeling_bert, tokenization_bert  # noqa: F401 — the bundled MiniLM
+
+
 def _load_transformers(name: str, path: str, labels: list[str], modality: str,
                        pooling: str = POOLINGS.auto) -> Classifier:
     import transformers

@@ -49,7 +49,7 @@ class AppContext(SessionData):
         limits = Limits(allow_local_paths=not hosted)
         # each run trains in its own process; FTAPP_WORKERS=thread keeps it in the server (tests that pace it)
         runner = Runner(store, limits=limits, allow_local_paths=not hosted, keep_inputs=True,
-                        processes=os.environ.get("FTAPP_WORKERS", "process") != "thread")
+                        processes=os.environ.get("FTAPP_WORKERS", "process") != "thread", spare=True)
         for run in store.requeued():
             runner.resume(run)
         ctx = cls(store=store, runner=runner, hosted=hosted, limits=limits, runs_dir=root.resolve(),

@@ -122,3 +122,22 @@ def test_the_app_runs_one_run_over_two_processes_and_stop_reaches_every_rank(tmp
     assert runner.stop(run.id)
     assert runner.wait(run, timeout=120) and run.status == "stopped" and run.has_model, run.message
     assert json.loads((run.dir / RunFolder.METRICS).read_text())["world_size"] == 2
+
+
+def test_a_spare_process_takes_the_next_run_and_another_is_ready_after_it(tmp_path, tiny_text_model,
+                                                                           text_csv_big):
+    """The app keeps a training process started ahead (imports done): the run goes to it, writes its
+    output to worker.log, and a new spare is ready after; a spare the server no longer needs exits."""
+    runner = Runner(RunStore(tmp_path / "runs"), spare=True)
+    spare = runner._spare
+    assert spare is not None and spare.alive()
+    run = runner.submit(TrainConfig(model=tiny_text_model, data=str(text_csv_big), auto=False, lr=1e-3,
+                                    min_steps=40))
+    _wait(lambda: runner._active.get(run.id, (None, None))[1] is not None, what="the worker")
+    assert runner._active[run.id][1].proc is spare.proc                 # the spare took it
+    assert runner.wait(run, timeout=300) and run.status == "finished", run.message
+    assert run.has_model and run.info["first_model"]["message"].startswith("A first model")
+    assert "first model" in (run.dir / RunFolder.WORKER_LOG).read_text()   # its output went to the run's log
+    assert runner._spare is not None and runner._spare.alive() and runner._spare is not spare
+    runner.shut_down()
+    runner._spare.proc.wait(timeout=60)                                  # its input closed: it exits
