@@ -7,7 +7,8 @@ metrics.jsonl (only the new lines), so the app's run store and the pages polling
 A crash, a kill -9 or the kernel's out-of-memory killer ends the child, never the server: the run
 then ends with a plain message naming the likely cause, keeps the model saved so far, and can go on
 from its last checkpoint. Stop sends the child SIGINT (it stops and keeps the best model), shutdown
-SIGTERM (it writes a checkpoint and pauses, to go on after a restart).
+SIGTERM (it writes a checkpoint and pauses, to go on after a restart). A `Spare` process, started
+ahead with the imports done, takes the next run so it starts at once.
 """
 from __future__ import annotations
 
@@ -106,8 +107,8 @@ def death_message(returncode: int, has_checkpoint: bool, has_model: bool) -> str
 def yield_to_the_server(pid: int) -> None:
     """Training uses only CPU time the server leaves (Linux SCHED_IDLE, inherited by torchrun's ranks
     and DataLoader workers), so status polls answer as fast while a run trains as when none does;
-    with the server idle, training gets every core. Measured with benchmarks/load_test.py: at
-    niceness 10 polls' p95 was 1.6x the idle server's."""
+    with the server idle, training gets every core. benchmarks/load_test.py, 10 pollers on 2 cores:
+    p95 1.2x the idle server's (1.6x at niceness 10)."""
     if hasattr(os, "sched_setscheduler"):
         os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
     else:
