@@ -120,15 +120,11 @@ def rss_mb(pid: int) -> float:
 
 
 def worker_pid(run_dir: Path) -> int | None:
-    """The training process the app started for this run (its command line names the run folder)."""
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"--run-dir" in args and str(run_dir).encode() in args:
-            return int(cmdline.parent.name)
-    return None
+    """The training process the app started for this run (it writes its pid into its lock file)."""
+    try:
+        return int((run_dir / "worker.lock").read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
 
 
 def resumed_since(run_dir: Path, since: float) -> bool:

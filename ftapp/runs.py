@@ -378,11 +378,15 @@ def open_run(run_dir: Path) -> Run:
 
 
 def hold_lock(run_dir: Path):
-    """The worker's side: held until the process exits (the kernel releases it however it ends)."""
+    """The worker's side: held until the process exits (the kernel releases it however it ends). It
+    holds the process id, as lock files do (the load test kills the run's process by it)."""
     import fcntl
 
     lock = open(Path(run_dir) / WORKER_LOCK, "a")
     fcntl.flock(lock, fcntl.LOCK_EX)    # blocks while an earlier worker of this run still finishes
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
     return lock
 
 
