@@ -195,10 +195,10 @@ def _relaunch(n: int, folder: str | None) -> int:
     import subprocess
 
     from ftapp.runs import RunFolder, Status, open_run
+    from ftapp.worker import launcher
 
     _err(f"Training with {n} processes (torchrun --standalone --nproc_per_node {n}).")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n),
-           "-m", "ftapp.cli", *sys.argv[1:]]
+    cmd = launcher(n) + ["-m", "ftapp.cli", *sys.argv[1:]]
     proc = subprocess.Popen(cmd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import sys
 import threading
 import time
 from collections import deque
@@ -31,11 +30,6 @@ TRAINER_NICENESS = 10
 def _engine_missing(config, run, **_kwargs) -> None:
     run.record("status", status=Status.FAILED,
                message="The training engine could not be loaded (see the server log). Reinstall ftapp.")
-
-
-def launcher(n_processes: int) -> list[str]:
-    """torchrun (`python -m torch.distributed.run`) for one run over n processes on this machine."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n_processes)]
 
 
 class Runner:
@@ -170,7 +164,7 @@ class Runner:
                 shutil.rmtree(run.dir / INPUTS, ignore_errors=True)
 
     def _in_a_process(self, run: Run, config: TrainConfig, resume: bool, slots: list[int]) -> None:
-        from ftapp.worker import Worker
+        from ftapp.worker import Worker, launcher
 
         env = {"CUDA_VISIBLE_DEVICES": ",".join(gpu_ids()[s] for s in slots)} if self.gpus else {}
         n = len(slots) if self.gpus else max(1, int(config.processes or 1))

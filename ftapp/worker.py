@@ -80,6 +80,11 @@ def _spare_main() -> int:
     return cli.main(order["argv"])
 
 
+def launcher(n_processes: int) -> list[str]:
+    """torchrun (`python -m torch.distributed.run`) for one run over n processes on this machine."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n_processes)]
+
+
 def command(run: Run, *, resume: bool, hosted: bool) -> list[str]:
     cmd = [sys.executable, "-m", "ftapp.cli", "train", "--run-dir", str(run.dir)]
     return cmd + (["--from-checkpoint"] if resume else []) + (["--hosted"] if hosted else [])
