@@ -80,18 +80,19 @@ def cv_message(kept_fine_tuned: bool, n_folds: int, folds_run: int, check: dict 
                final_note: str = "") -> str:
     """The end of a run on small data, decided by cross-validation."""
     cv = f"a {n_folds}-fold cross-validation on all the examples (too few to set some aside)"
+    partial = ""
     if folds_run < n_folds:
         why = ("one side was clearly ahead after the first part, so the others were skipped" if decided_early
                else "the time budget or a stop request ended it")
-        cv += f"; {folds_run} of its {n_folds} parts ran ({why})"
+        partial = f" The cross-validation was cut short: {folds_run} of its {n_folds} parts ran ({why})."
     if check is None:
-        return f"Kept {FIRST}: fine-tuning could not be checked in {cv}." + final_note
+        return f"Kept {FIRST}: fine-tuning could not be checked in {cv}." + partial + final_note
     if kept_fine_tuned:
         return (f"Fine-tuned on all the examples for the length that {cv} found best. There fine-tuning "
                 f"{beat(check['ft'], check['probe'])} the first model: "
-                f"{compared(check['ft'], check['probe'], 'length')}." + final_note)
+                f"{compared(check['ft'], check['probe'], 'length')}." + partial + final_note)
     return (f"Kept {FIRST}: in {cv}, fine-tuning {beat(check['ft'], check['probe'])} it: "
-            f"{compared(check['ft'], check['probe'], 'length')}." + final_note)
+            f"{compared(check['ft'], check['probe'], 'length')}." + partial + final_note)
 
 
 FINAL_STOPPED = (" The final training on all the examples was stopped before it finished, so the first model, "
