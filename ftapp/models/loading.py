@@ -228,8 +228,7 @@ def preload() -> None:
 def _load_transformers(name: str, path: str, labels: list[str], modality: str,
                        pooling: str = POOLINGS.auto) -> Classifier:
     import transformers
-    from transformers import (AutoImageProcessor, AutoModel, AutoModelForImageClassification,
-                              AutoModelForSequenceClassification, AutoTokenizer)
+    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
     transformers.logging.set_verbosity_error()  # "some weights newly initialised" is the point here
     transformers.logging.disable_progress_bar()  # ftapp reports progress itself (CLI stderr, the app)
@@ -243,7 +242,11 @@ def _load_transformers(name: str, path: str, labels: list[str], modality: str,
                                    dropout=getattr(encoder.config, "hidden_dropout_prob", 0.1) or 0.1)
         return Classifier(model, TextPreprocessor(tokenizer), labels, name, "sentence")
     id2label = dict(enumerate(labels))
-    auto = AutoModelForSequenceClassification if modality == "text" else AutoModelForImageClassification
+    if modality == "text":
+        auto = AutoModelForSequenceClassification
+    else:   # imported only for pictures: transformers' image classes import torchvision (seconds)
+        from transformers import AutoImageProcessor, AutoModelForImageClassification
+        auto = AutoModelForImageClassification
     model = _hub_call(name, auto.from_pretrained, path, num_labels=len(labels), id2label=id2label,
                       label2id={v: k for k, v in id2label.items()}, ignore_mismatched_sizes=True,
                       trust_remote_code=False, use_safetensors=None)
@@ -280,6 +283,7 @@ def load_trained(directory: str | os.PathLike) -> Classifier:
         clf.source = meta["source"]
         if meta["modality"] == "text":
             clf.preprocess.max_length = meta.get("max_length", 128)
+    clf.unsure_below = float(meta.get("unsure_below", 0.0))   # models saved before it was chosen answer always
     clf.model.eval()
     return clf
 

@@ -15,6 +15,8 @@ import warnings
 import numpy as np
 import torch
 
+from ftapp.train.probe import logistic_regression
+
 # Chosen on photos5 and red/blue test squares (test accuracy): 16-pixel cells / 4 colour bins / C = 0.01
 # gave 0.731 / 1.0; 8-pixel cells 0.692 / 0.85 (their 1,764 shape numbers drown the 64 colour ones);
 # 8 colour bins 0.596–0.692; C = 0.1 or 1 0.673.
@@ -30,13 +32,12 @@ class TextBaseline:
 
     def fit(self, texts: list[str], y: list[int]) -> "TextBaseline":
         from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline, make_union
 
         features = make_union(
             TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_features=200_000),
             TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, max_features=300_000))
-        self.model = make_pipeline(features, LogisticRegression(C=10.0, max_iter=2000))
+        self.model = make_pipeline(features, logistic_regression(10.0))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.model.fit(texts, np.asarray(y))
@@ -68,11 +69,10 @@ class PictureBaseline:
         return np.asarray(out)
 
     def fit(self, pictures: list[torch.Tensor], y: list[int]) -> "PictureBaseline":
-        from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        self.model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
+        self.model = make_pipeline(StandardScaler(), logistic_regression(C))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.model.fit(self.features(pictures), np.asarray(y))

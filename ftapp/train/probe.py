@@ -28,6 +28,16 @@ C = 2.0
 ABSENT = -30.0     # the bias of a class the fit never saw (a fold without it): probability ~0
 
 
+def logistic_regression(c: float):
+    """scikit-learn's multinomial logistic regression as every fit in ftapp uses it. newton-cg, not
+    the default lbfgs: the same test accuracy on the bundled model's features and on TF-IDF, 5–6×
+    faster (debian6 / debian12 on 2 cores: 0.24 s vs 1.2–1.5 s on 384 features, 0.4–0.7 s vs
+    2.1–3.2 s on 21,000 TF-IDF columns) and closer to the optimum."""
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, solver="newton-cg", max_iter=2000)
+
+
 @dataclass
 class Probe:
     weight: torch.Tensor           # [classes, features]
@@ -61,7 +71,6 @@ def fit_probe(features: torch.Tensor, labels: list[int], n_classes: int, *, grou
               class_weight: np.ndarray | None = None, oof: bool = True) -> Probe:
     """Multinomial logistic regression (C = 2 on unit-length-scaled features); with `oof`, also
     the out-of-fold probabilities of a (grouped, stratified) 3-fold cross-validation."""
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
 
     x = features.double().numpy()
@@ -74,9 +83,9 @@ def fit_probe(features: torch.Tensor, labels: list[int], n_classes: int, *, grou
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # convergence notes on tiny folds are not the user's business
         if folds is not None and all(len(np.unique(y[tr])) == n_classes for tr, _ in folds):
-            probs = cross_val_predict(LogisticRegression(C=C, max_iter=1000), z, y, cv=folds, method="predict_proba",
+            probs = cross_val_predict(logistic_regression(C), z, y, cv=folds, method="predict_proba",
                                       params={"sample_weight": weights} if weights is not None else None)
-        final = LogisticRegression(C=C, max_iter=2000).fit(z, y, sample_weight=weights)
+        final = logistic_regression(C).fit(z, y, sample_weight=weights)
     w, b = final.coef_ / scale, final.intercept_
     if w.shape[0] == 1:          # scikit-learn's binary form: one row of scores for class 1
         w, b = np.vstack([-w / 2, w / 2]), np.array([-b[0] / 2, b[0] / 2])

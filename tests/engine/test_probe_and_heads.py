@@ -53,12 +53,10 @@ def test_probe_weights_are_a_plain_linear_layer_on_raw_features():
     x = torch.randn(60, 5, generator=g) * torch.tensor([1.0, 10, 0.1, 3, 1]) + 4
     y = (x[:, 0] + x[:, 1] / 10 > 4.2).long().tolist()
     probe = fit_probe(x, y, 2)
-    from sklearn.linear_model import LogisticRegression
-
-    from ftapp.train.probe import C
+    from ftapp.train.probe import C, logistic_regression
 
     z = x.double() / x.double().norm(dim=1).mean()
-    ref = LogisticRegression(C=C, max_iter=2000).fit(z.numpy(), y)
+    ref = logistic_regression(C).fit(z.numpy(), y)      # the same fit on the scaled features
     ours = torch.softmax(probe.logits(x), -1)[:, 1]
     assert torch.allclose(ours.double(), torch.tensor(ref.predict_proba(z.numpy())[:, 1]), atol=1e-4)
     assert probe.oof_probs is not None and 0 <= probe.cv_accuracy <= 1
