@@ -4,6 +4,7 @@ and whether its numbers hold up — with defaults, whole processes, on this mach
     python benchmarks/first_run.py                                  # the two bundled examples + the budget check
     python benchmarks/first_run.py --evalsets /work/evalsets        # + every evaluation set up to 2,000 examples
     python benchmarks/first_run.py --only support_tickets --json-out first.json
+    python benchmarks/first_run.py --evalsets DIR --only debian6 --seeds 0 1 2 [--code OLD_CHECKOUT]
 
 Per run: `ftapp train --data D --model M --out TMP [--test-data T]` with no other flags; the
 seconds from spawning the process to the run's "first model" event (the model Try it / Evaluate /
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,14 +52,20 @@ EVALSETS = {
 }
 
 
+CODE: Path | None = None   # --code: another checkout's ftapp (PYTHONPATH), e.g. the code of 2026-12-01
+
+
 def run(name: str, data: Path, model: str, test: Path | None = None, extra: tuple = ()) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"ftapp-first-{name}-") as out:
-        cmd = ["ftapp", "train", "--data", str(data), "--model", model, "--out", out, *extra]
+        cmd = [sys.executable, "-m", "ftapp.cli", "train", "--data", str(data), "--model", model, "--out", out, *extra]
         if test is not None:
             cmd += ["--test-data", str(test)]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if CODE is not None:
+            env["PYTHONPATH"] = str(CODE)
         load = os.getloadavg()[0]
         t0 = time.time()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=CODE or ROOT)
         wall = time.time() - t0
         first = None
         for line in (Path(out) / "metrics.jsonl").read_text().splitlines() if (Path(out) / "metrics.jsonl").exists() else []:
@@ -66,10 +74,16 @@ def run(name: str, data: Path, model: str, test: Path | None = None, extra: tupl
                 first = event["t"] - t0
                 break
         metrics = json.loads((Path(out) / "metrics.json").read_text()) if proc.returncode == 0 else {}
+        test_report = Path(out) / ("test_file_report.json" if test is not None else "test_report.json")
+        unsure = json.loads(test_report.read_text()).get("unsure") if test_report.exists() else None
     return {"name": name, "ok": proc.returncode == 0, "wall_s": round(wall, 1),
             "first_model_s": None if first is None else round(first, 1), "load_before": round(load, 2),
             "test_accuracy": metrics.get("file_test_accuracy", metrics.get("test_accuracy")),
             "val_accuracy": metrics.get("val_accuracy"), "chosen": metrics.get("chosen"),
+            # on the test examples, at the "not sure" threshold chosen on validation
+            "unsure_below": None if unsure is None else unsure["threshold"],
+            "test_coverage": None if unsure is None else unsure["coverage"],
+            "test_answered_accuracy": None if unsure is None else unsure["accuracy"],
             "error": None if proc.returncode == 0 else proc.stderr.strip().splitlines()[-1:]}
 
 
@@ -78,7 +92,11 @@ def main() -> int:
     p.add_argument("--evalsets", type=Path, help="the folder make_evalsets.py wrote (adds its sets)")
     p.add_argument("--only", action="append", help="run only these names (repeatable)")
     p.add_argument("--json-out", type=Path)
+    p.add_argument("--seeds", type=int, nargs="+", help="run each evaluation set once per seed (--seed S)")
+    p.add_argument("--code", type=Path, help="train with this checkout's ftapp instead (e.g. a worktree of 12-01)")
     args = p.parse_args()
+    global CODE
+    CODE = args.code
     rows = []
     wanted = lambda n: not args.only or n in args.only   # noqa: E731
     for name, (data, model) in EXAMPLES.items():
@@ -93,15 +111,24 @@ def main() -> int:
     for name, (train, test, model, reference) in EVALSETS.items():
         if args.evalsets is None or not wanted(name):
             continue
-        r = run(name, args.evalsets / train, model, args.evalsets / test)
-        r.update(reference=reference, target_wall_s=180,
-                 vs_reference=None if r["test_accuracy"] is None else round(r["test_accuracy"] - reference, 3))
-        rows.append(r)
-        print(json.dumps(r), flush=True)
-    print("\n| run | wall s | first model s | test acc. | vs README | load before |\n|---|---|---|---|---|---|")
+        for seed in args.seeds or [None]:
+            r = run(name, args.evalsets / train, model, args.evalsets / test,
+                    extra=() if seed is None else ("--seed", str(seed)))
+            r.update(seed=seed, reference=reference, target_wall_s=180,
+                     vs_reference=None if r["test_accuracy"] is None else round(r["test_accuracy"] - reference, 3))
+            rows.append(r)
+            print(json.dumps(r), flush=True)
+    print("\n| run | seed | wall s | first model s | test acc. | vs README | load before |\n|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['name']} | {r['wall_s']} | {r['first_model_s']} | {r['test_accuracy']} | "
+        print(f"| {r['name']} | {r.get('seed', '')} | {r['wall_s']} | {r['first_model_s']} | {r['test_accuracy']} | "
               f"{r.get('vs_reference', '')} | {r['load_before']} |")
+    if args.seeds:
+        print("\n| set | seeds | mean test acc. | sd | README (12-01, seed 0) |\n|---|---|---|---|---|")
+        for name in dict.fromkeys(r["name"] for r in rows if r.get("seed") is not None):
+            accs = [r["test_accuracy"] for r in rows if r["name"] == name and r["test_accuracy"] is not None]
+            if accs:
+                print(f"| {name} | {len(accs)} | {statistics.mean(accs):.4f} | "
+                      f"{statistics.pstdev(accs):.4f} | {EVALSETS[name][3]} |")
     if args.json_out:
         args.json_out.write_text(json.dumps(rows, indent=2))
     return 0 if all(r["ok"] for r in rows) else 1

@@ -254,6 +254,7 @@ def cmd_evaluate(args) -> int:
         result = evaluate_file(clf, args.data, work, text_column=args.text_column, label_column=args.label_column,
                                label_map=used.get("label_map"), merge_similar=bool(used.get("merge_similar_labels")))
     result.pop("misclassified")
+    result["unsure"].pop("curve")      # the chart's points: Evaluate draws them; the line stays readable
     for w in result.get("warnings", []):
         _err(f"Warning: {w}")
     print(json.dumps(result))
@@ -281,7 +282,10 @@ def cmd_check(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from ftapp import unsure
+
     clf = _load_model(args.model)
+    threshold = clf.unsure_below if args.unsure_below is None else args.unsure_below
     failures = 0
     for item in args.inputs:
         if clf.modality == "image" and not os.path.isfile(item):
@@ -294,7 +298,8 @@ def cmd_predict(args) -> int:
             print(json.dumps({"input": item, "error": str(exc)}))
             failures += 1
             continue
-        line = {"input": item, "label": next(iter(top)), "labels": [{"label": k, "score": v} for k, v in top.items()]}
+        line = {"input": item, "label": next(iter(top)), "answer": unsure.answer(top, threshold),
+                "unsure_below": threshold, "labels": [{"label": k, "score": v} for k, v in top.items()]}
         if args.explain:   # text: [word, weight] pairs; pictures: the heatmap PNG's path
             from ftapp.explain import explain
 
@@ -374,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("predict", help="label images or texts with a trained model")
     r.add_argument("--model", required=True)
     r.add_argument("--top-k", type=int, default=3)
+    r.add_argument("--unsure-below", type=float, default=None, metavar="P",
+                   help="answer \"not sure\" when the top probability is under P (default: the threshold chosen on "
+                        "validation and saved with the model; 0 = always answer)")
     r.add_argument("--explain", action="store_true",
                    help="add why: each word's weight for texts, a heatmap PNG for pictures")
     r.add_argument("inputs", nargs="+", help="image paths or texts")

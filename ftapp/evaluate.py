@@ -77,7 +77,12 @@ def intervals(y_true, preds, seed: int = 0) -> dict:
 
 
 def evaluation_report(labels: list[str], y_true: list[int], probs: torch.Tensor,
-                      items: list[str], origins: list[str], max_misclassified: int = 200) -> dict:
+                      items: list[str], origins: list[str], max_misclassified: int = 200,
+                      unsure_below: float = 0.0) -> dict:
+    """The report of a model on labelled examples; `unsure` says how it does when it answers "not
+    sure" under `unsure_below` (ftapp/unsure.py)."""
+    from ftapp import unsure
+
     preds = probs.argmax(-1).tolist()
     conf = probs.max(-1).values.tolist()
     ids = list(range(len(labels)))
@@ -99,6 +104,7 @@ def evaluation_report(labels: list[str], y_true: list[int], probs: torch.Tensor,
         "confusion_matrix": confusion_matrix(y_true, preds, labels=ids).tolist() if y_true else [],
         "misclassified": wrong[:max_misclassified],
         "n_misclassified": len(wrong),
+        "unsure": unsure.summary(conf, np.asarray(preds) == np.asarray(y_true, dtype=int), unsure_below),
     }
 
 
@@ -136,7 +142,8 @@ def evaluate_file(clf, path, workdir, *, text_column=None, label_column=None, pa
                            f"it knows: {', '.join(clf.labels[:20])}.")
     ds = ds.subset(known)
     y = [clf.labels.index(label) for label in ds.labels]
-    out = evaluation_report(clf.labels, y, clf.proba_encoded(clf.preprocess.encode(ds.items)), ds.items, ds.origins)
+    out = evaluation_report(clf.labels, y, clf.proba_encoded(clf.preprocess.encode(ds.items)), ds.items, ds.origins,
+                            unsure_below=clf.unsure_below)
     if unknown:
         out["unknown_classes"] = dict(sorted(unknown.items()))
         out["warnings"] = [f"{sum(unknown.values())} row(s) of {len(unknown)} class(es) the model was not trained "

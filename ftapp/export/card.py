@@ -58,6 +58,11 @@ def usage(kind: str, modality: str, folder: str = "model") -> list[str]:
     return lines
 
 
+# the ONNX snippets' last lines: probabilities, and "not sure" under the threshold chosen on validation
+ANSWER = ["p = np.exp(logits[0] - logits[0].max()); p /= p.sum()",
+          "print(pre[\"labels\"][int(p.argmax())] if p.max() >= pre[\"unsure_below\"] else \"not sure\")"]
+
+
 def onnx_usage(modality: str, folder: str = "onnx") -> list[str]:
     if modality == "text":
         return ["```python", "import json, numpy as np, onnxruntime", "from tokenizers import Tokenizer", "",
@@ -68,14 +73,14 @@ def onnx_usage(modality: str, folder: str = "onnx") -> list[str]:
                 "enc = tokenizer.encode(\"a text to classify\")",
                 "logits = session.run(None, {\"input_ids\": np.array([enc.ids]), "
                 "\"attention_mask\": np.array([enc.attention_mask])})[0]",
-                "print(pre[\"labels\"][int(logits.argmax())])", "```"]
+                *ANSWER, "```"]
     return ["```python", "import json, numpy as np, onnxruntime", "from PIL import Image", "",
             f"pre = json.load(open(\"{folder}/{ONNX_PREPROCESSING}\"))",
             f"session = onnxruntime.InferenceSession(\"{folder}/{ONNX_MODEL}\")",
             "img = Image.open(\"picture.jpg\").convert(\"RGB\").resize((pre[\"size\"], pre[\"size\"]), Image.BILINEAR)",
             "x = (np.asarray(img, dtype=np.float32) / 255 - pre[\"mean\"]) / pre[\"std\"]",
             "logits = session.run(None, {\"pixel_values\": x.transpose(2, 0, 1)[None].astype(np.float32)})[0]",
-            "print(pre[\"labels\"][int(logits.argmax())])", "```"]
+            *ANSWER, "```"]
 
 
 def _data_lines(folder: RunFolder, settings: dict, meta: dict) -> list[str]:
@@ -96,11 +101,23 @@ def _data_lines(folder: RunFolder, settings: dict, meta: dict) -> list[str]:
     return lines + [""]
 
 
+def _unsure(meta: dict, report: dict) -> str:
+    """The "not sure" threshold saved with the model (ftapp_model.json's `unsure_below`) and how to apply it."""
+    t, u = float(meta.get("unsure_below") or 0.0), (report or {}).get("unsure") or {}
+    if not t:
+        return ("On its validation examples, answering every time did better than any confidence threshold "
+                "(`unsure_below` is 0 in ftapp_model.json).")
+    return (f"Treat an answer under **{t:.0%}** confidence as \"not sure\" (`unsure_below` in ftapp_model.json; "
+            f"`top = classify(item)[0]; answer = top[\"label\"] if top[\"score\"] >= {t} else \"not sure\"`): "
+            f"chosen on validation, where answers under it were more often wrong than right; there it answered "
+            f"{u.get('coverage', 0):.0%} of the examples, {(u.get('accuracy') or 0):.0%} of those right.")
+
+
 def _limits(meta: dict, report: dict, test: dict | None) -> list[str]:
     thing = "text" if meta["modality"] == "text" else "picture"
     lines = ["## Intended use and limitations", "",
              f"- It sorts a {thing} into one of the {len(meta['labels'])} classes above, and only those: it gives one "
-             f"of them even to a {thing} that belongs to none, so check its confidence.",
+             f"of them even to a {thing} that belongs to none, so check its confidence. " + _unsure(meta, report),
              f"- It learned from the examples described under Data; {thing}s unlike them ("
              + ("another source, language, style or time" if thing == "text" else "another camera, light, place or time")
              + ") can be sorted worse than the numbers below suggest."]

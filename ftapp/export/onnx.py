@@ -77,7 +77,7 @@ def export_onnx(run_dir: str | Path, out: str | Path) -> Path:
     inputs = tuple(batch[n] for n in names)
     _export_graph(_Logits(clf).eval(), inputs, names, out / ONNX_MODEL)
 
-    pre = {"labels": clf.labels, "modality": clf.modality}
+    pre = {"labels": clf.labels, "modality": clf.modality, "unsure_below": clf.unsure_below}
     if clf.modality == "text":
         clf.preprocess.tokenizer.save_pretrained(out)
         pre.update(max_length=clf.preprocess.max_length, padding="right, with attention_mask")

@@ -36,10 +36,22 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")   # everything it needs is in this 
 
 EXAMPLES = {examples}
 
+# ftapp chose this on validation: under it, the model's answers there were more often wrong than right
+UNSURE_BELOW = {unsure_below}
+
+
+def predict(item):
+    scores = probabilities(item)
+    top = max(scores, key=scores.get)
+    if scores[top] >= UNSURE_BELOW:
+        return scores, f"**Answer: {{top}}** ({{scores[top]:.0%}} sure)"
+    return scores, f"**Answer: not sure** (most likely {{top}}, at {{scores[top]:.0%}}: under {{UNSURE_BELOW:.0%}})"
+
+
 demo = gr.Interface(
     predict,
     {input},
-    gr.Label(num_top_classes=5, label="Prediction"),
+    [gr.Label(num_top_classes=5, label="Prediction"), gr.Markdown(label="Answer")],
     title={title!r},
     description={description!r},
     examples=EXAMPLES,
@@ -56,14 +68,14 @@ LOAD = {
 classify = pipeline("{task}", model=str(HERE / "model"), top_k=None)
 
 
-def predict(item):
+def probabilities(item):
     return {{r["label"]: r["score"] for r in classify(item)}}''',
     "setfit": '''from setfit import SetFitModel
 
 model = SetFitModel.from_pretrained(str(HERE / "model"))
 
 
-def predict(text):
+def probabilities(text):
     probs = model.predict_proba([text])[0]
     return {{label: float(p) for label, p in zip(model.labels, probs)}}''',
 }
@@ -118,7 +130,8 @@ def export_space(run_dir: str | Path, out: str | Path) -> Path:
     kind = "setfit" if meta["kind"] == "sentence" else "pipeline"
     task = "text-classification" if modality == "text" else "image-classification"
     (out / "app.py").write_text(APP.format(title=title, description=description, examples=examples_code,
-                                           input=input_code, load=LOAD[kind].format(task=task)))
+                                           input=input_code, load=LOAD[kind].format(task=task),
+                                           unsure_below=float(meta.get("unsure_below") or 0.0)))
     (out / "requirements.txt").write_text("\n".join(_requirements(meta["kind"], modality)) + "\n")
     card = (out / "model" / "README.md").read_text()
     card = card.split("---", 2)[2] if card.startswith("---") else card   # the model's own front matter goes

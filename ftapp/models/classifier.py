@@ -36,6 +36,7 @@ class Classifier:
         self.layout: Layout = find_layout(model, self.modality)
         self.frozen_blocks = 0
         self.lora = False
+        self.unsure_below = 0.0       # top probability under which the answer is "not sure" (ftapp/unsure.py)
         self._frozen_modules: list[nn.Module] = []
 
     # ---- freezing ------------------------------------------------------------------------
@@ -176,7 +177,7 @@ class Classifier:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"format": 1, "kind": self.kind, "modality": self.modality, "labels": self.labels,
-                "source": self.source}
+                "source": self.source, "unsure_below": self.unsure_below}
         if self.kind == "sentence":
             net = self.model
             net.encoder.save_pretrained(directory, safe_serialization=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ftapp import unsure
 from ftapp.data import Dataset, duplicate_groups
 from ftapp.evaluate import evaluate_file, evaluation_report
 from ftapp.files import MODEL_META, MODEL_TMP, atomic_write_json, read_json
@@ -63,12 +64,13 @@ class Results:
         self.files = run.files
         self._last_save = time.time()
         self._baseline: tuple = (None, None)     # (which training examples, the baseline fitted on them)
+        self.unsure_below = 0.0                  # the kept model's "not sure" threshold, chosen on validation
 
     # ---- the first model ------------------------------------------------------------------------
     def first(self, outcome: Outcome) -> None:
         """The first model is saved and reported at once (seconds after the frozen pass)."""
+        report, evaluated = self._report(outcome)   # first: it chooses the "not sure" threshold saved with the model
         save_model(outcome.clf, self.run.dir)
-        report, evaluated = self._report(outcome)
         metrics = self._metrics(outcome, report, stage="first model")
         if self.enc.test_features is not None:
             probs = softmax(outcome.probe.logits(self.enc.test_features))
@@ -145,7 +147,12 @@ class Results:
 
     def _report(self, outcome: Outcome) -> tuple[dict, Dataset]:
         evaluated = self._evaluated(outcome)
-        report = evaluation_report(self.classes, outcome.y, outcome.probs, evaluated.items, evaluated.origins)
+        # "not sure" below the confidence chosen on these examples: saved with the model, applied to the test numbers
+        confidence, preds = outcome.probs.max(-1)
+        self.unsure_below = outcome.clf.unsure_below = unsure.choose_threshold(
+            confidence.numpy(), preds.numpy() == np.asarray(outcome.y))
+        report = evaluation_report(self.classes, outcome.y, outcome.probs, evaluated.items, evaluated.origins,
+                                   unsure_below=self.unsure_below)
         report.update(validation=outcome.validation, cross_validated=outcome.validation == CROSS_VALIDATION)
         self.files.write(RunFolder.REPORT, report)
         return report, evaluated
@@ -161,13 +168,15 @@ class Results:
                 "train_seconds": round(outcome.train_seconds, 2), "best_epoch": outcome.best_epoch,
                 "epochs_run": outcome.epochs_run, "used_prefix_cache": bool(self.run.info.get("used_cache")),
                 "frozen_layers": outcome.clf.frozen_blocks, "n_blocks": outcome.clf.n_blocks,
-                "status": outcome.status, "world_size": self.world_size}
+                "status": outcome.status, "world_size": self.world_size,
+                "unsure_below": report["unsure"]["threshold"], "unsure_coverage": report["unsure"]["coverage"],
+                "unsure_answered_accuracy": report["unsure"]["accuracy"]}
 
     def _test(self, probs: torch.Tensor, outcome: Outcome | None = None) -> dict:
         """The held-out test slice: the model's numbers (and, at the end, the baselines')."""
         test = self.splits.test
         y = self.enc.test_y
-        report = evaluation_report(self.classes, y, probs, test.items, test.origins)
+        report = evaluation_report(self.classes, y, probs, test.items, test.origins, unsure_below=self.unsure_below)
         if outcome is not None:
             train = self.splits.train if outcome.validation == HOLDOUT else self.splits.train_and_val
             train_x = self.enc.train_x if outcome.validation == HOLDOUT else self.enc.train_x + self.enc.val_x

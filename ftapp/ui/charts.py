@@ -285,3 +285,24 @@ def learning_curve_figure(curve: dict | None) -> go.Figure:
     _layout(fig, title, height=260)
     fig.update_layout(hovermode="closest", showlegend=False, margin=dict(b=45))
     return fig
+
+
+def unsure_figure(unsure: dict | None) -> go.Figure:
+    """Coverage (share answered) and the accuracy of those answers at each "not sure" threshold,
+    with the model's own threshold marked (ftapp/unsure.py)."""
+    title = "Answering less often, but more often right"
+    points = [p for p in (unsure or {}).get("curve") or [] if p["answered"]]
+    if not points:
+        return empty_figure(title, "Drawn when the run ends.", height=260)
+    x = [p["threshold"] for p in points]
+    fig = go.Figure([go.Scatter(x=x, y=[p["coverage"] for p in points], name="answered (not \"not sure\")",
+                                mode="lines+markers", line=dict(color=GREY, width=2)),
+                     go.Scatter(x=x, y=[p["accuracy"] for p in points], name="of those, right", mode="lines+markers",
+                                line=dict(color=BLUE, width=2))])
+    fig.add_vline(x=unsure["threshold"], line=dict(color=ORANGE, dash="dash"),
+                  annotation_text="this model", annotation_position="top right")
+    fig.update_xaxes(title_text="\"not sure\" below this confidence", range=[0, 1], tickformat=".0%")
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.02])
+    _layout(fig, title, height=260)
+    fig.update_layout(margin=dict(b=70))
+    return fig

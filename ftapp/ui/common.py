@@ -88,3 +88,8 @@ def run_picker(shared: Shared, tab: gr.Tab, dropdown: gr.Dropdown) -> None:
 
     tab.select(refresh, inputs=[shared.owner, dropdown, shared.picked], outputs=[dropdown], api_visibility="private",
                show_progress="hidden")
+
+
+def model_threshold(run) -> float:
+    """The "not sure" threshold saved with the run's model (0: always answer)."""
+    return float((run.files.model_meta() or {}).get("unsure_below") or 0.0)

@@ -11,9 +11,10 @@ import gradio as gr
 
 from ftapp.export.public import public_name
 from ftapp.ui import charts
-from ftapp.ui.common import guarded
+from ftapp.ui.common import guarded, model_threshold
 from ftapp.ui.core import AppContext, UserError
-from ftapp.ui.texts import fmt_pct, md_escape
+from ftapp.ui.texts import answer_line, fmt_pct, md_escape
+from ftapp.unsure import UNSURE
 
 DEMO_PATH = "demo"
 GONE = {"revoked": "This demo link was turned off by its owner.",
@@ -30,6 +31,7 @@ class DemoPage:
                 self.image = gr.Image(label="Picture to classify", sources=["upload", "webcam"], type="filepath",
                                       elem_id="demo-try-image", visible=False, height=280)
                 self.submit = gr.Button("Classify", variant="primary", elem_id="demo-try-submit")
+                self.answer = gr.Markdown("", elem_id="demo-try-answer")
                 self.output = gr.Label(label="Prediction", num_top_classes=5, elem_id="demo-try-output")
             with gr.Column(scale=1, min_width=320):
                 self.metrics = gr.Markdown("", elem_id="demo-metrics")
@@ -74,6 +76,11 @@ class DemoPage:
         within = f" (95 % interval {fmt_pct(ci[0])}–{fmt_pct(ci[1])})" if ci else ""
         metrics = (f"**Accuracy {fmt_pct(report.get('accuracy'))}**{within} · macro-F1 {report.get('macro_f1', 0):.3f} "
                    f"on {report.get('n', 0)} {kind}." if report else "")
+        unsure = report.get("unsure") or {}
+        if unsure.get("threshold"):
+            metrics += (f" It answers \"{UNSURE}\" when it is less than {fmt_pct(unsure['threshold'])} sure: on "
+                        f"these examples it then answered {fmt_pct(unsure.get('coverage'))} of them, "
+                        f"{fmt_pct(unsure.get('accuracy'))} of those answers right.")
         examples = report.get("examples") or (run.files.report() or {}).get("examples") or []
         out = {self.title: title, self.body: gr.Row(visible=True), self.metrics: metrics,
                self.confusion: charts.confusion_figure(report.get("labels"), report.get("confusion_matrix"))
@@ -100,20 +107,21 @@ class DemoPage:
 
         run = self._run(token)
         modality = run.files.modality()
-        return predict_run(run.dir, image if modality == "image" else text, top_k=5)
+        probabilities = predict_run(run.dir, image if modality == "image" else text, top_k=5)
+        return {self.output: probabilities, self.answer: answer_line(probabilities, model_threshold(run))}
 
     @guarded()
     def on_text_example(self, token, index, examples):
         if index is None or not examples or index >= len(examples):
             return gr.skip()
-        return {self.text: examples[index], self.output: self.on_predict(token, examples[index], None)}
+        return {self.text: examples[index], **self.on_predict(token, examples[index], None)}
 
     @guarded()
     def on_image_example(self, token, examples, evt: gr.SelectData):
         if evt.index is None or not examples or evt.index >= len(examples):
             return gr.skip()
         path = examples[evt.index]
-        return {self.image: path, self.output: self.on_predict(token, None, path)}
+        return {self.image: path, **self.on_predict(token, None, path)}
 
     @guarded()
     def on_download(self, token):
@@ -128,14 +136,14 @@ class DemoPage:
     def wire(self, demo: gr.Blocks) -> None:
         private = dict(api_visibility="private")
         demo.load(self.on_load, inputs=None, outputs=self.outputs, **private)
-        predict = dict(inputs=[self.token, self.text, self.image], outputs=[self.output], concurrency_limit=4,
+        predict = dict(inputs=[self.token, self.text, self.image], outputs=[self.output, self.answer], concurrency_limit=4,
                        concurrency_id="predict", **private)
         self.submit.click(self.on_predict, **predict)
         self.text.submit(self.on_predict, **predict)
         self.text_examples.click(self.on_text_example, inputs=[self.token, self.text_examples, self.examples],
-                                 outputs=[self.text, self.output], **private)
+                                 outputs=[self.text, self.output, self.answer], **private)
         self.image_examples.select(self.on_image_example, inputs=[self.token, self.examples],
-                                   outputs=[self.image, self.output], **private)
+                                   outputs=[self.image, self.output, self.answer], **private)
         self.download.click(self.on_download, inputs=[self.token], outputs=[self.download_file], concurrency_limit=2,
                             **private)
 

@@ -72,6 +72,26 @@ def per_class_table(report: dict) -> pd.DataFrame:
                           "F1": num(c["f1"]), "support": c["support"]} for c in report.get("per_class") or []])
 
 
+def unsure_note(u: dict | None, where: str) -> str:
+    """What the model's "not sure" threshold does on the examples shown (chosen on validation)."""
+    if not u:
+        return "This run predates the \"not sure\" answer: its model always answers."
+    if not u.get("threshold"):
+        return (f"This model always answers: on validation, every answer it could drop was more often right "
+                f"than wrong. On these {u['n']} {where} examples it is right {fmt_pct(u.get('accuracy_all'))} of the "
+                "time. You can still set a threshold in **5 · Try it**.")
+    if not u.get("answered"):
+        return (f"Under **{fmt_pct(u['threshold'])}** confidence the model answers \"not sure\"; on these {u['n']} "
+                f"{where} examples it was never that sure. Lower it in **5 · Try it**.")
+    would = u.get("unsure_would_be_right")
+    return (f"Under **{fmt_pct(u['threshold'])}** confidence the model answers \"not sure\" (a threshold chosen on "
+            f"validation, where its answers below it were more often wrong than right). On these {u['n']} {where} "
+            f"examples it answers **{fmt_pct(u['coverage'])}** of them and **{fmt_pct(u['accuracy'])}** of those "
+            f"answers are right, against {fmt_pct(u.get('accuracy_all'))} when it always answers"
+            + (f"; the ones it is not sure about would have been right {fmt_pct(would)} of the time." if would is not None
+               else ".") + " Change it in **5 · Try it**; exports carry it.")
+
+
 MAX_MATRIX_CLASSES = 30
 
 
@@ -99,6 +119,10 @@ class EvaluateTab:
             self.curve = gr.Plot(charts.learning_curve_figure(None), show_label=False, elem_id="eval-learning-curve",
                                  scale=1)
             self.curve_note = gr.Markdown("", elem_id="eval-learning-note", elem_classes=["readout"])
+        gr.Markdown("#### When should it say \"not sure\"?")
+        with gr.Row(equal_height=False):
+            self.unsure = gr.Plot(charts.unsure_figure(None), show_label=False, elem_id="eval-unsure", scale=1)
+            self.unsure_note = gr.Markdown("", elem_id="eval-unsure-note", elem_classes=["readout"])
         gr.Markdown("#### Mistakes on validation examples (most confident first)")
         self.mis_gallery = gr.Gallery(label="Misclassified pictures: true → predicted (confidence)", visible=False,
                                       columns=6, height=320, object_fit="contain", elem_id="eval-mistakes-images")
@@ -125,7 +149,7 @@ class EvaluateTab:
     @property
     def outputs(self) -> list:
         return [self.summary, self.per_class, self.confusion, self.pairs, self.curve, self.curve_note,
-                self.mis_gallery, self.mis_table,
+                self.unsure, self.unsure_note, self.mis_gallery, self.mis_table,
                 self.mis_none, self.issues_note, self.issues, self.cleaned, self.share.link, self.share.status,
                 *self.why.outputs]
 
@@ -134,6 +158,7 @@ class EvaluateTab:
                                                                                        visible=True),
                 self.pairs: gr.Dataframe(value=None, visible=False),
                 self.curve: gr.Plot(charts.learning_curve_figure(None)), self.curve_note: "",
+                self.unsure: gr.Plot(charts.unsure_figure(None)), self.unsure_note: "",
                 self.issues_note: "", self.issues: gr.Dataframe(value=None, visible=False), **self.why.hidden(),
                 self.cleaned: gr.DownloadButton(value=None, visible=False),
                 self.mis_gallery: gr.Gallery(value=None, visible=False),
@@ -166,6 +191,8 @@ class EvaluateTab:
                                     "and all of the training data, scored on the same validation examples.*")
         else:
             out[self.curve_note] = "The learning curve is drawn when the run ends."
+        out[self.unsure] = gr.Plot(charts.unsure_figure(report.get("unsure")))
+        out[self.unsure_note] = unsure_note(report.get("unsure"), "held-out test" if test else "validation")
         wrong = report.get("misclassified") or []
         if not wrong:
             out[self.mis_none] = "No mistakes on these examples."

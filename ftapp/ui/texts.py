@@ -322,3 +322,28 @@ def candidate_rows(candidates: list[dict]) -> list[list]:
     return [[c["name"], STATUS_WORDS.get(c.get("status"), c.get("status", "")),
              fmt_pct(c.get("val_accuracy")), "" if c.get("val_loss") is None else f"{c['val_loss']:.3f}",
              c.get("steps", "")] for c in candidates]
+
+
+def answer_line(probabilities: dict[str, float] | None, threshold: float) -> str:
+    """What the model answers, or why it says "not sure" (Try it and the demo page)."""
+    from ftapp.unsure import UNSURE, answer
+
+    if not probabilities:
+        return ""
+    top, p = max(probabilities.items(), key=lambda kv: kv[1])
+    if answer(probabilities, threshold) != UNSURE:
+        return f"**Answer: {md_escape(top)}** ({fmt_pct(p)} sure)."
+    return (f"**Answer: {UNSURE}.** The most likely class, *{md_escape(top)}*, is at {fmt_pct(p)}, under the "
+            f"{fmt_pct(threshold)} this model needs before it answers.")
+
+
+def unsure_info(report: dict | None, threshold: float) -> str:
+    """How the "not sure" threshold was chosen and what it does on the examples it was chosen on."""
+    u = (report or {}).get("unsure") or {}
+    if not threshold:
+        return ("This model always answers: on its validation examples, answering every time was right more "
+                "often than saying \"not sure\" would have helped. Raise this to make it say \"not sure\" instead "
+                "of guessing.")
+    return (f"Chosen on validation: under {fmt_pct(threshold)} the model's answers there were more often wrong "
+            f"than right. At it, it answered {fmt_pct(u.get('coverage'))} of those examples and "
+            f"{fmt_pct(u.get('accuracy'))} of those answers were right. 0 = always answer.")

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ftapp.ui.common import Shared, guarded, run_picker
+from ftapp.ui.common import Shared, guarded, model_threshold, run_picker
 from ftapp.ui.share_box import ShareBox
 from ftapp.ui.why import WhyView, explanation
 from ftapp.ui.core import AppContext
-from ftapp.ui.texts import md_escape
+from ftapp.ui.texts import answer_line, md_escape, unsure_info
 
 
 def predict(ctx: AppContext, owner: str, run_id: str | None, text: str | None, image) -> dict:
@@ -32,7 +32,10 @@ class TryTab:
                                       elem_id="try-image", visible=False, height=280)
                 self.submit = gr.Button("Classify", variant="primary", elem_id="try-submit")
             with gr.Column(scale=1, min_width=320):
+                self.answer = gr.Markdown("", elem_id="try-answer")
                 self.output = gr.Label(label="Prediction (most likely first)", num_top_classes=5, elem_id="try-output")
+                self.unsure = gr.Slider(0, 1, value=0, step=0.01, label="Answer \"not sure\" below this confidence",
+                                        elem_id="try-unsure", info="Pick a run to see how its threshold was chosen.")
                 self.explain = gr.Button("Why?", size="sm", elem_id="try-explain", scale=0, min_width=120)
                 self.why = WhyView("try")
                 self.share = ShareBox(shared, self.run, "try-share", full=False)
@@ -45,12 +48,14 @@ class TryTab:
 
     @property
     def outputs(self) -> list:
-        return [self.info, self.text, self.image, self.output, self.text_examples, self.image_examples,
+        return [self.info, self.text, self.image, self.output, self.answer, self.unsure, self.text_examples,
+                self.image_examples,
                 self.examples_state, self.share.link, self.share.status, *self.why.outputs]
 
     def render(self, owner: str, run_id: str | None) -> dict:
         out = {self.info: "Pick a finished run (train one in step 3 first).", self.text: gr.Textbox(visible=True),
-               self.image: gr.Image(visible=False, value=None), self.output: None,
+               self.image: gr.Image(visible=False, value=None), self.output: None, self.answer: "",
+               self.unsure: gr.Slider(value=0, info="Pick a run to see how its threshold was chosen."),
                self.text_examples: gr.Dataset(samples=[], visible=False),
                self.image_examples: gr.Gallery(value=None, visible=False), self.examples_state: [],
                **self.why.hidden()}
@@ -59,6 +64,8 @@ class TryTab:
         run = self.shared.ctx.model_run(run_id, owner)
         examples = (run.files.report() or {}).get("examples") or []
         labels = (run.files.model_meta() or {}).get("labels") or []
+        threshold = model_threshold(run)
+        out[self.unsure] = gr.Slider(value=threshold, info=unsure_info(run.files.report(), threshold))
         out[self.info] = (f"Model from run {run.id} ({md_escape(run.settings.get('model', ''))}); classes: "
                           + ", ".join(md_escape(x) for x in labels[:30]) + ("…" if len(labels) > 30 else "") + ".")
         if run.files.modality() == "image":
@@ -81,8 +88,9 @@ class TryTab:
         return out
 
     @guarded()
-    def on_predict(self, browser_value, run_id, text, image, request: gr.Request):
-        return predict(self.shared.ctx, self.shared.who(browser_value, request), run_id, text, image)
+    def on_predict(self, browser_value, run_id, text, image, threshold, request: gr.Request):
+        probabilities = predict(self.shared.ctx, self.shared.who(browser_value, request), run_id, text, image)
+        return {self.output: probabilities, self.answer: answer_line(probabilities, threshold or 0.0)}
 
     @guarded()
     def on_explain(self, browser_value, run_id, text, image, request: gr.Request):
@@ -92,32 +100,39 @@ class TryTab:
         return self.why.show(explanation(self.shared.ctx, owner, run_id, item))
 
     @guarded()
-    def on_text_example(self, browser_value, run_id, index, examples, request: gr.Request):
+    def on_threshold(self, probabilities, threshold):
+        """The answer under a new threshold, from the probabilities already shown (no model call)."""
+        return answer_line(probabilities if isinstance(probabilities, dict) else None, threshold or 0.0)
+
+    @guarded()
+    def on_text_example(self, browser_value, run_id, threshold, index, examples, request: gr.Request):
         if index is None or not examples or index >= len(examples):
             return gr.skip()
         text = examples[index]
-        return {self.text: text, self.output: self.on_predict(browser_value, run_id, text, None, request)}
+        return {self.text: text, **self.on_predict(browser_value, run_id, text, None, threshold, request)}
 
     @guarded()
-    def on_image_example(self, browser_value, run_id, examples, evt: gr.SelectData, request: gr.Request):
+    def on_image_example(self, browser_value, run_id, threshold, examples, evt: gr.SelectData, request: gr.Request):
         if evt.index is None or not examples or evt.index >= len(examples):
             return gr.skip()
         path = examples[evt.index]
-        return {self.image: path, self.output: self.on_predict(browser_value, run_id, None, path, request)}
+        return {self.image: path, **self.on_predict(browser_value, run_id, None, path, threshold, request)}
 
     def wire(self, tab: gr.Tab) -> None:
         sh, private = self.shared, dict(api_visibility="private")
         run_picker(sh, tab, self.run)
         self.run.change(self.on_run, inputs=[sh.owner, self.run], outputs=self.outputs + [sh.picked], **private)
-        predict_args = dict(inputs=[sh.owner, self.run, self.text, self.image], outputs=[self.output],
+        answer = [self.output, self.answer]
+        predict_args = dict(inputs=[sh.owner, self.run, self.text, self.image, self.unsure], outputs=answer,
                             concurrency_limit=4, concurrency_id="predict", **private)
         self.submit.click(self.on_predict, **predict_args)
         self.text.submit(self.on_predict, **predict_args)
+        self.unsure.change(self.on_threshold, inputs=[self.output, self.unsure], outputs=[self.answer], **private)
         self.text_examples.click(self.on_text_example,
-                                 inputs=[sh.owner, self.run, self.text_examples, self.examples_state],
-                                 outputs=[self.text, self.output], **private)
-        self.image_examples.select(self.on_image_example, inputs=[sh.owner, self.run, self.examples_state],
-                                   outputs=[self.image, self.output], **private)
+                                 inputs=[sh.owner, self.run, self.unsure, self.text_examples, self.examples_state],
+                                 outputs=[self.text, *answer], **private)
+        self.image_examples.select(self.on_image_example, inputs=[sh.owner, self.run, self.unsure, self.examples_state],
+                                   outputs=[self.image, *answer], **private)
         self.share.wire()
         self.explain.click(self.on_explain, inputs=[sh.owner, self.run, self.text, self.image],
                            outputs=self.why.outputs, concurrency_limit=2, concurrency_id="explain", **private)

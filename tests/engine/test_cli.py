@@ -52,6 +52,9 @@ def test_evaluate_prints_one_json_line(trained):
     assert len(lines) == 1
     result = json.loads(lines[0])
     assert 0 <= result["accuracy"] <= 1 and 0 <= result["macro_f1"] <= 1 and result["n"] == 60
+    meta = json.loads((tmp / "model" / "ftapp_model.json").read_text())
+    assert result["unsure"]["threshold"] == meta["unsure_below"]    # scored at the model's own threshold
+    assert result["unsure"]["answered"] <= result["n"]
 
 
 def test_predict_prints_one_json_line_per_input(trained):
@@ -60,9 +63,22 @@ def test_predict_prints_one_json_line_per_input(trained):
     assert out.returncode == 0, out.stderr
     rows = [json.loads(l) for l in out.stdout.strip().splitlines()]
     assert [r["input"] for r in rows] == ["my invoice was charged twice", "the app crashes"]
+    meta = json.loads((tmp / "model" / "ftapp_model.json").read_text())
     for r in rows:
         assert r["label"] == r["labels"][0]["label"] and r["label"] in ("billing", "bug", "praise")
         assert sum(x["score"] for x in r["labels"]) == pytest.approx(1.0, abs=1e-3)
+        assert r["unsure_below"] == meta["unsure_below"]
+        assert r["answer"] == (r["label"] if r["labels"][0]["score"] >= meta["unsure_below"] else "not sure")
+
+
+@pytest.mark.parametrize("threshold", [0, 0.999])
+def test_predict_answers_not_sure_under_the_threshold_given(trained, threshold):
+    tmp, _, _ = trained
+    out = ftapp("predict", "--model", tmp / "model", "--unsure-below", threshold, "my invoice was charged twice")
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["unsure_below"] == threshold
+    assert r["answer"] == (r["label"] if r["labels"][0]["score"] >= threshold else "not sure")
 
 
 @pytest.mark.parametrize("case", ["single_class", "missing_file", "not_a_model", "unknown_model", "bad_column",

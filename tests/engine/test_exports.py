@@ -55,6 +55,12 @@ def _top(probs: dict) -> str:
     return max(probs, key=probs.get)
 
 
+def _answer(run_dir, item) -> str:
+    """What ftapp answers: the top class, or "not sure" under the threshold saved with the model."""
+    probs = predict_run(run_dir, item)
+    return _top(probs) if probs[_top(probs)] >= RunFolder(run_dir).model_meta()["unsure_below"] else "not sure"
+
+
 @pytest.mark.parametrize("which", ["sentence_run", "hf_text_run"])
 def test_text_model_card_snippets_run_as_written(which, request, tmp_path):
     run = request.getfixturevalue(which)
@@ -65,9 +71,9 @@ def test_text_model_card_snippets_run_as_written(which, request, tmp_path):
     blocks = _python_blocks(card)
     assert blocks, card
     expected = _top(predict_run(run.dir, "a text to classify"))
-    for code in blocks:
+    for code in blocks:   # the pipelines print every class's score; the ONNX snippet its answer
         printed = _run_snippet(code, tmp_path)
-        assert expected in printed, (code, printed)
+        assert expected in printed or printed.strip() == _answer(run.dir, "a text to classify"), (code, printed)
 
 
 @pytest.mark.parametrize("which", ["sentence_run", "hf_text_run"])
@@ -78,9 +84,10 @@ def test_onnx_text_export_agrees_with_the_model_and_its_readme_runs(which, reque
     assert check["ok"] and check["same_top1"] and check["max_probability_difference"] <= 1e-3, check
     assert check["examples"] >= 2
     pre = json.loads((out / "preprocessing.json").read_text())
-    assert pre["labels"] == RunFolder(run.dir).model_meta()["labels"]
+    meta = RunFolder(run.dir).model_meta()
+    assert pre["labels"] == meta["labels"] and pre["unsure_below"] == meta["unsure_below"]
     (code,) = _python_blocks((out / "README.md").read_text())
-    assert _run_snippet(code, out).strip() == _top(predict_run(run.dir, "a text to classify"))
+    assert _run_snippet(code, out).strip() == _answer(run.dir, "a text to classify")
 
 
 def test_exports_of_an_unfinished_run_say_so(tmp_path):
@@ -138,13 +145,17 @@ def _check_space_readme(folder: Path):
     assert "Made with ftapp" in card.text or "ftapp" in card.text
 
 
-def _space_predicts(folder: Path, item, expected: str):
+def _space_predicts(folder: Path, item, run_dir: Path, local_item):
+    """The Space answers as ftapp does: the same top class, and "not sure" under the model's threshold."""
+    probs = predict_run(run_dir, local_item)
+    top, threshold = _top(probs), RunFolder(run_dir).model_meta()["unsure_below"]
     served = _Served(folder)
     try:
-        result = served.client().predict(item, api_name="/predict")
+        label, answer = served.client().predict(item, api_name="/predict")
     finally:
         served.close()
-    assert result["label"] == expected, result
+    assert label["label"] == top, label
+    assert "Answer: " + (top if probs[top] >= threshold else "not sure") in answer, answer
 
 
 def test_text_space_bundle_serves_offline_and_answers_gradio_client(sentence_run, tmp_path):
@@ -156,7 +167,7 @@ def test_text_space_bundle_serves_offline_and_answers_gradio_client(sentence_run
     assert len((folder / "app.py").read_text().splitlines()) < 60      # short and readable
     _check_space_readme(folder)
     example = RunFolder(sentence_run.dir).report()["examples"][0]["item"]
-    _space_predicts(folder, example, _top(predict_run(sentence_run.dir, example)))
+    _space_predicts(folder, example, sentence_run.dir, example)
     with pytest.raises(ExportError, match="not empty"):
         export_space(sentence_run.dir, folder)
 
@@ -215,7 +226,7 @@ def test_image_space_bundle_serves_offline_and_answers_gradio_client(image_run, 
     assert "timm==" in (folder / "requirements.txt").read_text()
     shown = sorted((folder / "examples").iterdir())
     assert shown, "the run's own example pictures travel with the Space"
-    _space_predicts(folder, handle_file(str(shown[0])), _top(predict_run(image_run.dir, str(shown[0]))))
+    _space_predicts(folder, handle_file(str(shown[0])), image_run.dir, str(shown[0]))
 
 
 @pytest.mark.parametrize("source, hub", [("owner/some-model", True), ("/home/me/models/mine", False)])

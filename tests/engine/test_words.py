@@ -118,3 +118,12 @@ def test_result_lines_quote_the_metrics():
     text = "\n".join(words.result_lines(m))
     assert "0.950 (95 % interval 0.800–0.990, n = 19)" in text and "n = 169" in text and "0.780" in text
     assert numbers(text)[:1] == ["0.950"]
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.62])
+def test_result_lines_say_not_sure_only_with_a_threshold(threshold):
+    m = {"val_accuracy": 0.9, "val_accuracy_interval": [0.8, 0.95], "n_val": 100, "val_macro_f1": 0.9,
+         "validation": "x", "unsure_below": threshold, "unsure_coverage": 0.91, "unsure_answered_accuracy": 0.96}
+    text = "\n".join(words.result_lines(m))
+    assert ("not sure" in text) == bool(threshold)
+    assert not threshold or ("under 0.62 confidence" in text and "91%" in text and "0.960" in text)

@@ -18,8 +18,10 @@ os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="ftapp-test-gradio-")
 @contextlib.contextmanager
 def running_app(tmp_path, hosted: bool):
     """build_demo() + launch(prevent_thread_lock=True) with its own runs dir."""
+    pacing = os.path.join(os.path.dirname(__file__), "pacing")   # see pacing/sitecustomize.py
     env = {"FTAPP_MODE": "hosted" if hosted else "local", "FTAPP_RUNS_DIR": str(tmp_path / "runs"),
-           "GRADIO_ANALYTICS_ENABLED": "False"}
+           "GRADIO_ANALYTICS_ENABLED": "False", "FTAPP_TEST_PACE_FILE": str(tmp_path / "pace-training"),
+           "PYTHONPATH": os.pathsep.join(p for p in (pacing, os.environ.get("PYTHONPATH")) if p)}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     demo = None
@@ -27,6 +29,7 @@ def running_app(tmp_path, hosted: bool):
         from ftapp.ui.app import build_demo, launch_kwargs
 
         demo = build_demo()
+        demo.pace_file = tmp_path / "pace-training"   # exists: the app's runs record a step every 0.1 s
         _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **launch_kwargs(demo))
         wait_ready(url)
         yield demo, url

@@ -83,21 +83,14 @@ def train_with(page, model_path: str) -> str:
 
 
 @pytest.fixture
-def paced_training(monkeypatch):
+def paced_training(local_app):
     """The tiny model trains in a blink on a fast machine: pace it (0.1 s a step, recorded by the
-    engine as usual) so the test can watch the curve grow and reload in the middle of the run."""
-    import time
-
-    from ftapp.runs import Run
-
-    record = Run.record
-
-    def paced(self, kind, **data):
-        record(self, kind, **data)
-        if kind == "step":
-            time.sleep(0.1)
-
-    monkeypatch.setattr(Run, "record", paced)
+    engine as usual, in the run's worker process: tests/ui/pacing) so the test can watch the curve
+    grow and reload in the middle of the run."""
+    demo, _ = local_app
+    demo.pace_file.touch()
+    yield
+    demo.pace_file.unlink()
 
 
 def test_whole_flow_in_browser(local_app, page, tiny_text_model, text_csv, tmp_path, paced_training):
@@ -185,6 +178,11 @@ def test_whole_flow_in_browser(local_app, page, tiny_text_model, text_csv, tmp_p
     expect(top).to_have_text(re.compile(r"^\w+$"))
     classes = {"billing", "bug", "praise"} if not readme else None
     assert classes is None or top.inner_text().strip() in classes
+    expect(page.locator("#try-answer")).to_contain_text("Answer:")
+    if not readme:   # "not sure" above any probability the tiny model gives; the answer changes without a call
+        page.locator("#try-unsure input[type='number']").fill("1")
+        page.locator("#try-unsure input[type='number']").press("Enter")
+        expect(page.locator("#try-answer")).to_contain_text("Answer: not sure")
     shot(page, "5-try")
     page.locator("#try-explain").click()               # Why? the words, highlighted
     expect(page.locator("#try-explanation")).to_contain_text("refund")
@@ -218,6 +216,7 @@ def test_whole_flow_in_browser(local_app, page, tiny_text_model, text_csv, tmp_p
     guest.locator("#demo-try-text textarea").fill("I was charged twice on my card, please refund the payment")
     guest.locator("#demo-try-submit").click()
     expect(guest.locator("#demo-try-output h2")).to_have_text(re.compile(r"^\w+$"))
+    expect(guest.locator("#demo-try-answer")).to_contain_text("Answer:")
     assert classes is None or guest.locator("#demo-try-output h2").inner_text().strip() in classes
     for private in ("#data-upload", "#runs-table", "#train-stop", "#export-zip", "#demo-download"):
         expect(guest.locator(private)).not_to_be_visible()      # nothing else of the owner's session

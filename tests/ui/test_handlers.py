@@ -421,3 +421,31 @@ def test_evaluate_lists_the_data_check_and_offers_the_cleaned_data(demo):
     assert "1 likely label error(s)" in out[tab.issues_note] and out[tab.issues].visible is True
     assert out[tab.cleaned].visible is True
     assert (run.dir / RunFolder.CLEANED_DATA).read_text().splitlines()[1] == "x,b,a,t.csv row 3"
+
+
+def test_not_sure_in_evaluate_and_try_it(demo):
+    """Evaluate says what the model's "not sure" threshold does and draws coverage against accuracy;
+    Try it starts its slider at the model's threshold and re-answers when it moves (no model call)."""
+    from ftapp.runs import RunFolder
+    from ftapp.unsure import summary
+
+    evaluate, try_it, ctx = demo.tabs["evaluate"], demo.tabs["try"], demo.ftapp
+    run = ctx.store.create({"model": "m"}, owner="u-" + "9" * 32)
+    unsure = summary([0.9, 0.8, 0.7, 0.6, 0.5], [1, 1, 0, 0, 1], 0.75)
+    run.files.write(RunFolder.REPORT, {"n": 5, "accuracy": 0.6, "macro_f1": 0.6, "balanced_accuracy": 0.6,
+                                       "labels": ["a", "b"], "confusion_matrix": [[2, 1], [1, 1]],
+                                       "per_class": [], "misclassified": [], "unsure": unsure})
+    run.files.write(RunFolder.MODEL_META, {"labels": ["a", "b"], "modality": "text", "unsure_below": 0.75})
+    run.record("status", status="finished", has_model=True)
+
+    note = evaluate.render(run.owner, run.id)[evaluate.unsure_note]
+    assert "**75.0 %**" in note and "**40.0 %**" in note and "**100.0 %**" in note and "60.0 %" in note
+    assert charts.unsure_figure(unsure).layout.shapes[0].x0 == 0.75
+    from ftapp.ui.evaluate_tab import unsure_note
+    assert "always answers" in unsure_note(summary([0.9, 0.8], [1, 1], 0.0), "validation")
+
+    slider = try_it.render(run.owner, run.id)[try_it.unsure]
+    assert slider.value == 0.75 and "40.0 %" in slider.info
+    assert try_it.on_threshold({"a": 0.6, "b": 0.4}, 0.75).startswith("**Answer: not sure.**")
+    assert try_it.on_threshold({"a": 0.6, "b": 0.4}, 0.5).startswith("**Answer: a**")
+    assert try_it.on_threshold(None, 0.5) == ""
