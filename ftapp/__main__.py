@@ -1,3 +1,3 @@
-from ftapp.cli import main
-import sys
-sys.exit(main())
+from ftapp.cli import run
+
+run()

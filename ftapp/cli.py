@@ -6,6 +6,7 @@ traceback is only shown with FTAPP_DEBUG=1.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -435,5 +436,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE if known else EXIT_FAILED
 
 
+def run(argv: list[str] | None = None) -> None:
+    """The `ftapp` command and `python -m ftapp(.cli)`: main(), then the process ends — without the
+    garbage collector walking every object torch and transformers made on the way out (1.3 s of a
+    12 s run, measured; gc.freeze takes them out of its sight, the rest of a normal exit happens)."""
+    code = main(argv)
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -62,7 +62,7 @@ class Spare:
             self.proc.stdin.close()     # it exits on its own
 
 
-def _spare_main() -> int:
+def _spare_main() -> int | None:
     """`python -m ftapp.worker`: a Spare's side."""
     import ftapp.cli as cli
     import ftapp.train.job  # noqa: F401 — what every run imports, before it is asked for
@@ -77,7 +77,7 @@ def _spare_main() -> int:
     out = os.open(order["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(out, 1)
     os.dup2(out, 2)
-    return cli.main(order["argv"])
+    cli.run(order["argv"])              # the run; it ends this process with the run's exit code
 
 
 def launcher(n_processes: int) -> list[str]:
