@@ -31,7 +31,8 @@ def choose_threshold(confidence, correct) -> float:
     best = max(ends, key=lambda i: (net[i], i))   # ties: the later end, i.e. the lower threshold
     if best == len(c) - 1:
         return 0.0
-    return round(float((c[best] + c[best + 1]) / 2), 4)   # halfway to the first example left unanswered
+    # halfway to the first example left unanswered (not rounded: a rounded value could pass the answered one)
+    return float((c[best] + c[best + 1]) / 2)
 
 
 def summary(confidence, correct, threshold: float) -> dict:
@@ -42,7 +43,7 @@ def summary(confidence, correct, threshold: float) -> dict:
     def at(t: float) -> dict:
         answered = conf >= t
         n = int(answered.sum())
-        return {"threshold": round(float(t), 4), "coverage": round(float(answered.mean()), 4) if len(conf) else 0.0,
+        return {"threshold": float(t), "coverage": round(float(answered.mean()), 4) if len(conf) else 0.0,
                 "answered": n, "accuracy": round(float(right[answered].mean()), 4) if n else None}
 
     out = at(threshold)

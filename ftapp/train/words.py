@@ -169,7 +169,7 @@ def result_lines(m: dict) -> list[str]:
     if m.get("baseline_name"):
         base = f"Best baseline ({m['baseline_name']}) on the same examples: {m['baseline_val_accuracy']:.3f}."
         lines.append(base + (f" {m['baseline_note']}" if m.get("baseline_note") else ""))
-    if m.get("unsure_below"):
+    if m.get("unsure_below") and m.get("unsure_answered_accuracy") is not None:
         lines.append(f"It answers \"not sure\" under {m['unsure_below']:.2f} confidence (chosen on validation: "
                      f"answers below it were more often wrong than right); there it answered "
                      f"{m['unsure_coverage']:.0%} of the examples, {m['unsure_answered_accuracy']:.3f} of them right.")

@@ -340,6 +340,9 @@ def answer_line(probabilities: dict[str, float] | None, threshold: float) -> str
 def unsure_info(report: dict | None, threshold: float) -> str:
     """How the "not sure" threshold was chosen and what it does on the examples it was chosen on."""
     u = (report or {}).get("unsure") or {}
+    if not u:
+        return ("This run's model predates the \"not sure\" answer, so it always answers. Raise this to make it "
+                "say \"not sure\" instead of guessing.")
     if not threshold:
         return ("This model always answers: on its validation examples, answering every time was right more "
                 "often than saying \"not sure\" would have helped. Raise this to make it say \"not sure\" instead "

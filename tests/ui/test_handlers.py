@@ -449,3 +449,5 @@ def test_not_sure_in_evaluate_and_try_it(demo):
     assert try_it.on_threshold({"a": 0.6, "b": 0.4}, 0.75).startswith("**Answer: not sure.**")
     assert try_it.on_threshold({"a": 0.6, "b": 0.4}, 0.5).startswith("**Answer: a**")
     assert try_it.on_threshold(None, 0.5) == ""
+    from ftapp.ui.texts import unsure_info
+    assert "predates" in unsure_info({}, 0.0) and "always answers" in unsure_info({"unsure": unsure}, 0.0)

@@ -1,0 +1,46 @@
+"""The data report says when a label column asks for several labels or a number (not trained yet)."""
+from __future__ import annotations
+
+import pytest
+
+from ftapp.data import load_dataset
+from ftapp.data.task import guess_task
+
+
+@pytest.mark.parametrize("counts, kind", [
+    ({"billing": 10, "bug": 10}, "single"),
+    ({"a;b": 10, "a": 50, "b": 40}, "multi"),                          # 10 % hold two labels
+    ({"a|b": 10, "a": 50, "b": 40}, "multi"),
+    ({"a;b": 2, "a": 50, "b": 48}, "single"),                          # 2 %: stray separators, not a task
+    ({"Smith, John": 3, "Doe, Jane": 3}, "single"),                    # commas inside names: no label repeats
+    ({str(x / 10): 1 for x in range(40)}, "number"),                   # fractions: measurements
+    ({str(x): 1 for x in range(40)}, "number"),                        # many whole numbers, each once
+    ({str(x): 5 for x in range(40)}, "single"),                        # numbered classes, each with examples
+    ({"1": 20, "2": 20, "3": 20, "4": 20, "5": 20}, "single"),         # a 1-5 rating: classes by default
+    ({"inf": 3, "nan": 3}, "single"),
+])
+def test_guess_task(counts, kind):
+    assert guess_task(counts).kind == kind
+
+
+def _csv(path, rows):
+    path.write_text("text,labels\n" + "".join(f'"{t}",{label}\n' for t, label in rows))
+    return path
+
+
+def test_several_labels_per_row_are_reported_before_training(tmp_path):
+    tags = ["network", "security", "text", "image"]
+    rows = [(f"a program description number {i}", tags[i % 4] + (f";{tags[(i + 1) % 4]}" if i % 3 == 0 else ""))
+            for i in range(120)]
+    ds, report = load_dataset(_csv(tmp_path / "tags.csv", rows), workdir=tmp_path / "w")
+    assert report.ok and report.details["task"] == "multi"        # it still trains, one class per combination
+    (warning,) = [w for w in report.warnings if "several labels per example" in w.message]
+    assert "separated by ';'" in warning.message and "4 labels in 8 combinations" in warning.message
+
+
+def test_a_number_to_predict_is_reported_with_its_range(tmp_path):
+    rows = [(f"a part that wore down after {i} hours of use", f"{0.1 * i + 0.05:.2f}") for i in range(60)]
+    _, report = load_dataset(_csv(tmp_path / "wear.csv", rows), workdir=tmp_path / "w", label_column="labels")
+    assert report.details["task"] == "number"
+    messages = " ".join(p.message for p in report.problems)
+    assert "numbers to predict" in messages and "from 0.05 to 5.95" in messages
