@@ -36,13 +36,15 @@ def _seeded(seed: int = 0):
         yield
 
 
-def make_tiny_text_model(folder: Path, family: str = "bert") -> Path:
-    """A 2-layer encoder with the MiniLM tokenizer, saved like a Hub model folder."""
+def make_tiny_text_model(folder: Path, family: str = "bert", initializer_range: float = 0.02) -> Path:
+    """A 2-layer encoder with the MiniLM tokenizer, saved like a Hub model folder. At the usual
+    initializer range (0.02) its 32-wide features barely differ between texts, so fine-tuning it is
+    touchy; 0.2 gives a model that learns the generated tickets steadily."""
     from transformers import (AutoModelForSequenceClassification, BertConfig, DebertaV2Config, DistilBertConfig,
                               ModernBertConfig, RobertaConfig, XLMRobertaConfig)
 
     tok = _minilm_tokenizer()
-    common = dict(vocab_size=tok.vocab_size, num_labels=2)
+    common = dict(vocab_size=tok.vocab_size, num_labels=2, initializer_range=initializer_range)
     small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, pad_token_id=0)
     ids = dict(bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id, cls_token_id=tok.cls_token_id,
                sep_token_id=tok.sep_token_id)
@@ -108,6 +110,13 @@ def make_tiny_image_model(folder: Path, family: str = "vit") -> Path:
 @pytest.fixture(scope="session")
 def tiny_text_model(tmp_path_factory) -> str:
     return str(make_tiny_text_model(tmp_path_factory.mktemp("tiny-bert")))
+
+
+@pytest.fixture(scope="session")
+def tiny_learner_model(tmp_path_factory) -> str:
+    """A tiny model that learns the generated tickets steadily (see make_tiny_text_model): for tests
+    whose point needs fine-tuning to get somewhere, not to hover at chance where one step flips it."""
+    return str(make_tiny_text_model(tmp_path_factory.mktemp("tiny-learner"), initializer_range=0.2))
 
 
 @pytest.fixture(scope="session")

@@ -35,17 +35,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_torchrun_two_processes_train_one_run_like_one_process(tmp_path, tiny_text_model, text_csv_big):
+def test_torchrun_two_processes_train_one_run_like_one_process(tmp_path, tiny_learner_model, text_csv_big):
+    """Both must learn for the comparison to mean anything: the steady tiny model (conftest)."""
+    learner = tiny_learner_model
     one, two = tmp_path / "one", tmp_path / "two"
-    subprocess.run([sys.executable, *_train_args(text_csv_big, tiny_text_model, one)], env=ENV, check=True,
+    subprocess.run([sys.executable, *_train_args(text_csv_big, learner, one)], env=ENV, check=True,
                    capture_output=True, timeout=600)
     proc = subprocess.run([*TORCHRUN, "--standalone", "--nproc_per_node", "2",
-                           *_train_args(text_csv_big, tiny_text_model, two)], env=ENV, capture_output=True,
+                           *_train_args(text_csv_big, learner, two)], env=ENV, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     m1, m2 = _metrics(one), _metrics(two)
     assert m1["world_size"] == 1 and m2["world_size"] == 2
-    assert abs(m2["test_accuracy"] - m1["test_accuracy"]) <= 0.02
+    assert m1["test_accuracy"] >= 0.8 and m2["test_accuracy"] >= 0.8
+    # other batches, other reductions: the same within two of the 42 test tickets
+    assert abs(m2["test_accuracy"] - m1["test_accuracy"]) * m1["n_test"] <= 2 + 1e-9
     assert m2["n_val"] == m1["n_val"] and m2["n_test"] == m1["n_test"]     # every example scored exactly once
     assert (two / "model.safetensors").is_file() and not list(two.glob(".*tmp*"))
     assert proc.stderr.count("Test accuracy") == 1                         # rank 0 alone speaks and writes

@@ -322,7 +322,7 @@ def test_runs_queue_and_only_the_owner_can_stop(tmp_path, tiny_text_model, text_
     assert runner.wait(first, timeout=60) and first.status == "stopped"
 
 
-def test_best_checkpoint_is_saved_during_training(tmp_path, tiny_text_model, text_csv_big, monkeypatch):
+def test_best_checkpoint_is_saved_during_training(tmp_path, tiny_learner_model, text_csv_big, monkeypatch):
     """The first model is on disk seconds after the start; a better checkpoint (fine-tuning ahead of
     the first model cross-fitted) replaces it while training goes on, whole (prefix included) even
     though training ran on cached states."""
@@ -337,7 +337,7 @@ def test_best_checkpoint_is_saved_during_training(tmp_path, tiny_text_model, tex
         seen.append(load_trained(self.run.dir).predict(["refund"]) and self.run.status == "running")
 
     monkeypatch.setattr(results.Results, "checkpoint_model", save_and_look)
-    run = _train(tmp_path, model=tiny_text_model, data=str(text_csv_big), lr=1e-3, frozen_layers=1,
+    run = _train(tmp_path, model=tiny_learner_model, data=str(text_csv_big), lr=1e-3, frozen_layers=1,
                  method="lora", auto=False, min_steps=200, patience=0)
     assert run.status == "finished" and seen and all(seen)
     assert load_trained(run.dir).predict(["refund"])
