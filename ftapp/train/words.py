@@ -50,7 +50,7 @@ def beat(ft: dict, probe: dict) -> str:
         return "beat"
     if ft["accuracy"] < probe["accuracy"] - 1e-9:
         return "did worse than"
-    return "matched the accuracy of" + (" (with a lower loss)" if ft["loss"] < probe["loss"] else "")
+    return "matched the accuracy of"   # compared() then quotes both log losses
 
 
 def holdout_message(kept_fine_tuned: bool, why: str | None, recipe: str | None, best_epoch, auto: bool,
