@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from ftapp.runs import Candidate
 from ftapp.train.config import SELECTS
-from ftapp.train.loop import Why
+from ftapp.train.loop import LEARNED_LOSS, Why
 
 FIRST = f"the first model ({Candidate.FIRST_MODEL})"
 WHY = {Why.FINISHED: "trained to the planned end", Why.EARLY: "stopped early: validation had stopped improving",
        Why.ANNEALED: "stopped early: validation had stopped improving, so the learning rate was brought down to zero "
                      "over a short last stretch",
+       Why.LEARNED: f"stopped early: the training examples were learned (training loss under {LEARNED_LOSS:g}) and validation "
+                    "had stopped improving",
        Why.TIME: "stopped at the time budget", Why.STOPPED: "stopped by request",
        Why.DIVERGED: "stopped: the loss became infinite (learning rate too high)"}
 DIVERGED = ("Fine-tuning stopped: the training loss became infinite or not-a-number, which usually means the "

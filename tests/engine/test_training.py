@@ -12,6 +12,8 @@ from ftapp.models import BUNDLED_TEXT, load_trained
 from ftapp.runs import RunFolder, RunStore, new_run, read_run
 from ftapp.train.config import TrainConfig
 from ftapp.train.job import execute
+from ftapp.train.loop import LEARNED_LOSS, LEARNED_PATIENCE
+from ftapp.train.selection import progressed
 
 FAST = dict(min_steps=20, auto=False)     # tiny models learn the tiny sets in a few steps
 
@@ -134,6 +136,19 @@ def test_early_stopping_keeps_the_best_check(tmp_path, tiny_text_model, text_csv
     assert len(run.epochs) < 30 and "stopped early" in run.message
     best = max(run.epochs, key=lambda e: (e["val_accuracy"], -e["val_loss"]))
     assert run.best["epoch"] == best["epoch"] == _metrics(run)["best_epoch"]     # whichever model is kept
+
+
+def test_learned_training_examples_end_the_run_after_two_flat_checks(tmp_path, tiny_learner_model, text_csv_big):
+    # Patience 4, but once the training loss is under LEARNED_LOSS two checks without progress end it
+    run = _train(tmp_path, model=tiny_learner_model, data=str(text_csv_big), epochs=60, min_steps=5000, lr=3e-3,
+                 frozen_layers=0, warmup_ratio=0.0, auto=False, patience=4)
+    assert run.status == "finished" and len(run.epochs) < 60
+    assert "the training examples were learned" in run.message
+    assert run.epochs[-1]["train_loss"] < LEARNED_LOSS
+    reference, flat = None, 0
+    for e in run.epochs:
+        reference, flat = (e, 0) if progressed(e, reference) else (reference, flat + 1)
+    assert LEARNED_PATIENCE <= flat < 4     # ended before the patience ran out
 
 
 def test_auto_searches_only_with_enough_validation_examples(tmp_path, tiny_text_model, text_csv_big):
