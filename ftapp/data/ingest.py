@@ -23,7 +23,7 @@ from .archive import ARCHIVE_EXTENSIONS, is_junk, note_junk, safe_extract
 from .hub import (hub_display_name, is_hub_source, is_saved_dataset, read_hub_dataset, read_parquet,
                   read_saved_dataset)
 from .labels import label_key
-from .task import guess_task, task_warning
+from .task import describe as describe_task, guess_task, task_warning
 from .images import IMAGE_EXTENSIONS, check_image, is_image_name, unsupported_reason
 from .report import DataReport, Dataset, Limits, display_name, human_size
 from .text import (OLD_EXCEL, LABEL_NAMES, PATH_NAMES, TABLE_EXTENSIONS, Table, choose_text_columns, complete_rows,
@@ -581,6 +581,8 @@ def check_classes(report: DataReport, counts: dict[str, int]) -> None:
         return
     guess = guess_task(counts)
     report.details["task"] = guess.kind
+    if (detail := describe_task(guess, counts)) is not None:
+        report.details["task_detail"] = detail
     if why := task_warning(guess):
         report.warn("the label column", why)
     variants = [sorted(v) for v in _groups_by_key(counts).values() if len(v) > 1]

@@ -12,6 +12,8 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
+from .task import summary_lines as task_summary_lines
+
 ERROR = "error"  # blocks training
 WARNING = "warning"  # training can go on, but the user should look
 SKIPPED = "skipped"  # one item (file / row) was left out
@@ -152,6 +154,8 @@ class DataReport:
                 lines.append("  largest: " + ", ".join(f"{c} ({n})" for c, n in ranked[:3])
                              + "; smallest: " + ", ".join(f"{c} ({n})" for c, n in ranked[-3:])
                              + " — every count is in data_report.json")
+        if self.details.get("task_detail"):
+            lines += task_summary_lines(self.details["task_detail"])
         if self.dropped:
             lines.append("Rows left out: " + ", ".join(f"{n} ({why})" for why, n in self.dropped.items()))
         for title, probs in (("Skipped", self.skipped), ("Warnings", self.warnings), ("Errors", self.errors)):

@@ -1,10 +1,13 @@
-"""What kind of answer a label column asks for, guessed from its values.
+"""What kind of answer a label column asks for, guessed from its values, and the data report in
+that task's words.
 
 ftapp trains one label per example. A column of ";"-separated labels ("billing;bug") or of
 measured numbers ("3.75") asks for something else — several labels per example, or a number —
 and trained as classes it would make every combination, or every value, a class of its own. The
 data report says so before training (`check_classes` calls `guess_task`), in words that name what
-to do today; training several labels and numbers is not built yet.
+to do today; training several labels and numbers is not built yet. `describe` gives the report
+what matters for that task: each label's frequency and which labels come together, or a number's
+range, quartiles, histogram and outliers.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ REPEATS = 3                    # ... and so do whole numbers with this many rows
 class TaskGuess:
     kind: str                  # "single" | "multi" | "number"
     detail: str = ""           # the evidence, in words, for the data report
+    separator: str = ""        # "multi": what separates the labels
 
 
 def _number(text: str) -> float | None:
@@ -49,7 +53,7 @@ def guess_task(counts: dict[str, int]) -> TaskGuess:
         if share >= MIN_SHARE and "" not in parts and len(parts) < len(counts):
             example = max(joined, key=joined.get)
             return TaskGuess("multi", f"{share:.0%} of the rows hold several labels separated by '{sep}' (e.g. "
-                                      f"'{example}'): {len(parts)} labels in {len(counts)} combinations")
+                                      f"'{example}'): {len(parts)} labels in {len(counts)} combinations", sep)
     return TaskGuess("single")
 
 
@@ -64,3 +68,79 @@ def task_warning(guess: TaskGuess) -> str | None:
                 "not supported yet), so each value would become a class of its own. To train now, put the values "
                 "into a few named ranges (e.g. low / medium / high) in the label column.")
     return None
+
+
+# ---- the report in the task's words ----------------------------------------------------------------
+TOP = 5             # the most frequent labels / pairs named in the summary
+FENCE = 1.5         # Tukey's fences: an outlier lies this many middle halves beyond the quartiles
+
+
+def describe(guess: TaskGuess, counts: dict[str, int]) -> dict | None:
+    """What the data report shows for a column that asks for several labels or a number, in that
+    task's words (None for one label per row: the class counts already say it)."""
+    if guess.kind == "multi":
+        return describe_labels(counts, guess.separator)
+    if guess.kind == "number":
+        return describe_numbers([v for label, n in counts.items() for v in [_number(label)] * n])
+    return None
+
+
+def describe_labels(counts: dict[str, int], sep: str) -> dict:
+    """Each label's frequency, how many labels a row has, and which labels come together most often."""
+    from collections import Counter
+    from itertools import combinations
+
+    per_label, pairs, sizes = Counter(), Counter(), Counter()
+    for combination, n in counts.items():
+        labels = sorted({p.strip() for p in combination.split(sep) if p.strip()})
+        sizes[len(labels)] += n
+        for label in labels:
+            per_label[label] += n
+        for pair in combinations(labels, 2):
+            pairs[pair] += n
+    rows = sum(sizes.values())
+    return {"kind": "multi", "separator": sep, "rows": rows, "labels": dict(per_label.most_common()),
+            "labels_per_row": round(sum(k * n for k, n in sizes.items()) / rows, 3),
+            "several_share": round(sum(n for k, n in sizes.items() if k > 1) / rows, 4),
+            "pairs": [{"labels": list(pair), "rows": n} for pair, n in pairs.most_common(TOP)]}
+
+
+def describe_numbers(values: list[float]) -> dict:
+    """Range, quartiles, a 10-bin histogram and the outliers beyond Tukey's fences."""
+    import numpy as np
+
+    x = np.asarray(values, dtype=float)
+    q1, median, q3 = (float(v) for v in np.percentile(x, [25, 50, 75]))
+    low, high = q1 - FENCE * (q3 - q1), q3 + FENCE * (q3 - q1)
+    outliers = sorted(float(v) for v in x[(x < low) | (x > high)])
+    counts, edges = np.histogram(x, bins=10)
+    return {"kind": "number", "rows": int(len(x)), "min": float(x.min()), "max": float(x.max()), "median": median,
+            "quartiles": [q1, q3], "outliers": outliers, "fences": [low, high],
+            "histogram": {"counts": counts.tolist(), "edges": [float(e) for e in edges]}}
+
+
+def summary_lines(d: dict) -> list[str]:
+    """The report's lines for `describe`'s result."""
+    if d["kind"] == "multi":
+        top = ", ".join(f"{label} ({n})" for label, n in list(d["labels"].items())[:TOP])
+        lines = [f"Several labels per row (separated by '{d['separator']}'): {len(d['labels'])} labels, "
+                 f"{d['labels_per_row']:.2f} per row on average, {d['several_share']:.0%} of rows with two or more.",
+                 f"  most frequent: {top}"]
+        if d["pairs"]:
+            lines.append("  most often together: " + ", ".join(f"{' + '.join(p['labels'])} ({p['rows']})"
+                                                               for p in d["pairs"]))
+        return lines
+    q1, q3 = d["quartiles"]
+    lines = [f"Numbers from {d['min']:g} to {d['max']:g} ({d['rows']} rows): median {d['median']:g}, "
+             f"middle half {q1:g}–{q3:g}."]
+    if d["outliers"]:
+        shown = _outlier_list(d["outliers"])
+        lines.append(f"  {len(d['outliers'])} outlier(s) outside {d['fences'][0]:g} to {d['fences'][1]:g} (further "
+                     f"from the middle half than 1.5 times its width): {shown}. Check they are not typos.")
+    return lines
+
+
+def _outlier_list(values: list[float], each_end: int = 3) -> str:
+    if len(values) <= 2 * each_end:
+        return ", ".join(f"{v:g}" for v in values)
+    return ", ".join(f"{v:g}" for v in values[:each_end]) + ", …, " + ", ".join(f"{v:g}" for v in values[-each_end:])

@@ -6,6 +6,7 @@ import math
 import re
 import time
 
+from ftapp.data.task import summary_lines as task_summary_lines
 from ftapp.runs import TERMINAL, Candidate, Status
 from ftapp.train.config import METHODS
 
@@ -282,6 +283,10 @@ def data_report_markdown(report: dict, name: str) -> str:
         cols.append(f"classes from column **{md_escape(report['label_column'])}**")
     if cols:
         lines.append("Using " + ", ".join(cols) + ".")
+    detail = (report.get("details") or {}).get("task_detail")
+    if detail:   # several labels per row, or numbers: what the column holds, in that task's words
+        first, *rest = task_summary_lines(detail)
+        lines.append(md_escape(first) + "".join(f"\n- {md_escape(line.strip())}" for line in rest))
     dropped = report.get("dropped") or {}
     if dropped:
         lines.append("Left out: " + ", ".join(f"{n} ({md_escape(why)})" for why, n in dropped.items()) + ".")

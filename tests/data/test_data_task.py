@@ -44,3 +44,33 @@ def test_a_number_to_predict_is_reported_with_its_range(tmp_path):
     assert report.details["task"] == "number"
     messages = " ".join(p.message for p in report.problems)
     assert "numbers to predict" in messages and "from 0.05 to 5.95" in messages
+
+
+def test_several_labels_are_described_by_label_frequency_and_pairs(tmp_path):
+    rows = [(f"row {i}", "a;b") for i in range(12)] + [(f"row a{i}", "a") for i in range(30)] \
+        + [(f"row c{i}", "c|x") for i in range(2)] + [(f"row bc{i}", "b;c") for i in range(6)] \
+        + [(f"row c{i}", "c") for i in range(20)]
+    _, report = load_dataset(_csv(tmp_path / "tags.csv", rows), workdir=tmp_path / "w")
+    d = report.details["task_detail"]
+    assert d["labels"] == {"a": 42, "b": 18, "c": 26, "c|x": 2} and d["rows"] == 70
+    assert d["pairs"][0] == {"labels": ["a", "b"], "rows": 12} and d["several_share"] == round(18 / 70, 4)
+    summary = report.summary()
+    assert "4 labels, 1.26 per row on average, 26% of rows with two or more" in summary
+    assert "most often together: a + b (12), b + c (6)" in summary
+
+
+def test_a_number_column_is_described_by_range_quartiles_and_outliers(tmp_path):
+    rows = [(f"a part after {i} hours", f"{1 + i * 0.1:.1f}") for i in range(40)] + [("a typo", "250.5")]
+    _, report = load_dataset(_csv(tmp_path / "wear.csv", rows), workdir=tmp_path / "w", label_column="labels")
+    d = report.details["task_detail"]
+    assert (d["min"], d["max"], d["rows"]) == (1.0, 250.5, 41) and d["outliers"] == [250.5]
+    assert sum(d["histogram"]["counts"]) == 41 and len(d["histogram"]["edges"]) == 11
+    summary = report.summary()
+    assert "Numbers from 1 to 250.5 (41 rows): median 3" in summary
+    assert "1 outlier(s) outside" in summary and ": 250.5. Check they are not typos." in summary
+
+
+def test_one_label_per_row_has_no_task_description(tmp_path):
+    _, report = load_dataset(_csv(tmp_path / "t.csv", [(f"t {i}", "ab"[i % 2]) for i in range(20)]),
+                             workdir=tmp_path / "w")
+    assert "task_detail" not in report.details

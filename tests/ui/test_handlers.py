@@ -97,6 +97,17 @@ def test_data_report_markdown_blocks_on_errors():
     assert "Cannot train" in text and "no label column" in text
 
 
+def test_data_report_markdown_describes_several_labels_in_their_words():
+    from ftapp.data.task import describe_labels
+
+    detail = describe_labels({"billing;bug": 4, "billing": 10, "bug": 6}, ";")
+    report = {"ok": True, "modality": "text", "class_counts": {"billing;bug": 4, "billing": 10, "bug": 6},
+              "problems": [], "details": {"task": "multi", "task_detail": detail}}
+    text = data_report_markdown(report, "t.csv").replace("\\", "")   # as rendered: markdown escapes undone
+    assert "Several labels per row (separated by ';'): 2 labels, 1.20 per row on average" in text
+    assert "\n- most frequent: billing (14), bug (10)" in text and "\n- most often together: billing + bug (4)" in text
+
+
 # ---- charts ---------------------------------------------------------------------------------------
 
 def test_loss_and_validation_figures_from_snapshot():
