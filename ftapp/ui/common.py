@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import gradio as gr
 
 from ftapp.errors import UserFacingError
+from ftapp.server_load import serving
 from ftapp.ui.core import AppContext
 from ftapp.ui.texts import run_label
 
@@ -30,7 +31,8 @@ def guarded(*, api: bool = False, on_error=None):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
-                return fn(*args, **kwargs)
+                with serving():   # training processes wait while the server answers several at once
+                    return fn(*args, **kwargs)
             except gr.Error:
                 raise
             except Exception as exc:  # noqa: BLE001
