@@ -23,6 +23,8 @@ CV_FOLDS = 3             # the cross-validation's parts (fewer when a class is s
 MAX_EPOCHS = 300         # the epoch cap when the user sets none (only tiny sets get near it)
 MIN_EPOCHS = 3           # even a large set is seen a few times
 EVALUATIONS = 75         # at most about this many validations a planned run makes (every epoch below that)
+LEARNED_LOSS = 0.01      # a mean training loss under this: the training examples are learned (~99 % on their
+LEARNED_PATIENCE = 2     # own classes), and this many checks without progress end the run (loop.Fitter._learned)
 EVAL_BATCH = 64          # examples per forward pass when nothing trains (validation, features, scoring)
 LORA_LR_FACTOR = 3       # LoRA's adapters start at zero and want a higher rate than whole blocks (measured:
                          # MiniLM on debian6, rates 1e-4 / 3e-4 / 1e-3 → 0.865 / 0.886 / 0.861 test accuracy)
@@ -159,8 +161,9 @@ class TrainConfig:
     patience: int = setting(4, int, "Early-stopping patience (0 = off)", minimum=0, maximum=20, step=1,
                             advanced=True,
                             help="Stop when validation has not improved in a way that matters (more examples "
-                                 "right, or a clearly lower loss) for this many checks; the best checkpoint is "
-                                 "kept.")
+                                 "right, or a clearly lower loss) for this many checks — or for "
+                                 f"{LEARNED_PATIENCE}, once the training examples are learned (training loss under "
+                                 f"{LEARNED_LOSS:g}); the best checkpoint is kept.")
     class_weights: str = setting(CLASS_WEIGHTS.auto, str, "Class weights", choices=CLASS_WEIGHTS, advanced=True,
                                  help="Weigh rare classes up in the loss so the model does not ignore them. auto: "
                                       f"on when the largest class has {IMBALANCE:g} times the examples of the "

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from ftapp.evaluate import scores
 from ftapp.train import prefix_cache, selection
 from ftapp.train.batches import epoch_batches, eval_batches
-from ftapp.train.config import EVAL_BATCH, METHODS, PRECISIONS
+from ftapp.train.config import EVAL_BATCH, LEARNED_LOSS, LEARNED_PATIENCE, METHODS, PRECISIONS
 from ftapp.train.device import autocast, govern_threads
 from ftapp.train.distributed import SINGLE, Distributed
 from ftapp.train.fitter_state import FitterState, trainable_state
@@ -40,8 +40,6 @@ from ftapp.train.schedule import Length, lr_factor
 
 ANNEAL_ABOVE = 0.2      # a plateau while the rate is above this share of its peak: bring it down first
 TAIL_SHARE = 0.05       # over this share of the planned steps (at least an epoch)
-LEARNED_LOSS = 0.01     # a mean training loss under this: the training examples' own classes get ~99 %
-LEARNED_PATIENCE = 2    # … and then this many checks without progress end the run (see Fitter._learned)
 
 
 def augment_workers() -> int:
@@ -93,6 +91,16 @@ class Recipe:
     def to_dict_settings(self) -> dict:
         """The recipe as TrainConfig settings (what the run records as its effective settings)."""
         return {"frozen_layers": self.frozen, "lr": self.lr, "method": self.method, "layer_decay": self.layer_decay}
+
+
+def learned_by_heart(check: dict, bad_evals: int, patience: int) -> bool:
+    """The training examples are learned (mean loss under LEARNED_LOSS) and validation has not
+    progressed for LEARNED_PATIENCE checks: the run ends now, without the patience's last checks or
+    the tail. Once the training loss is that low the gradients are too, and the later checks hardly
+    move: on long descriptions (debian_long) and German ones (german6) validation stayed within one
+    example for four more checks of 20 s each, and the patience and the tail took over a third of
+    the run (benchmarks/first_run.py measures the rule on every evaluation set)."""
+    return 0 < patience and bad_evals >= min(patience, LEARNED_PATIENCE) and check["train_loss"] < LEARNED_LOSS
 
 
 class Callbacks:
@@ -225,20 +233,6 @@ class Fitter(Callbacks, FitterState):
         self.done = Why.ANNEALED if self.tail is not None else Why.EARLY
         return False
 
-    def _learned(self) -> bool:
-        """The training examples are learned (mean loss under LEARNED_LOSS) and validation has not
-        progressed for LEARNED_PATIENCE checks: end now (True), without the patience's last checks
-        or the tail. Once the training loss is that low the gradients are too, and the later checks
-        hardly move: on long descriptions (debian_long) and German ones (german6) validation stayed
-        within one example for four more checks of 20 s each, and the patience and the tail took
-        over a third of the run; benchmarks/first_run.py measures the rule on every evaluation set."""
-        patience = self.config.patience
-        if 0 < patience and self.bad_evals >= min(patience, LEARNED_PATIENCE) \
-                and self.history.evals[-1]["train_loss"] < LEARNED_LOSS:
-            self.done = Why.LEARNED
-            return True
-        return False
-
     def release(self) -> None:
         """Free this fitter's copies of weights and optimizer state (it will not train again)."""
         self.best_state = self._weights = self._opt = self._sched = None
@@ -308,9 +302,9 @@ class Fitter(Callbacks, FitterState):
                                                                               or self.step >= L.total_steps)):
                     self._evaluate(sum(self._losses) / len(self._losses))
                     self._losses = []
-                    if tail_end or self._learned() or 0 < self.config.patience <= self.bad_evals \
-                            and not self._plateau():
-                        self.done = Why.ANNEALED if tail_end else self.done
+                    learned = learned_by_heart(self.history.evals[-1], self.bad_evals, self.config.patience)
+                    if tail_end or learned or 0 < self.config.patience <= self.bad_evals and not self._plateau():
+                        self.done = Why.ANNEALED if tail_end else Why.LEARNED if learned else self.done
                         break
                     self.trigger("checkpoint", final=False)
                     if until_evals is not None and len(self.history.evals) >= until_evals:

@@ -8,8 +8,8 @@ the tokenizer check flagged the language, and every number on the examples it wa
 from __future__ import annotations
 
 from ftapp.runs import Candidate
-from ftapp.train.config import SELECTS
-from ftapp.train.loop import LEARNED_LOSS, Why
+from ftapp.train.config import LEARNED_LOSS, SELECTS
+from ftapp.train.loop import Why
 
 FIRST = f"the first model ({Candidate.FIRST_MODEL})"
 WHY = {Why.FINISHED: "trained to the planned end", Why.EARLY: "stopped early: validation had stopped improving",

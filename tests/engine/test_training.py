@@ -10,9 +10,8 @@ import torch
 
 from ftapp.models import BUNDLED_TEXT, load_trained
 from ftapp.runs import RunFolder, RunStore, new_run, read_run
-from ftapp.train.config import TrainConfig
+from ftapp.train.config import LEARNED_LOSS, LEARNED_PATIENCE, TrainConfig
 from ftapp.train.job import execute
-from ftapp.train.loop import LEARNED_LOSS, LEARNED_PATIENCE
 from ftapp.train.selection import progressed
 
 FAST = dict(min_steps=20, auto=False)     # tiny models learn the tiny sets in a few steps
