@@ -206,7 +206,7 @@ def _relaunch(n: int, folder: str | None) -> int:
     code = proc.wait()
     if code and folder and (Path(folder) / RunFolder.STATUS).is_file():
         run = open_run(Path(folder))
-        if run.active and (run.dir / RunFolder.CHECKPOINT).is_file():
+        if run.active and (run.dir / RunFolder.CHECKPOINT_INFO).is_file():
             return EXIT_PAUSED
         if run.ended and run.status != Status.FAILED:
             return 0

@@ -31,8 +31,9 @@ EXAMPLES = "examples"                 # validation pictures the app shows (uploa
 INPUTS = "input"                      # a queued run's own copy of its data file
 WORKER_LOG = "worker.log"             # what a run's worker process printed (its stderr)
 WORKER_LOCK = "worker.lock"           # held by the run's worker process for its whole life
-CHECKPOINT = "checkpoint.pt"          # the resumable training state (ftapp.train.checkpoint)
-CHECKPOINT_INFO = "checkpoint.json"   # what the checkpoint holds: step, epoch, recipe (read without torch)
+CHECKPOINT = "checkpoint-{step}.pt"  # the resumable training state at a step (ftapp.train.checkpoint)
+CHECKPOINT_INFO = "checkpoint.json"   # which of them is complete, and what it holds: step, epoch, recipe
+                                      # (read without torch); a run is resumable when this file exists
 MODEL_TMP = ".model-tmp"              # a model being written; moved into place file by file
 
 # ---- a model folder --------------------------------------------------------------------------------

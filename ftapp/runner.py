@@ -163,7 +163,7 @@ class Runner:
                 self.free = sorted(self.free + slots)
                 self._cv.notify_all()
             # a run paused by shut-down, or cut off with a checkpoint to resume from, keeps its data
-            if run.ended and not (run.status == Status.INTERRUPTED and (run.dir / RunFolder.CHECKPOINT).is_file()):
+            if run.ended and not (run.status == Status.INTERRUPTED and (run.dir / RunFolder.CHECKPOINT_INFO).is_file()):
                 shutil.rmtree(run.dir / INPUTS, ignore_errors=True)
 
     def _in_a_process(self, run: Run, config: TrainConfig, resume: bool, slots: list[int]) -> None:

@@ -214,7 +214,7 @@ class Worker:
             run.record("status", status=Status.STOPPED, has_model=folder.has_model,
                        message="Stopped." + (" The model saved so far is kept." if folder.has_model else ""))
             return
-        resumable = (run.dir / RunFolder.CHECKPOINT).is_file()
+        resumable = (run.dir / RunFolder.CHECKPOINT_INFO).is_file()
         message = death_message(code, resumable, folder.has_model)
         log.warning("run %s: worker exited with %s", run.id, code)
         run.record("phase", phase=Status.INTERRUPTED if resumable else Status.FAILED)

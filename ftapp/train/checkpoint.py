@@ -1,8 +1,10 @@
 """A run's resumable checkpoint: the kept fitter's whole state (weights, optimizer, schedule,
-early-stopping count, random state, the curves so far) in `checkpoint.pt`, and what it holds in
-`checkpoint.json` (read at start-up without torch). Written atomically — a kill while writing
-leaves the previous one usable — at most every CHECKPOINT_SECONDS after a validation, and always
-when the process is asked to stop (SIGTERM); removed when the run ends."""
+early-stopping count, random state, the curves so far) in `checkpoint-STEP.pt`, and which one is
+complete and what it holds in `checkpoint.json` (read at start-up without torch). The state is
+written first, then the JSON names it, then older states go: a kill at any moment leaves the JSON
+naming a whole state that matches it (the server cuts the curves at the JSON's step, the process
+goes on from the state's). At most every CHECKPOINT_SECONDS after a validation, and always when the
+process is asked to stop (SIGTERM); removed when the run ends."""
 from __future__ import annotations
 
 import logging
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ftapp.files import CHECKPOINT, CHECKPOINT_INFO, atomic_write, atomic_write_json
+from ftapp.files import CHECKPOINT, CHECKPOINT_INFO, atomic_write, atomic_write_json, read_json
 from ftapp.train.config import CHECKPOINT_SECONDS
 
 log = logging.getLogger("ftapp")
@@ -26,21 +28,32 @@ def every_seconds() -> float:
 
 def save(run_dir: Path, state: dict) -> None:
     run_dir = Path(run_dir)
-    atomic_write(run_dir / CHECKPOINT, lambda p: torch.save(state, p))
-    atomic_write_json(run_dir / CHECKPOINT_INFO, {"step": state["step"], "epoch": state["epoch"],
+    name = CHECKPOINT.format(step=state["step"])
+    atomic_write(run_dir / name, lambda p: torch.save(state, p))
+    atomic_write_json(run_dir / CHECKPOINT_INFO, {"file": name, "step": state["step"], "epoch": state["epoch"],
                                                   "recipe": state["recipe"], "saved": time.time()})
+    for old in _states(run_dir):
+        if old.name != name:
+            old.unlink(missing_ok=True)
 
 
 def load(run_dir: Path) -> dict | None:
-    """The last complete checkpoint, or None (none yet, or unreadable: the run starts again)."""
-    path = Path(run_dir) / CHECKPOINT
-    if not path.is_file():
+    """The checkpoint checkpoint.json names, or None (none yet, or unreadable: the run starts again)."""
+    info = read_json(Path(run_dir) / CHECKPOINT_INFO)
+    if not info or not (Path(run_dir) / info.get("file", "")).is_file():
         return None
+    path = Path(run_dir) / info["file"]
     try:
         return torch.load(path, weights_only=True)
     except Exception:  # noqa: BLE001 — a damaged file must not fail the run: it starts from the beginning
         log.warning("checkpoint %s unreadable; the run starts again", path)
         return None
+
+
+def _states(run_dir: Path) -> list[Path]:
+    """Every state file, whole or half-written."""
+    pattern = CHECKPOINT.format(step="*")
+    return [*Path(run_dir).glob(pattern), *Path(run_dir).glob(f".{pattern}.tmp")]
 
 
 def started(state: dict) -> float:
@@ -49,9 +62,8 @@ def started(state: dict) -> float:
 
 
 def remove(run_dir: Path) -> None:
-    for name in (CHECKPOINT, CHECKPOINT_INFO):
-        for path in (Path(run_dir) / name, Path(run_dir) / f".{name}.tmp"):
-            path.unlink(missing_ok=True)
+    for path in (Path(run_dir) / CHECKPOINT_INFO, Path(run_dir) / f".{CHECKPOINT_INFO}.tmp", *_states(run_dir)):
+        path.unlink(missing_ok=True)
 
 
 def writer(run, started_at: float | None = None):

@@ -28,7 +28,7 @@ log = logging.getLogger("ftapp.ui")
 
 def resumable(run: Run) -> bool:
     """A run whose training process died (interrupted) and left a checkpoint."""
-    return run.status == Status.INTERRUPTED and (run.dir / RunFolder.CHECKPOINT).is_file()
+    return run.status == Status.INTERRUPTED and (run.dir / RunFolder.CHECKPOINT_INFO).is_file()
 
 
 @dataclass

@@ -42,7 +42,7 @@ def test_a_killed_worker_ends_its_run_plainly_the_next_run_trains_and_resume_goe
                                      min_steps=3000, batch_size=8, patience=0))
     queued = runner.submit(TrainConfig(model=tiny_text_model, data=str(text_csv_big), auto=False, lr=1e-3,
                                        min_steps=20))
-    _wait(lambda: (long.dir / RunFolder.CHECKPOINT).is_file() and long.has_model, what="a checkpoint")
+    _wait(lambda: (long.dir / RunFolder.CHECKPOINT_INFO).is_file() and long.has_model, what="a checkpoint")
     os.kill(runner._active[long.id][1].proc.pid, signal.SIGKILL)
     _wait(lambda: long.ended, timeout=30, what="the killed run to end")
     assert long.status == "interrupted" and long.has_model
@@ -92,11 +92,11 @@ def test_a_worker_whose_server_is_killed_pauses_and_the_restarted_app_goes_on(
     runs = tmp_path / "runs"
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(runs), tiny_text_model, str(text_csv_big)])
     try:
-        _wait(lambda: any(runs.glob(f"*/{RunFolder.CHECKPOINT}")), timeout=180, what="a checkpoint")
+        _wait(lambda: any(runs.glob(f"*/{RunFolder.CHECKPOINT_INFO}")), timeout=180, what="a checkpoint")
     finally:
         server.kill()
         server.wait()
-    run_dir = next(runs.glob(f"*/{RunFolder.CHECKPOINT}")).parent
+    run_dir = next(runs.glob(f"*/{RunFolder.CHECKPOINT_INFO}")).parent
     assert wait_for_earlier_worker(run_dir, timeout_s=60), "the orphaned worker kept training"
     steps_at_pause = len(open_run(run_dir).steps)      # (read only: a RunStore would mark it interrupted)
     store = RunStore(runs, requeue=True)
