@@ -19,7 +19,6 @@ import torch
 from ftapp.data import Limits, duplicate_groups
 from ftapp.errors import UserFacingError
 from ftapp.runs import Run, RunFolder, Status
-from ftapp.server_load import training_pace
 from ftapp.train import checkpoint
 from ftapp.train.config import TrainConfig
 from ftapp.train.device import describe_device, pick_device, release, resolve_precision
@@ -49,7 +48,7 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
     emit("info", device=run.device)
     state = dist.broadcast(checkpoint.load(run.dir) if resume and dist.main else None)
     budget = Budget(config.time_budget, started=None if state is None else checkpoint.started(state))
-    clock = Clock(emit, budget, pace=training_pace())   # started by the app: wait while its server is busy
+    clock = Clock(emit, budget)
     try:
         if config.problems():
             raise RunFailed(" ".join(config.problems()))

@@ -40,9 +40,8 @@ class Budget:
 class Clock:
     """Turns steps and phases into `progress` events (progress 0–1, eta_seconds)."""
 
-    def __init__(self, emit, budget: Budget | None = None, pace=None):
-        """`pace`: called after every step (server_load.training_pace: wait while the app's server is busy)."""
-        self.emit, self.budget, self.pace = emit, budget, pace
+    def __init__(self, emit, budget: Budget | None = None):
+        self.emit, self.budget = emit, budget
         self.progress = 0.0
         self._eta: float | None = None
         self._eta_at = time.time()
@@ -71,8 +70,6 @@ class Clock:
         self._say(self.progress, self._estimate(), new_phase=True)
 
     def tick(self) -> None:
-        if self.pace is not None:
-            self.pace()
         if self._pace_started is None:   # steps outside a planned phase (the learning-rate finder)
             return
         self._done += 1

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 import gradio as gr
 
 from ftapp.errors import UserFacingError
-from ftapp.server_load import serving
 from ftapp.ui.core import AppContext
 from ftapp.ui.texts import run_label
 
@@ -31,8 +30,7 @@ def guarded(*, api: bool = False, on_error=None):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             try:
-                with serving():   # training processes wait while the server answers several at once
-                    return fn(*args, **kwargs)
+                return fn(*args, **kwargs)
             except gr.Error:
                 raise
             except Exception as exc:  # noqa: BLE001
