@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 # the bundled MiniLM, short runs; enough data for a validation split (so checkpoints are written)
 RUN = dict(model="", auto=False, epochs=3, min_steps=60, batch_size=32)
 LONG_RUN = {**RUN, "epochs": 200, "min_steps": 5000, "patience": 0}
-KILLED_RUN = {**RUN, "epochs": 12, "min_steps": 150, "patience": 0}
+KILLED_RUN = {**RUN, "epochs": 60, "min_steps": 660, "patience": 0}   # a minute or two: still training at step 5
 WINDOW_PAIRS, WINDOW_POLLS, WINDOW_SETTLE_S = 4, 10, 1.0
 WORDS = {"billing": "refund invoice payment charged card money bill price", "bug": "crash error broken freezes "
          "button screen slow login", "praise": "great love thanks awesome happy nice helpful fast"}
