@@ -94,8 +94,9 @@ def main() -> int:
     p.add_argument("--json-out", type=Path)
     p.add_argument("--seeds", type=int, nargs="+", help="run each evaluation set once per seed (--seed S)")
     p.add_argument("--code", type=Path, help="train with this checkout's ftapp instead (e.g. a worktree of 12-01)")
-    p.add_argument("--extra", nargs="+", default=[], metavar="FLAG",
-                   help="more `ftapp train` flags for every evaluation-set run, e.g. --extra=--patience --extra=0")
+    p.add_argument("--extra", action="append", metavar="FLAG",
+                   help="one more `ftapp train` argument for every evaluation-set run (repeatable): "
+                        "--extra=--patience --extra=0")
     args = p.parse_args()
     global CODE
     CODE = args.code
@@ -115,7 +116,7 @@ def main() -> int:
             continue
         for seed in args.seeds or [None]:
             r = run(name, args.evalsets / train, model, args.evalsets / test,
-                    extra=(*args.extra, *(() if seed is None else ("--seed", str(seed)))))
+                    extra=(*(args.extra or ()), *(() if seed is None else ("--seed", str(seed)))))
             r.update(seed=seed, reference=reference, target_wall_s=180,
                      vs_reference=None if r["test_accuracy"] is None else round(r["test_accuracy"] - reference, 3))
             rows.append(r)
