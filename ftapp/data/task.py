@@ -136,7 +136,7 @@ def summary_lines(d: dict) -> list[str]:
     if d["outliers"]:
         shown = _outlier_list(d["outliers"])
         lines.append(f"  {len(d['outliers'])} outlier(s) outside {d['fences'][0]:g} to {d['fences'][1]:g} (further "
-                     f"from the middle half than 1.5 times its width): {shown}. Check they are not typos.")
+                     f"from the middle half than {FENCE:g} times its width): {shown}. Check they are not typos.")
     return lines
 
 

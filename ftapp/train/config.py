@@ -24,7 +24,7 @@ MAX_EPOCHS = 300         # the epoch cap when the user sets none (only tiny sets
 MIN_EPOCHS = 3           # even a large set is seen a few times
 EVALUATIONS = 75         # at most about this many validations a planned run makes (every epoch below that)
 LEARNED_LOSS = 0.01      # a mean training loss under this: the training examples are learned (~99 % on their
-LEARNED_PATIENCE = 2     # own classes), and this many checks without progress end the run (loop.Fitter._learned)
+LEARNED_PATIENCE = 2     # own classes), and this many checks without progress end the run (loop.learned_by_heart)
 EVAL_BATCH = 64          # examples per forward pass when nothing trains (validation, features, scoring)
 LORA_LR_FACTOR = 3       # LoRA's adapters start at zero and want a higher rate than whole blocks (measured:
                          # MiniLM on debian6, rates 1e-4 / 3e-4 / 1e-3 → 0.865 / 0.886 / 0.861 test accuracy)

@@ -15,8 +15,8 @@ FIRST = f"the first model ({Candidate.FIRST_MODEL})"
 WHY = {Why.FINISHED: "trained to the planned end", Why.EARLY: "stopped early: validation had stopped improving",
        Why.ANNEALED: "stopped early: validation had stopped improving, so the learning rate was brought down to zero "
                      "over a short last stretch",
-       Why.LEARNED: f"stopped early: the training examples were learned (training loss under {LEARNED_LOSS:g}) and validation "
-                    "had stopped improving",
+       Why.LEARNED: f"stopped early: the training examples were learned (training loss under {LEARNED_LOSS:g}) and "
+                    "validation had stopped improving",
        Why.TIME: "stopped at the time budget", Why.STOPPED: "stopped by request",
        Why.DIVERGED: "stopped: the loss became infinite (learning rate too high)"}
 DIVERGED = ("Fine-tuning stopped: the training loss became infinite or not-a-number, which usually means the "
