@@ -48,16 +48,15 @@ def embed(texts: list[str], batch: int = 64) -> np.ndarray:
 
 
 def tuned_thresholds(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per label, the threshold (a midpoint between observed probabilities) with the best F1 on (probs, y)."""
-    from sklearn.metrics import f1_score
+    """Per label, the threshold with the best F1 on (probs, y), read off scikit-learn's
+    precision-recall curve (0.5 for a label absent there)."""
+    from sklearn.metrics import precision_recall_curve
 
     out = np.full(y.shape[1], 0.5)
-    for j in range(y.shape[1]):
-        if y[:, j].sum() == 0:
-            continue
-        candidates = np.unique(np.concatenate([[0.5], probs[:, j]]))
-        best = max(candidates, key=lambda t: (f1_score(y[:, j], probs[:, j] >= t, zero_division=0), -abs(t - 0.5)))
-        out[j] = best
+    for j in np.flatnonzero(y.sum(0)):
+        precision, recall, thresholds = precision_recall_curve(y[:, j], probs[:, j])
+        f1 = 2 * precision[:-1] * recall[:-1] / np.clip(precision[:-1] + recall[:-1], 1e-12, None)
+        out[j] = thresholds[int(np.argmax(f1))]
     return out
 
 

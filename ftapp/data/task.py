@@ -12,7 +12,9 @@ range, quartiles, histogram and outliers.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
+from itertools import combinations
 
 SEPARATORS = (";", "|", ",")   # tried in this order: ";" and "|" are rare inside class names
 MIN_SHARE = 0.05               # of the rows, that hold a separator before several labels are guessed
@@ -87,9 +89,6 @@ def describe(guess: TaskGuess, counts: dict[str, int]) -> dict | None:
 
 def describe_labels(counts: dict[str, int], sep: str) -> dict:
     """Each label's frequency, how many labels a row has, and which labels come together most often."""
-    from collections import Counter
-    from itertools import combinations
-
     per_label, pairs, sizes = Counter(), Counter(), Counter()
     for combination, n in counts.items():
         labels = sorted({p.strip() for p in combination.split(sep) if p.strip()})

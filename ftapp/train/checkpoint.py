@@ -39,10 +39,10 @@ def save(run_dir: Path, state: dict) -> None:
 
 def load(run_dir: Path) -> dict | None:
     """The checkpoint checkpoint.json names, or None (none yet, or unreadable: the run starts again)."""
-    info = read_json(Path(run_dir) / CHECKPOINT_INFO)
-    if not info or not (Path(run_dir) / info.get("file", "")).is_file():
+    info = read_json(Path(run_dir) / CHECKPOINT_INFO) or {}
+    path = Path(run_dir) / info.get("file", "")
+    if not info or not path.is_file():
         return None
-    path = Path(run_dir) / info["file"]
     try:
         return torch.load(path, weights_only=True)
     except Exception:  # noqa: BLE001 — a damaged file must not fail the run: it starts from the beginning
