@@ -255,7 +255,7 @@ def cmd_evaluate(args) -> int:
         result = evaluate_file(clf, args.data, work, text_column=args.text_column, label_column=args.label_column,
                                label_map=used.get("label_map"), merge_similar=bool(used.get("merge_similar_labels")))
     result.pop("misclassified")
-    result["unsure"].pop("curve")      # the chart's points: Evaluate draws them; the line stays readable
+    result.get("unsure", {}).pop("curve", None)   # the chart's points: Evaluate draws them; the line stays readable
     for w in result.get("warnings", []):
         _err(f"Warning: {w}")
     print(json.dumps(result))
@@ -283,7 +283,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from ftapp import unsure
+    from ftapp import tasks, unsure
 
     clf = _load_model(args.model)
     threshold = clf.unsure_below if args.unsure_below is None else args.unsure_below
@@ -299,12 +299,18 @@ def cmd_predict(args) -> int:
             print(json.dumps({"input": item, "error": str(exc)}))
             failures += 1
             continue
-        line = {"input": item, "label": next(iter(top)), "answer": unsure.answer(top, threshold),
-                "unsure_below": threshold, "labels": [{"label": k, "score": v} for k, v in top.items()]}
+        if clf.task == tasks.SEVERAL:   # every label's own yes/no: those at or above their thresholds
+            chosen = [label for label, t in zip(clf.labels, clf.thresholds) if top[label] >= t]
+            line = {"input": item, "answer": chosen, "labels": [{"label": k, "score": top[k], "threshold": t}
+                                                                for k, t in zip(clf.labels, clf.thresholds)]}
+        else:
+            line = {"input": item, "label": next(iter(top)), "answer": unsure.answer(top, threshold),
+                    "unsure_below": threshold, "labels": [{"label": k, "score": v} for k, v in top.items()]}
         if args.explain:   # text: [word, weight] pairs; pictures: the heatmap PNG's path
             from ftapp.explain import explain
 
-            why = explain(clf, item, line["label"], out_dir=tempfile.mkdtemp(prefix="ftapp-explain-"))
+            target = line["label"] if "label" in line else max(top, key=top.get)
+            why = explain(clf, item, target, out_dir=tempfile.mkdtemp(prefix="ftapp-explain-"))
             line["explanation"] = why.get("words", why.get("heatmap"))
         print(json.dumps(line))
     return EXIT_FAILED if failures else 0

@@ -108,6 +108,59 @@ def evaluation_report(labels: list[str], y_true: list[int], probs: torch.Tensor,
     }
 
 
+def micro_f1_interval(y_true, pred, seed: int = 0) -> list[float]:
+    """A 95 % percentile-bootstrap interval of micro-F1 (examples resampled; vectorised on each
+    example's counts of right, extra and missed labels)."""
+    from scipy.stats import bootstrap
+
+    y, p = np.asarray(y_true), np.asarray(pred)
+    if len(y) < 2:
+        return [0.0, 1.0]
+    tp, fp, fn = (y & p).sum(1), (~y.astype(bool) & p.astype(bool)).sum(1), (y.astype(bool) & ~p.astype(bool)).sum(1)
+
+    def micro(a, b, c, axis=-1):
+        a, b, c = a.sum(axis), b.sum(axis), c.sum(axis)
+        return np.where(2 * a + b + c > 0, 2 * a / np.maximum(2 * a + b + c, 1), 0.0)
+
+    res = bootstrap((tp, fp, fn), micro, paired=True, vectorized=True, n_resamples=RESAMPLES,
+                    confidence_level=CONFIDENCE, method="percentile", random_state=np.random.default_rng(seed))
+    low, high = res.confidence_interval
+    return [round(float(np.nan_to_num(low)), 4), round(float(np.nan_to_num(high, nan=1.0)), 4)]
+
+
+def multilabel_report(labels: list[str], y_true, probs, items: list[str], origins: list[str],
+                      thresholds: list[float], max_misclassified: int = 200) -> dict:
+    """The report of a model that gives several labels per example, each label decided at its own
+    threshold: micro/macro-F1, subset accuracy, per-label precision/recall/F1, and the examples with
+    a label wrong (missed or extra), the surest mistakes first."""
+    from ftapp.tasks import SeveralLabels as task
+
+    y = np.asarray(y_true, dtype=int).reshape(-1, len(labels))
+    p = np.asarray(probs, dtype=float).reshape(-1, len(labels))
+    pred = task.predicted(p, thresholds)
+    prec, rec, f1, support = (precision_recall_fscore_support(y, pred, zero_division=0) if len(y)
+                              else [np.zeros(len(labels))] * 4)
+    wrong = []
+    for i in np.flatnonzero((pred != y).any(1)):
+        miss = [labels[j] for j in np.flatnonzero((y[i] == 1) & (pred[i] == 0))]
+        extra = [labels[j] for j in np.flatnonzero((y[i] == 0) & (pred[i] == 1))]
+        # how sure the worst wrong decision was: distance of its probability from the label's threshold
+        sure = max(abs(p[i, j] - thresholds[j]) for j in np.flatnonzero(pred[i] != y[i]))
+        wrong.append({"item": items[i], "origin": origins[i], "true": [labels[j] for j in np.flatnonzero(y[i])],
+                      "predicted": [labels[j] for j in np.flatnonzero(pred[i])], "missed": miss, "extra": extra,
+                      "confidence": round(float(sure), 4)})
+    wrong.sort(key=lambda w: -w["confidence"])
+    return {"task": task.kind, "n": int(len(y)), **task.metrics(p, y, thresholds),
+            "interval": {"micro_f1": micro_f1_interval(y, pred)}, "labels": labels,
+            "thresholds": [round(float(t), 4) for t in thresholds],
+            "per_label": [{"label": labels[j], "threshold": round(float(thresholds[j]), 4),
+                           "precision": round(float(prec[j]), 4) if support[j] else None,
+                           "recall": round(float(rec[j]), 4) if support[j] else None,
+                           "f1": round(float(f1[j]), 4) if support[j] else None, "support": int(support[j])}
+                          for j in range(len(labels))],
+            "misclassified": wrong[:max_misclassified], "n_misclassified": len(wrong)}
+
+
 def most_confused(labels: list[str], matrix: list[list[int]], k: int = 15) -> list[dict]:
     """The k most frequent mistakes (true class, predicted class, count): what to read instead of
     a confusion matrix with hundreds of classes."""
@@ -131,9 +184,12 @@ def evaluate_file(clf, path, workdir, *, text_column=None, label_column=None, pa
     from ftapp.data.labels import LabelEdits, apply_edits
 
     ds, report = load_dataset(path, workdir=workdir, modality=clf.modality, text_column=text_column,
-                              label_column=label_column, path_column=path_column, limits=limits or Limits())
+                              label_column=label_column, path_column=path_column, limits=limits or Limits(),
+                              task=clf.task)
     if not report.ok:
         raise UnusableData(f"The {what} cannot be used: " + " ".join(str(p) for p in report.errors))
+    if ds.separator:
+        return _evaluate_labels(clf, ds, what)
     ds, _, _ = apply_edits(ds, LabelEdits(label_map=label_map, merge_similar=merge_similar, classes=clf.labels))
     unknown = Counter(label for label in ds.labels if label not in clf.labels)
     known = [i for i, label in enumerate(ds.labels) if label in clf.labels]
@@ -148,5 +204,24 @@ def evaluate_file(clf, path, workdir, *, text_column=None, label_column=None, pa
         out["unknown_classes"] = dict(sorted(unknown.items()))
         out["warnings"] = [f"{sum(unknown.values())} row(s) of {len(unknown)} class(es) the model was not trained "
                            f"on were left out: " + ", ".join(f"{c} ({n})" for c, n in sorted(unknown.items())[:10])
+                           + (", …" if len(unknown) > 10 else "") + "."]
+    return out
+
+
+def _evaluate_labels(clf, ds, what: str) -> dict:
+    """Several labels per example: labels the model does not know are left out of each example
+    (named in `warnings`); an error only when none of the file's labels is one the model knows."""
+    from ftapp.tasks import targets
+
+    unknown = Counter(label for row in ds.labels for label in ds.split_label(row) if label not in clf.labels)
+    if not set(ds.classes) & set(clf.labels):
+        raise UnusableData(f"None of the {what}'s labels is one the model knows ({', '.join(sorted(unknown)[:20])}); "
+                           f"it knows: {', '.join(clf.labels[:20])}.")
+    probs = clf.proba_encoded(clf.preprocess.encode(ds.items))
+    out = multilabel_report(clf.labels, targets(ds, clf.labels), probs, ds.items, ds.origins, clf.thresholds)
+    if unknown:
+        out["unknown_labels"] = dict(sorted(unknown.items()))
+        out["warnings"] = [f"{len(unknown)} label(s) the model was not trained on were left out of the examples that "
+                           "carry them: " + ", ".join(f"{c} ({n})" for c, n in sorted(unknown.items())[:10])
                            + (", …" if len(unknown) > 10 else "") + "."]
     return out

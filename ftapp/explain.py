@@ -1,7 +1,8 @@
 """Why did it say that? Attributions with captum, for any model ftapp trains:
 
 - text: feature ablation over the words — each word's pieces are masked out together (as
-  padding the model ignores) and the drop in the predicted class's probability is its weight;
+  padding the model ignores) and the drop in the predicted class's probability (with several
+  labels per example: that label's own probability) is its weight;
   one batched forward pass per 32 words, well under a second for the bundled model on CPU;
 - pictures: occlusion — a grey square slides over the picture and the drop in the predicted
   class's probability becomes a heatmap, drawn over the picture (a PNG).
@@ -17,11 +18,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ftapp.tasks import TASKS
+
+
+def _probs(clf, logits) -> torch.Tensor:
+    """Class probabilities; several labels per example: each label's own (a sigmoid)."""
+    return TASKS[clf.task].probs(logits)
+
 
 def _prob_of(clf, target: int):
     def forward(**batch):
         with torch.no_grad():
-            return clf.forward(batch).float().softmax(-1)[:, target]
+            return _probs(clf, clf.forward(batch))[:, target]
     return forward
 
 
@@ -61,7 +69,7 @@ def explain_text(clf, text: str, target: str | None = None) -> dict:
 
 def _prob_of_all(clf, ids, mask) -> torch.Tensor:
     with torch.no_grad():
-        return clf.forward({"input_ids": ids.to(clf.device), "attention_mask": mask.to(clf.device)}).float().softmax(-1)[0]
+        return _probs(clf, clf.forward({"input_ids": ids.to(clf.device), "attention_mask": mask.to(clf.device)}))[0]
 
 
 def explain_image(clf, image, target: str | None = None, out_dir: str | Path | None = None) -> dict:
@@ -74,7 +82,7 @@ def explain_image(clf, image, target: str | None = None, out_dir: str | Path | N
     tensor = clf.preprocess.encode([image])[0]
     x = clf.preprocess.collate([tensor])["pixel_values"].to(clf.device)
     with torch.no_grad():
-        probs = clf.forward({"pixel_values": x}).float().softmax(-1)[0]
+        probs = _probs(clf, clf.forward({"pixel_values": x}))[0]
     t = clf.labels.index(target) if target in clf.labels else int(probs.argmax())
     size = x.shape[-1]
     window = max(8, size // 7)

@@ -33,10 +33,9 @@ class Narrator:
         if kind == "epoch":
             part = f"part {data['part']}, " if data.get("part") not in (None, "all") else ""
             return self.stamp(f"  {part}epoch {data['epoch']}: train loss {data['train_loss']:.4f}  val loss "
-                              f"{data['val_loss']:.4f}  val accuracy {data['val_accuracy']:.3f}  val macro-F1 "
-                              f"{data['val_macro_f1']:.3f}")
+                              f"{data['val_loss']:.4f}  {_scores(data)}  val macro-F1 {data['val_macro_f1']:.3f}")
         if kind == "candidate" and data.get("status") in Candidate.ENDED:
-            acc = f"  val accuracy {data['val_accuracy']:.3f}" if data.get("val_accuracy") is not None else ""
+            acc = f"  {_scores(data)}" if any(data.get(f"val_{k}") is not None for k in SCORES) else ""
             return self.stamp(f"  {data['status']:>11}: {data['name']}{acc}")
         if kind == "info":
             return self._info(data)
@@ -64,3 +63,12 @@ class Narrator:
         if data.get("notice"):
             return f"           {data['notice']}"
         return None
+
+
+SCORES = {"accuracy": "accuracy", "micro_f1": "micro-F1"}   # each task's headline (ftapp.tasks), as printed
+
+
+def _scores(data: dict) -> str:
+    """'val accuracy 0.912' (or 'val micro-F1 0.68' for several labels per example)."""
+    return "  ".join(f"val {name} {data[f'val_{k}']:.3f}" for k, name in SCORES.items()
+                     if data.get(f"val_{k}") is not None)

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ftapp.errors import UserFacingError
+
 NEAR = 0.985            # cosine of features above which two texts/pictures are "nearly the same"
 MAX_PAIRWISE = 20_000   # near-duplicates are looked for up to this many examples (n² comparisons)
 COLLAPSED = 0.9         # mean cosine between examples above which the features cannot tell them apart
@@ -95,6 +97,10 @@ def check_dataset(ds, model: str | None = None, allow_local_paths: bool = True) 
     from ftapp.train.device import pick_device
     from ftapp.train.prefix_cache import compute_states
 
+    if ds.separator:
+        raise UserFacingError("The label check reads one class per example (cleanlab's label issues); with several "
+                              "labels per example it does not run yet (choosing one class per example checks each "
+                              "combination as a class).")
     device = pick_device()
     clf = load_pretrained(model or default_model(ds.modality), ds.classes, modality=ds.modality,
                           allow_local_paths=allow_local_paths)

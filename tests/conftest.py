@@ -140,6 +140,22 @@ def write_text_csv(path: Path, n_per_class: int = 20, classes=("billing", "bug",
     return path
 
 
+def write_multilabel_csv(path: Path, n: int = 240, seed: int = 0) -> Path:
+    """Texts with one to three of four labels separated by ';', each label given away by its words
+    (about 40 % of rows carry two or more): several labels per example, learnable in seconds."""
+    vocab = {"billing": ["invoice", "charged", "refund"], "bug": ["crash", "error", "broken"],
+             "praise": ["love", "great", "thanks"], "urgent": ["asap", "immediately", "urgent"]}
+    rng = random.Random(seed)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "labels"])
+        for i in range(n):
+            labels = rng.sample(sorted(vocab), 1 if rng.random() < 0.6 else rng.choice((2, 2, 3)))
+            words = [rng.choice(vocab[label]) for label in labels]
+            w.writerow([f"ticket {i}: {' and '.join(words)} here", ";".join(labels)])
+    return path
+
+
 def train_run(tmp: Path, model: str, data: Path, **settings):
     """A finished run of `model` on `data` (short: no Auto, one epoch unless said), in tmp/run."""
     from ftapp.runs import new_run

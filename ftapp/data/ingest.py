@@ -19,11 +19,13 @@ import re
 import zipfile
 from collections import Counter, defaultdict
 
+from ftapp.train.config import TASKS
+
 from .archive import ARCHIVE_EXTENSIONS, is_junk, note_junk, safe_extract
 from .hub import (hub_display_name, is_hub_source, is_saved_dataset, read_hub_dataset, read_parquet,
                   read_saved_dataset)
 from .labels import label_key
-from .task import describe as describe_task, guess_task, task_warning
+from .task import decide_task, describe as describe_task, guess_task, label_counts, task_warning
 from .images import IMAGE_EXTENSIONS, check_image, is_image_name, unsupported_reason
 from .report import DataReport, Dataset, Limits, display_name, human_size
 from .text import (OLD_EXCEL, LABEL_NAMES, PATH_NAMES, TABLE_EXTENSIONS, Table, choose_text_columns, complete_rows,
@@ -47,7 +49,9 @@ _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 def load_dataset(source: str | os.PathLike, *, workdir: str | os.PathLike, modality: str | None = None,
                  text_column: str | None = None, label_column: str | None = None,
-                 path_column: str | None = None, limits: Limits = Limits()) -> tuple[Dataset | None, DataReport]:
+                 path_column: str | None = None, limits: Limits = Limits(),
+                 task: str = TASKS.auto) -> tuple[Dataset | None, DataReport]:
+    """`task`: "single", "multi" (several labels per example) or "auto" (read off the label column)."""
     if modality not in (None, "image", "text"):
         raise ValueError("modality must be None, 'image' or 'text'")  # caller's bug, not the user's data
     source = os.fspath(source)
@@ -62,7 +66,7 @@ def load_dataset(source: str | os.PathLike, *, workdir: str | os.PathLike, modal
         ds = None
     if ds is not None:
         report.details["n_loading_problems"] = len(report.problems)
-        _final_checks(ds, report)
+        _final_checks(ds, report, task)
     if not report.ok:
         ds = None
     return ds, report
@@ -73,7 +77,7 @@ def recheck(report: DataReport, counts: dict[str, int]) -> DataReport:
     redone = copy.deepcopy(report)
     redone.problems = redone.problems[:report.details.get("n_loading_problems", len(report.problems))]
     redone.details = {k: v for k, v in redone.details.items() if k == "n_loading_problems"}
-    check_classes(redone, counts)
+    check_classes(redone, counts, report.details.get("task", TASKS.auto))
     return redone
 
 
@@ -560,14 +564,28 @@ def _groups_by_key(counts) -> dict[str, list[str]]:
     return groups
 
 
-def _final_checks(ds: Dataset, report: DataReport) -> None:
+def _final_checks(ds: Dataset, report: DataReport, task: str = TASKS.auto) -> None:
     report.modality = ds.modality
-    check_classes(report, Counter(ds.labels))
+    check_classes(report, Counter(ds.labels), task)
+    ds.separator = report.details.get("separator", "")
 
 
-def check_classes(report: DataReport, counts: dict[str, int]) -> None:
-    """The checks on the class counts (the same after class edits, which change only the counts)."""
+def check_classes(report: DataReport, counts: dict[str, int], task: str = TASKS.auto) -> None:
+    """The checks on the class counts (the same after class edits, which change only the counts).
+    With several labels per example (`task`, or "auto" and the column looks like it) the checks run
+    on each label's count, and the report's class counts are the labels'."""
     counts = Counter(counts)
+    guess = guess_task(counts)
+    decided = decide_task(guess, task, counts)
+    report.details["task"] = decided.kind
+    if decided.separator:
+        report.details["separator"] = decided.separator
+    if (detail := describe_task(decided, counts)) is not None:
+        report.details["task_detail"] = detail
+    if why := task_warning(guess, decided):
+        report.warn("the label column", why)
+    if decided.kind == TASKS.multi:
+        counts = Counter(label_counts(counts, decided.separator))
     report.class_counts = dict(sorted(counts.items()))
 
     def noun(n: int) -> str:
@@ -579,12 +597,6 @@ def check_classes(report: DataReport, counts: dict[str, int]) -> None:
         report.error(f"class '{only}'", f"is the only class found ({noun(n)}). Training needs at least two "
                                         f"classes: add examples of at least one more class.")
         return
-    guess = guess_task(counts)
-    report.details["task"] = guess.kind
-    if (detail := describe_task(guess, counts)) is not None:
-        report.details["task_detail"] = detail
-    if why := task_warning(guess):
-        report.warn("the label column", why)
     variants = [sorted(v) for v in _groups_by_key(counts).values() if len(v) > 1]
     if variants:
         shown = "; ".join(" / ".join(f"'{v}'" for v in group) for group in variants[:3])

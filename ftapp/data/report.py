@@ -7,10 +7,14 @@ domain expert, not a programmer: they say *where* (file / row / column) and
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import os
 import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
+
+from ftapp.train.config import TASKS
 
 from .task import summary_lines as task_summary_lines
 
@@ -55,10 +59,22 @@ class Dataset:
     items: list[str]  # image: absolute file paths; text: the texts
     labels: list[str]
     origins: list[str]  # per item, where it came from (for messages)
+    separator: str = ""  # several labels per example: what separates them in a label ("billing;bug")
 
     @property
     def classes(self) -> list[str]:
+        """The classes, or with several labels per example the labels (each one, not the combinations)."""
+        if self.separator:
+            return sorted({part for label in self.labels for part in self.split_label(label)})
         return sorted(set(self.labels))
+
+    def class_counts(self) -> Counter:
+        """Examples per class (several labels per example: per label)."""
+        return Counter(part for label in self.labels for part in self.split_label(label))
+
+    def split_label(self, label: str) -> list[str]:
+        """An example's labels (several labels per example: the parts, blanks left out)."""
+        return [p.strip() for p in label.split(self.separator) if p.strip()] if self.separator else [label]
 
     def subset(self, indices: Iterable[int]) -> "Dataset":
         idx = list(indices)
@@ -67,6 +83,7 @@ class Dataset:
             items=[self.items[i] for i in idx],
             labels=[self.labels[i] for i in idx],
             origins=[self.origins[i] for i in idx],
+            separator=self.separator,
         )
 
     def __len__(self) -> int:
@@ -142,7 +159,13 @@ class DataReport:
             if self.label_column:
                 cols.append(f"label column '{self.label_column}'")
             lines.append("Using " + ", ".join(cols))
-        if self.class_counts:
+        if self.class_counts and self.details.get("task") == TASKS.multi:   # counts per label: a row counts once per label
+            lines.append(f"{len(self.class_counts)} labels on {self.details['task_detail']['rows']} examples "
+                         "(examples per label):")
+            width = max(len(c) for c in self.class_counts)
+            lines += [f"  {name.ljust(width)}  {n}" for name, n in sorted(self.class_counts.items(),
+                                                                          key=lambda kv: (-kv[1], kv[0]))]
+        elif self.class_counts:
             total = sum(self.class_counts.values())
             ranked = sorted(self.class_counts.items(), key=lambda kv: (-kv[1], kv[0]))
             if len(ranked) <= MAX_CLASS_LINES:

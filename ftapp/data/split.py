@@ -43,8 +43,8 @@ def train_val_split(ds: Dataset, val_fraction: float = 0.2, seed: int = 0) -> tu
     if not 0.0 < val_fraction < 1.0:
         raise ValueError("val_fraction must be between 0 and 1 (exclusive)")
     problems: list[Problem] = []
-    counts = Counter(ds.labels)
-    single = sorted(c for c, n in counts.items() if n < 2)
+    labels = strata(ds)
+    single = sorted(c for c, n in ds.class_counts().items() if n < 2)
     if single:
         names = ", ".join(f"'{c}'" for c in single)
         one = len(single) == 1
@@ -53,11 +53,21 @@ def train_val_split(ds: Dataset, val_fraction: float = 0.2, seed: int = 0) -> tu
                                 f"{'it was' if one else 'they were'} used for training only and the results "
                                 f"cannot be checked. Add more examples of {names}."))
     groups = duplicate_groups(ds)
-    folds = grouped_folds(ds.labels, groups, max(2, round(1 / val_fraction)), seed)
+    folds = grouped_folds(labels, groups, max(2, round(1 / val_fraction)), seed)
     val = set(folds[0][1]) if folds else set()
-    val -= {i for i, label in enumerate(ds.labels) if label in single}
-    val = _both_sides(ds.labels, groups, val, seed)
+    val -= {i for i, label in enumerate(ds.labels) if set(ds.split_label(label)) & set(single)}
+    val = _both_sides(labels, groups, val, seed)
     return ds.subset([i for i in range(len(ds)) if i not in val]), ds.subset(sorted(val)), problems
+
+
+def strata(ds: Dataset) -> list[str]:
+    """What a split keeps in proportion: the class, or with several labels per example each
+    example's rarest label (most combinations are unique; the rarest label is the one a careless
+    split would leave on one side)."""
+    if not ds.separator:
+        return ds.labels
+    counts = ds.class_counts()
+    return [min(ds.split_label(label), key=lambda c: (counts[c], c), default="") for label in ds.labels]
 
 
 def _both_sides(labels: list[str], groups: list[int], val: set[int], seed: int) -> set[int]:

@@ -1,11 +1,11 @@
 """What kind of answer a label column asks for, guessed from its values, and the data report in
 that task's words.
 
-ftapp trains one label per example. A column of ";"-separated labels ("billing;bug") or of
-measured numbers ("3.75") asks for something else — several labels per example, or a number —
-and trained as classes it would make every combination, or every value, a class of its own. The
-data report says so before training (`check_classes` calls `guess_task`), in words that name what
-to do today; training several labels and numbers is not built yet. `describe` gives the report
+A column of ";"-separated labels ("billing;bug") asks for several labels per example: with the
+task on "auto" that is what is trained (`decide_task`; the user may choose one label, and each
+combination is then a class of its own). A column of measured numbers ("3.75") asks for a number:
+the data report says so before training (`check_classes` calls `guess_task`), in words that name
+what to do today; training numbers is not built yet. `describe` gives the report
 what matters for that task: each label's frequency and which labels come together, or a number's
 range, quartiles, histogram and outliers.
 """
@@ -15,6 +15,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from itertools import combinations
+
+from ftapp.train.config import TASKS
 
 SEPARATORS = (";", "|", ",")   # tried in this order: ";" and "|" are rare inside class names
 MIN_SHARE = 0.05               # of the rows, that hold a separator before several labels are guessed
@@ -41,7 +43,7 @@ def guess_task(counts: dict[str, int]) -> TaskGuess:
     """From the label column's values and how many rows hold each."""
     total = sum(counts.values())
     if not total:
-        return TaskGuess("single")
+        return TaskGuess(TASKS.single)
     values = [_number(label) for label in counts]
     # fractions are measurements; many whole numbers seen once or twice each are too (codes of classes,
     # such as numbered folders, repeat: each has its examples)
@@ -54,17 +56,38 @@ def guess_task(counts: dict[str, int]) -> TaskGuess:
         parts = {p.strip() for label in counts for p in label.split(sep)}
         if share >= MIN_SHARE and "" not in parts and len(parts) < len(counts):
             example = max(joined, key=joined.get)
-            return TaskGuess("multi", f"{share:.0%} of the rows hold several labels separated by '{sep}' (e.g. "
+            return TaskGuess(TASKS.multi, f"{share:.0%} of the rows hold several labels separated by '{sep}' (e.g. "
                                       f"'{example}'): {len(parts)} labels in {len(counts)} combinations", sep)
-    return TaskGuess("single")
+    return TaskGuess(TASKS.single)
 
 
-def task_warning(guess: TaskGuess) -> str | None:
-    """The data report's sentence for a column that asks for more than one label, or None."""
-    if guess.kind == "multi":
-        return (f"looks like several labels per example: {guess.detail}. ftapp trains one label per example "
-                "(several are not supported yet), so each combination would become a class of its own. To train "
-                "now, keep one label per row, e.g. the main one.")
+def decide_task(guess: TaskGuess, task: str, counts: dict[str, int]) -> TaskGuess:
+    """What the run trains: `task` ("single", "multi") when the user chose, else the guess. Several
+    labels chosen for a column the guess did not read so: the separator is the first of SEPARATORS
+    found in a label (";" when none is: every example then has one label)."""
+    if task == TASKS.single:
+        return TaskGuess(TASKS.single)
+    if task != TASKS.multi or guess.kind == TASKS.multi:
+        return guess
+    sep = next((s for s in SEPARATORS if any(s in label for label in counts)), SEPARATORS[0])
+    return TaskGuess(TASKS.multi, f"chosen: labels separated by '{sep}'", sep)
+
+
+def label_counts(counts: dict[str, int], sep: str) -> dict[str, int]:
+    """How many examples carry each label, from the counts of the label column's values."""
+    out = Counter()
+    for combination, n in counts.items():
+        for label in {p.strip() for p in combination.split(sep) if p.strip()}:
+            out[label] += n
+    return dict(out)
+
+
+def task_warning(guess: TaskGuess, decided: TaskGuess) -> str | None:
+    """The data report's sentence for a label column that asks for more than what is trained, or None."""
+    if guess.kind == TASKS.multi and decided.kind == TASKS.single:
+        return (f"looks like several labels per example: {guess.detail}. One label per example was chosen, so each "
+                "combination becomes a class of its own; choose several labels per example (--task multi) to "
+                "train each label on its own.")
     if guess.kind == "number":
         return (f"looks like numbers to predict: {guess.detail}. ftapp trains classes, not numbers (regression is "
                 "not supported yet), so each value would become a class of its own. To train now, put the values "

@@ -11,6 +11,7 @@ from ftapp.export.public import public_name, public_settings
 from ftapp.models.catalog import looks_like_local_path
 from ftapp.files import ONNX_MODEL, ONNX_PREPROCESSING
 from ftapp.runs import Kept, RunFolder
+from ftapp.tasks import is_several, named_score
 
 LIBRARY = {"transformers": "transformers", "sentence": "setfit", "timm": "timm"}
 
@@ -29,29 +30,56 @@ def _results(title: str, report: dict, what: str) -> list[str]:
 
     def within(key: str) -> str:
         return f" (95 % interval {ci[key][0]:.3f}–{ci[key][1]:.3f})" if ci.get(key) else ""
-    lines = [f"## {title}", "", what, "",
-             f"- Accuracy: {report['accuracy']:.3f}{within('accuracy')}",
-             f"- Macro F1: {report['macro_f1']:.3f}{within('macro_f1')}",
-             f"- Balanced accuracy: {report.get('balanced_accuracy', 0):.3f}", f"- Examples: {report['n']}"]
+    several = is_several(report)
+    lines = [f"## {title}", "", what, ""]
+    if several:
+        lines += [f"- Micro F1: {report['micro_f1']:.3f}{within('micro_f1')} (every label decision counted together)",
+                  f"- Macro F1: {report['macro_f1']:.3f}",
+                  f"- Every label right: {report['subset_accuracy']:.3f} of the examples", f"- Examples: {report['n']}"]
+    else:
+        lines += [f"- Accuracy: {report['accuracy']:.3f}{within('accuracy')}",
+                  f"- Macro F1: {report['macro_f1']:.3f}{within('macro_f1')}",
+                  f"- Balanced accuracy: {report.get('balanced_accuracy', 0):.3f}", f"- Examples: {report['n']}"]
     for key, b in (report.get("baselines") or {}).items():
-        if key != "headline" and isinstance(b, dict) and "accuracy" in b:
-            lines.append(f"- Baseline, {safe(b['name'])}: accuracy {b['accuracy']:.3f}, macro F1 {b['macro_f1']:.3f}")
+        name, score = named_score(b) if isinstance(b, dict) else ("", None)
+        if key != "headline" and score is not None:
+            lines.append(f"- Baseline, {safe(b['name'])}: {name} {score:.3f}, macro F1 {b['macro_f1']:.3f}")
+    if several:
+        lines += ["", "| label | threshold | precision | recall | F1 | support |", "|---|---|---|---|---|---|"]
+        lines += [f"| {safe(c['label'])} | {c['threshold']:.3f} | {_num(c['precision'])} | {_num(c['recall'])} | "
+                  f"{_num(c['f1'])} | {c['support']} |" for c in report["per_label"]]
+        return lines + [""]
     lines += ["", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     lines += [f"| {safe(c['label'])} | {_num(c['precision'])} | {_num(c['recall'])} | {_num(c['f1'])} | "
               f"{c['support']} |" for c in report["per_class"]]
     return lines + [""]
 
 
-def usage(kind: str, modality: str, folder: str = "model") -> list[str]:
-    """How to load the model folder without ftapp (the tests run these snippets as written)."""
+def usage(kind: str, modality: str, folder: str = "model", several: bool = False) -> list[str]:
+    """How to load the model folder without ftapp (the tests run these snippets as written).
+    `several`: several labels per example, each at its threshold from ftapp_model.json."""
+    example = "\"a text to classify\"" if modality == "text" else "\"picture.jpg\""
     if kind == "sentence":
+        if several:
+            return ["```python", "import json", "from setfit import SetFitModel", "",
+                    f"model = SetFitModel.from_pretrained(\"{folder}\")",
+                    f"meta = json.load(open(\"{folder}/ftapp_model.json\"))",
+                    "p = model.predict_proba([\"a text to classify\"])[0]",
+                    "print([l for l, s, t in zip(meta[\"labels\"], p, meta[\"thresholds\"]) if s >= t])", "```"]
         return ["```python", "from setfit import SetFitModel", "",
                 f"model = SetFitModel.from_pretrained(\"{folder}\")",
                 "print(model.predict([\"a text to classify\"]))", "```"]
     task = "text-classification" if modality == "text" else "image-classification"
-    example = "\"a text to classify\"" if modality == "text" else "\"picture.jpg\""
-    lines = ["```python", "from transformers import pipeline", "",
-             f"classify = pipeline(\"{task}\", model=\"{folder}\")", f"print(classify({example}))", "```"]
+    if several:   # a sigmoid per label (problem_type in config.json), each label at its own threshold
+        lines = ["```python", "import json", "from transformers import pipeline", "",
+                 f"classify = pipeline(\"{task}\", model=\"{folder}\", top_k=None)",
+                 f"meta = json.load(open(\"{folder}/ftapp_model.json\"))",
+                 "cut = dict(zip(meta[\"labels\"], meta[\"thresholds\"]))",
+                 f"print([s[\"label\"] for s in classify([{example}])[0] if s[\"score\"] >= cut[s[\"label\"]]])",
+                 "```"]
+    else:
+        lines = ["```python", "from transformers import pipeline", "",
+                 f"classify = pipeline(\"{task}\", model=\"{folder}\")", f"print(classify({example}))", "```"]
     if kind == "timm":
         lines += ["", "or with timm itself:", "", "```python", "import timm", "",
                   f"model = timm.create_model(\"local-dir:{folder}\", pretrained=True).eval()", "```"]
@@ -61,9 +89,13 @@ def usage(kind: str, modality: str, folder: str = "model") -> list[str]:
 # the ONNX snippets' last lines: probabilities, and "not sure" under the threshold chosen on validation
 ANSWER = ["p = np.exp(logits[0] - logits[0].max()); p /= p.sum()",
           "print(pre[\"labels\"][int(p.argmax())] if p.max() >= pre[\"unsure_below\"] else \"not sure\")"]
+# several labels per example: a sigmoid per label, each at its own threshold
+LABELS = ["p = 1 / (1 + np.exp(-logits[0]))",
+          "print([l for l, s, t in zip(pre[\"labels\"], p, pre[\"thresholds\"]) if s >= t])"]
 
 
-def onnx_usage(modality: str, folder: str = "onnx") -> list[str]:
+def onnx_usage(modality: str, folder: str = "onnx", several: bool = False) -> list[str]:
+    answer = LABELS if several else ANSWER
     if modality == "text":
         return ["```python", "import json, numpy as np, onnxruntime", "from tokenizers import Tokenizer", "",
                 f"pre = json.load(open(\"{folder}/{ONNX_PREPROCESSING}\"))",
@@ -73,14 +105,14 @@ def onnx_usage(modality: str, folder: str = "onnx") -> list[str]:
                 "enc = tokenizer.encode(\"a text to classify\")",
                 "logits = session.run(None, {\"input_ids\": np.array([enc.ids]), "
                 "\"attention_mask\": np.array([enc.attention_mask])})[0]",
-                *ANSWER, "```"]
+                *answer, "```"]
     return ["```python", "import json, numpy as np, onnxruntime", "from PIL import Image", "",
             f"pre = json.load(open(\"{folder}/{ONNX_PREPROCESSING}\"))",
             f"session = onnxruntime.InferenceSession(\"{folder}/{ONNX_MODEL}\")",
             "img = Image.open(\"picture.jpg\").convert(\"RGB\").resize((pre[\"size\"], pre[\"size\"]), Image.BILINEAR)",
             "x = (np.asarray(img, dtype=np.float32) / 255 - pre[\"mean\"]) / pre[\"std\"]",
             "logits = session.run(None, {\"pixel_values\": x.transpose(2, 0, 1)[None].astype(np.float32)})[0]",
-            *ANSWER, "```"]
+            *answer, "```"]
 
 
 def _data_lines(folder: RunFolder, settings: dict, meta: dict) -> list[str]:
@@ -115,13 +147,18 @@ def _unsure(meta: dict, report: dict) -> str:
 
 def _limits(meta: dict, report: dict, test: dict | None) -> list[str]:
     thing = "text" if meta["modality"] == "text" else "picture"
-    lines = ["## Intended use and limitations", "",
-             f"- It sorts a {thing} into one of the {len(meta['labels'])} classes above, and only those: it gives one "
-             f"of them even to a {thing} that belongs to none, so check its confidence. " + _unsure(meta, report),
+    use = (f"- It says yes or no to each of the {len(meta['labels'])} labels above, each at its own threshold (chosen on "
+           "validation where that label's F1 was best; `thresholds` in ftapp_model.json), and knows no others."
+           if is_several(meta) else
+           f"- It sorts a {thing} into one of the {len(meta['labels'])} classes above, and only those: it gives one "
+           f"of them even to a {thing} that belongs to none, so check its confidence. " + _unsure(meta, report))
+    lines = ["## Intended use and limitations", "", use,
              f"- It learned from the examples described under Data; {thing}s unlike them ("
              + ("another source, language, style or time" if thing == "text" else "another camera, light, place or time")
              + ") can be sorted worse than the numbers below suggest."]
-    weak = [c for c in ((test or report or {}).get("per_class") or []) if c.get("f1") is not None and c["f1"] < 0.7]
+    shown = test or report or {}
+    weak = [c for c in (shown.get("per_class") or shown.get("per_label") or []) if c.get("f1") is not None
+            and c["f1"] < 0.7]
     if weak:
         lines.append("- Weaker classes: " + ", ".join(f"{safe(c['label'])} (F1 {c['f1']:.2f})" for c in weak[:8]) +
                      ". Decisions about them deserve a second look.")
@@ -159,9 +196,12 @@ def model_card(run_dir: Path) -> str:
     front = ["---", f"pipeline_tag: {task}", f"library_name: {LIBRARY[meta['kind']]}", "tags: [ftapp, fine-tuned]"]
     if "/" in source and not looks_like_local_path(meta["source"]):
         front.append(f"base_model: {source}")
+    several = is_several(meta)
+    what = (f"to give each {meta['modality']} any of {len(meta['labels'])} labels (several may apply, each decided at "
+            f"its own threshold, in ftapp_model.json)" if several else
+            f"to sort {meta['modality']} into {len(meta['labels'])} classes")
     lines = front + ["---", "", f"# Fine-tuned {safe(source)}", "",
-                     f"Fine-tuned with ftapp to sort {meta['modality']} into {len(meta['labels'])} classes: "
-                     + ", ".join(safe(l) for l in meta["labels"]) + ".", ""]
+                     f"Fine-tuned with ftapp {what}: " + ", ".join(safe(l) for l in meta["labels"]) + ".", ""]
     if published:
         lines += [f"- {what.capitalize()}: https://huggingface.co/{'spaces/' if what == 'space' else ''}{repo}"
                   for what, repo in sorted(published.items())] + [""]
@@ -177,7 +217,7 @@ def model_card(run_dir: Path) -> str:
                 "On the validation split, which chose the checkpoint and the settings (somewhat optimistic).")
         lines += _results("Validation results", report, what)
     shown = test or report
-    if shown:
+    if shown and shown.get("confusion_matrix"):   # several labels per example: no one-answer matrix
         labels = [safe(l) for l in shown["labels"]]
         lines += [f"### Confusion matrix, {'test' if test else 'validation'} (rows: true class, columns: predicted)",
                   "", "![confusion matrix](confusion_matrix.png)", ""]
@@ -192,9 +232,10 @@ def model_card(run_dir: Path) -> str:
     values = {k: v for k, v in settings.items() if v is not None and k != "label_map"}
     lines += ["## Training settings", "", "| setting | value |", "|---|---|"]
     lines += [f"| {safe(k)} | {safe(v)} |" for k, v in sorted(values.items())]
-    lines += ["", "## Use it", "", "This folder loads without ftapp:", ""] + usage(meta["kind"], meta["modality"])
+    lines += ["", "## Use it", "", "This folder loads without ftapp:", ""] + usage(meta["kind"], meta["modality"],
+                                                                                   several=several)
     lines += ["", "The ONNX export (`ftapp export --format onnx`) runs with onnxruntime alone:", ""]
-    lines += onnx_usage(meta["modality"])
+    lines += onnx_usage(meta["modality"], several=several)
     return "\n".join(lines) + "\n"
 
 

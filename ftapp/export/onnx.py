@@ -13,6 +13,7 @@ import torch
 from ftapp.export.public import ExportError
 from ftapp.files import ONNX_CHECK, ONNX_MODEL, ONNX_PREPROCESSING
 from ftapp.runs import RunFolder
+from ftapp.tasks import SEVERAL, TASKS
 
 TOLERANCE = 1e-3
 
@@ -77,7 +78,10 @@ def export_onnx(run_dir: str | Path, out: str | Path) -> Path:
     inputs = tuple(batch[n] for n in names)
     _export_graph(_Logits(clf).eval(), inputs, names, out / ONNX_MODEL)
 
+    several = clf.task == SEVERAL
     pre = {"labels": clf.labels, "modality": clf.modality, "unsure_below": clf.unsure_below}
+    if several:   # a sigmoid per label, each label at its own threshold
+        pre.update(task=clf.task, thresholds=clf.thresholds)
     if clf.modality == "text":
         clf.preprocess.tokenizer.save_pretrained(out)
         pre.update(max_length=clf.preprocess.max_length, padding="right, with attention_mask")
@@ -93,9 +97,10 @@ def export_onnx(run_dir: str | Path, out: str | Path) -> Path:
     for i in range(0, len(encoded), 16):      # several batch sizes and lengths: the axes are dynamic
         b = clf.preprocess.collate(encoded[i: i + 16])
         logits = session.run(None, {n: b[n].numpy() for n in names})[0]
-        theirs.append(torch.tensor(logits).softmax(-1).numpy())
+        theirs.append(TASKS[clf.task].probs(logits).numpy())
     theirs = np.concatenate(theirs)
-    check = {"examples": len(items), "same_top1": bool((ours.argmax(1) == theirs.argmax(1)).all()),
+    same = (TASKS[clf.task].predicted(ours, clf.thresholds) == TASKS[clf.task].predicted(theirs, clf.thresholds)).all()
+    check = {"examples": len(items), "same_top1": bool(same),
              "max_probability_difference": float(np.abs(ours - theirs).max()), "tolerance": TOLERANCE,
              "onnxruntime": onnxruntime.__version__}
     check["ok"] = check["same_top1"] and check["max_probability_difference"] <= TOLERANCE
@@ -104,8 +109,10 @@ def export_onnx(run_dir: str | Path, out: str | Path) -> Path:
         raise ExportError(f"The ONNX model does not predict what the trained model predicts (largest difference "
                           f"{check['max_probability_difference']:.2g}). The zip export is unaffected.")
     (out / "README.md").write_text("# ONNX export\n\nChecked with onnxruntime on "
-                                   f"{len(items)} validation examples: same top class, probabilities within "
-                                   f"{TOLERANCE:g} ({ONNX_CHECK}).\n\n" + "\n".join(onnx_usage(clf.modality, ".")))
+                                   f"{len(items)} validation examples: same "
+                                   f"{'labels' if several else 'top class'}, probabilities within "
+                                   f"{TOLERANCE:g} ({ONNX_CHECK}).\n\n" + "\n".join(onnx_usage(clf.modality, ".",
+                                                                                                several)))
     return out
 
 

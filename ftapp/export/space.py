@@ -13,6 +13,7 @@ from ftapp.export.bundle import check_repo, stage_model, upload
 from ftapp.export.public import ExportError
 from ftapp.export.card import safe
 from ftapp.runs import RunFolder
+from ftapp.tasks import ONE, SEVERAL
 
 def pinned(name: str) -> str:
     """name==version of the package installed here (what the model was trained and checked with),
@@ -36,22 +37,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")   # everything it needs is in this 
 
 EXAMPLES = {examples}
 
-# ftapp chose this on validation: under it, the model's answers there were more often wrong than right
-UNSURE_BELOW = {unsure_below}
-
-
-def predict(item):
-    scores = probabilities(item)
-    top = max(scores, key=scores.get)
-    if scores[top] >= UNSURE_BELOW:
-        return scores, f"**Answer: {{top}}** ({{scores[top]:.0%}} sure)"
-    return scores, f"**Answer: not sure** (most likely {{top}}, at {{scores[top]:.0%}}: under {{UNSURE_BELOW:.0%}})"
+{decide}
 
 
 demo = gr.Interface(
     predict,
     {input},
-    [gr.Label(num_top_classes=5, label="Prediction"), gr.Markdown(label="Answer")],
+    [gr.Label(num_top_classes={shown}, label="Prediction"), gr.Markdown(label="Answer")],
     title={title!r},
     description={description!r},
     examples=EXAMPLES,
@@ -62,6 +54,29 @@ if __name__ == "__main__":
     demo.launch()
 '''
 
+DECIDE = {
+    ONE: '''# ftapp chose this on validation: under it, the model's answers there were more often wrong than right
+UNSURE_BELOW = {unsure_below}
+
+
+def predict(item):
+    scores = probabilities(item)
+    top = max(scores, key=scores.get)
+    if scores[top] >= UNSURE_BELOW:
+        return scores, f"**Answer: {{top}}** ({{scores[top]:.0%}} sure)"
+    return scores, f"**Answer: not sure** (most likely {{top}}, at {{scores[top]:.0%}}: under {{UNSURE_BELOW:.0%}})"''',
+    SEVERAL: '''# several labels may apply: ftapp chose each label's threshold on validation (where its F1 was best)
+THRESHOLDS = {thresholds}
+
+
+def predict(item):
+    scores = probabilities(item)
+    on = [label for label in sorted(scores, key=scores.get, reverse=True) if scores[label] >= THRESHOLDS[label]]
+    if on:
+        return scores, "**Labels: " + ", ".join(on) + "**"
+    return scores, "**No label** reaches its threshold."''',
+}
+
 LOAD = {
     "pipeline": '''from transformers import pipeline
 
@@ -69,7 +84,7 @@ classify = pipeline("{task}", model=str(HERE / "model"), top_k=None)
 
 
 def probabilities(item):
-    return {{r["label"]: r["score"] for r in classify(item)}}''',
+    return {{r["label"]: r["score"] for r in classify([item])[0]}}''',
     "setfit": '''from setfit import SetFitModel
 
 model = SetFitModel.from_pretrained(str(HERE / "model"))
@@ -126,12 +141,18 @@ def export_space(run_dir: str | Path, out: str | Path) -> Path:
         input_code = 'gr.Textbox(lines=4, label="Text")'
     shown_labels = ", ".join(labels[:12]) + ("…" if len(labels) > 12 else "")
     title = f"{'Text' if modality == 'text' else 'Picture'} classifier: {shown_labels}"[:80]
-    description = f"Sorts {'texts' if modality == 'text' else 'pictures'} into {len(labels)} classes. Made with ftapp."
+    things = "texts" if modality == "text" else "pictures"
+    several = meta.get("task") == SEVERAL
+    description = (f"Gives {things} any of {len(labels)} labels (several may apply). Made with ftapp." if several
+                   else f"Sorts {things} into {len(labels)} classes. Made with ftapp.")
+    decide = DECIDE[SEVERAL if several else ONE].format(
+        unsure_below=float(meta.get("unsure_below") or 0.0),
+        thresholds=repr(dict(zip(labels, meta.get("thresholds") or []))))
     kind = "setfit" if meta["kind"] == "sentence" else "pipeline"
     task = "text-classification" if modality == "text" else "image-classification"
     (out / "app.py").write_text(APP.format(title=title, description=description, examples=examples_code,
-                                           input=input_code, load=LOAD[kind].format(task=task),
-                                           unsure_below=float(meta.get("unsure_below") or 0.0)))
+                                           input=input_code, load=LOAD[kind].format(task=task), decide=decide,
+                                           shown=len(labels) if several else 5))
     (out / "requirements.txt").write_text("\n".join(_requirements(meta["kind"], modality)) + "\n")
     card = (out / "model" / "README.md").read_text()
     card = card.split("---", 2)[2] if card.startswith("---") else card   # the model's own front matter goes

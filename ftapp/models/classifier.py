@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ftapp.files import MODEL_META, SENTENCE_HEAD
+from ftapp.tasks import ONE, SEVERAL, TASKS
 from ftapp.models.heads import head_linear, write_sentence_transformers_files, write_setfit_head
 from ftapp.models.layout import Layout, find_layout
 from ftapp.models.preprocess import ImagePreprocessor, TextPreprocessor
@@ -37,6 +38,8 @@ class Classifier:
         self.frozen_blocks = 0
         self.lora = False
         self.unsure_below = 0.0       # top probability under which the answer is "not sure" (ftapp/unsure.py)
+        self.task = ONE               # ftapp.tasks: one class per example, or several labels (one sigmoid each)
+        self.thresholds: list[float] | None = None   # several labels: each label's decision threshold
         self._frozen_modules: list[nn.Module] = []
 
     # ---- freezing ------------------------------------------------------------------------
@@ -154,12 +157,19 @@ class Classifier:
         for s in range(0, len(order), batch_size):
             idx = order[s: s + batch_size]
             batch = {k: v.to(self.device) for k, v in self.preprocess.collate([encoded[i] for i in idx]).items()}
-            probs[idx] = self.forward(batch).float().softmax(-1).cpu()
+            probs[idx] = TASKS[self.task].probs(self.forward(batch)).cpu()
         return probs
 
+    def answers(self, probs: torch.Tensor) -> list[list[str]]:
+        """Several labels per example: the labels at or above their thresholds, per example."""
+        chosen = TASKS[self.task].predicted(probs.numpy(), self.thresholds)
+        return [[self.labels[j] for j in row.nonzero()[0]] for row in chosen]
+
     def predict(self, items, top_k: int = 5) -> list[dict[str, float]]:
+        """The top_k classes with their probabilities; several labels per example: every label's
+        probability (each its own yes/no, so they do not add up to 1)."""
         probs = self.predict_proba(items)
-        k = min(top_k, len(self.labels))
+        k = min(top_k, len(self.labels)) if self.task == ONE else len(self.labels)
         result = []
         for row in probs:
             values, idx = row.topk(k)
@@ -177,14 +187,18 @@ class Classifier:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"format": 1, "kind": self.kind, "modality": self.modality, "labels": self.labels,
-                "source": self.source, "unsure_below": self.unsure_below}
+                "source": self.source, "unsure_below": self.unsure_below, "task": self.task}
+        if self.task == SEVERAL:
+            meta["thresholds"] = self.thresholds
+            if self.kind == "transformers":   # pipeline() then applies a sigmoid per label
+                self.model.config.problem_type = "multi_label_classification"
         if self.kind == "sentence":
             net = self.model
             net.encoder.save_pretrained(directory, safe_serialization=True)
             self.preprocess.tokenizer.save_pretrained(directory)
             save_file({k: v.contiguous() for k, v in net.classifier.state_dict().items()}, str(directory / SENTENCE_HEAD))
             write_sentence_transformers_files(directory, net.config.hidden_size, net.pooling, self.preprocess.max_length)
-            write_setfit_head(directory, net.classifier, self.labels)
+            write_setfit_head(directory, net.classifier, self.labels, several=self.task == SEVERAL)
             meta.update(max_length=self.preprocess.max_length, pooling=net.pooling.to_dict())
         elif self.kind == "transformers":
             self.model.save_pretrained(directory, safe_serialization=True)

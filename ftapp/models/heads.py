@@ -120,23 +120,46 @@ def write_sentence_transformers_files(directory: Path, hidden: int, pooling: Sen
                                                                     "do_lower_case": False}, indent=2))
 
 
-def write_setfit_head(directory: Path, classifier: nn.Linear, labels: list[str]) -> None:
+def write_setfit_head(directory: Path, classifier: nn.Linear, labels: list[str], several: bool = False) -> None:
     """A scikit-learn LogisticRegression holding exactly the trained linear layer, as SetFit saves
     its head (model_head.pkl, written with joblib), plus config_setfit.json. predict_proba of that
-    head is the softmax of the same scores, so SetFitModel's predictions equal ftapp's. ftapp itself
+    head is the softmax of the same scores, so SetFitModel's predictions equal ftapp's. Several
+    labels per example (`several`): a one-vs-rest head of one binary regression per label (SetFit's
+    "one-vs-rest" strategy), whose predict_proba is the sigmoid of each label's score. ftapp itself
     never reads the pickle back (it loads the head from safetensors)."""
     import joblib
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
 
-    head = LogisticRegression()
     w = classifier.weight.detach().float().cpu().numpy().astype(np.float64)
     b = classifier.bias.detach().float().cpu().numpy().astype(np.float64)
-    if len(labels) == 2:   # scikit-learn's binary form: one row, scores for the second class
-        w, b = (w[1] - w[0])[None, :], np.array([b[1] - b[0]])
-    head.coef_, head.intercept_ = w, b
-    head.classes_ = np.arange(len(labels))   # SetFit maps class indices to config_setfit.json labels
-    head.n_features_in_ = w.shape[1]
+    if several:
+        head = _one_vs_rest(w, b)
+    else:
+        if len(labels) == 2:   # scikit-learn's binary form: one row, scores for the second class
+            w, b = (w[1] - w[0])[None, :], np.array([b[1] - b[0]])
+        head = _logistic(w, b, np.arange(len(labels)))   # SetFit maps class indices to config_setfit.json labels
     joblib.dump(head, directory / "model_head.pkl")
     (directory / "config_setfit.json").write_text(json.dumps({"labels": list(labels), "normalize_embeddings": False},
                                                              indent=2))
+
+
+def _logistic(w, b, classes):
+    """A fitted-looking scikit-learn LogisticRegression with these weights."""
+    from sklearn.linear_model import LogisticRegression
+
+    head = LogisticRegression()
+    head.coef_, head.intercept_, head.classes_, head.n_features_in_ = w, b, classes, w.shape[1]
+    return head
+
+
+def _one_vs_rest(w, b):
+    """scikit-learn's OneVsRestClassifier over 0/1 label rows, one binary regression per label."""
+    import numpy as np
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.preprocessing import LabelBinarizer
+
+    head = OneVsRestClassifier(_logistic(w[:1], b[:1], np.array([0, 1])))
+    head.estimators_ = [_logistic(w[j:j + 1], b[j:j + 1], np.array([0, 1])) for j in range(len(w))]
+    head.label_binarizer_ = LabelBinarizer(sparse_output=True).fit(np.eye(len(w), dtype=int))
+    head.n_features_in_ = w.shape[1]
+    return head

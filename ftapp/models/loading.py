@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ftapp.errors import UserFacingError
+from ftapp.tasks import ONE
 from ftapp.files import MODEL_META, SENTENCE_HEAD
 from ftapp.train.config import POOLINGS
 from ftapp.models.catalog import BUNDLED_IMAGE, BUNDLED_TEXT, find_spec, looks_like_local_path
@@ -284,6 +285,7 @@ def load_trained(directory: str | os.PathLike) -> Classifier:
         if meta["modality"] == "text":
             clf.preprocess.max_length = meta.get("max_length", 128)
     clf.unsure_below = float(meta.get("unsure_below", 0.0))   # models saved before it was chosen answer always
+    clf.task, clf.thresholds = meta.get("task", ONE), meta.get("thresholds")
     clf.model.eval()
     return clf
 

@@ -37,7 +37,7 @@ class TextBaseline:
         features = make_union(
             TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_features=200_000),
             TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, max_features=300_000))
-        self.model = make_pipeline(features, logistic_regression(10.0))
+        self.model = make_pipeline(features, classifier(10.0, y))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.model.fit(texts, np.asarray(y))
@@ -72,7 +72,7 @@ class PictureBaseline:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        self.model = make_pipeline(StandardScaler(), logistic_regression(C))
+        self.model = make_pipeline(StandardScaler(), classifier(C, y))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.model.fit(self.features(pictures), np.asarray(y))
@@ -82,8 +82,22 @@ class PictureBaseline:
         return _in_class_order(self.model, self.model.predict_proba(self.features(pictures)), n_classes)
 
 
+def classifier(c: float, y):
+    """Logistic regression as every fit in ftapp uses it; several labels per example (`y` a 0/1 row
+    per example): one-vs-rest, a binary fit per label (scikit-learn's OneVsRestClassifier)."""
+    if np.asarray(y).ndim == 2:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.multiclass import OneVsRestClassifier
+
+        return OneVsRestClassifier(LogisticRegression(C=c, solver="liblinear", max_iter=2000))
+    return logistic_regression(c)
+
+
 def _in_class_order(model, p: np.ndarray, n_classes: int) -> np.ndarray:
-    """Class probabilities in the run's class order (a class absent from training gets 0)."""
+    """Class probabilities in the run's class order (a class absent from training gets 0; several
+    labels per example: one probability per label, already in order)."""
+    if p.shape[1] == n_classes and len(model.classes_) == n_classes:
+        return p
     out = np.zeros((len(p), n_classes))
     out[:, model.classes_] = p
     return out
@@ -108,11 +122,17 @@ def out_of_fold(modality: str, items, y, folds, n_classes: int) -> np.ndarray:
     return probs
 
 
-def named(name: str, probs: np.ndarray, y) -> dict:
-    """A baseline's result on some examples: its name, scores and which examples it got right."""
-    from ftapp.evaluate import scores
+def named(name: str, probs: np.ndarray, y, thresholds=None) -> dict:
+    """A baseline's result on some examples: its name, scores and which examples it got (wholly)
+    right. Several labels per example: decided at `thresholds`, or at thresholds tuned on these
+    examples when None — as the model's own are on validation, so both are equally optimistic there."""
+    from ftapp import tasks
 
-    preds = np.asarray(probs).argmax(1)
-    return {"name": name, **scores(list(y), preds.tolist()), "correct": (preds == np.asarray(y)).tolist()}
+    task = tasks.of(y)
+    if task.kind == tasks.SEVERAL and thresholds is None:
+        thresholds = tasks.thresholds(probs, y)
+    out = {"name": name, **task.metrics(probs, y, thresholds),
+           "correct": task.correct(probs, y, thresholds).tolist()}
+    return out if thresholds is None else {**out, "thresholds": list(thresholds)}
 
 

@@ -50,6 +50,7 @@ CLASS_WEIGHTS = Choices(("auto", "on", "off"))
 HEAD_INITS = Choices(("probe", "random"))
 SELECTS = Choices(("accuracy", "loss"))
 POOLINGS = Choices(("auto", "model"))
+TASKS = Choices(("auto", "single", "multi"))   # one class per example, several labels (ftapp/tasks.py), or read off
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,10 @@ class TrainConfig:
     label_column: str | None = None
     path_column: str | None = None
 
+    task: str = setting(TASKS.auto, str, "Answer", choices=TASKS, ui=False,
+                        help="single: one class per example. multi: several labels per example (a label column "
+                             "such as 'billing;bug'). auto: several when the label column looks like it (the data "
+                             "report says so), else one.")
     label_map: dict | None = setting(None, dict, "Class edits", optional=True, ui=False,
                                      help="Renames, merges and drops classes: a JSON object old label -> new "
                                           "label, null drops the rows (on the command line: a .json file).")

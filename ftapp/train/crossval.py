@@ -26,7 +26,7 @@ from ftapp.train.prepared import Prepared
 from ftapp.train.probe import folds_for
 from ftapp.train.recipes import default_recipe
 from ftapp.train.schedule import fixed_length
-from ftapp.train.training import CROSS_VALIDATION, TRAINING_DATA, Outcome, Training, comparison, scored, softmax
+from ftapp.train.training import CROSS_VALIDATION, TRAINING_DATA, Outcome, Training, comparison, scored
 
 FINAL_WEIGHT = 1.5      # the final run's share of the time left, against one fold's
 
@@ -45,7 +45,7 @@ def cross_validated(t: Training, all_x, all_y, groups) -> Outcome:
     t.emit("phase", phase="fitting the first model on the frozen features")
     probe_all = t.probe(features, all_y, groups)
     if folds is None:   # a class with fewer than two distinct examples: nothing can be checked
-        first = t.first_model(probe_all, softmax(probe_all.logits(features)), all_y, TRAINING_DATA)
+        first = t.first_model(probe_all, t.task.probs(probe_all.logits(features)), all_y, TRAINING_DATA)
         first.message = ("Too few distinct examples per class to check fine-tuning; kept the first model (its "
                          "numbers are on the training examples themselves, so optimistic).")
         return first
@@ -53,7 +53,7 @@ def cross_validated(t: Training, all_x, all_y, groups) -> Outcome:
                    for tr, _ in folds]
     probe_oof = np.zeros((len(y), len(clf.labels)))
     for p, (_, te) in zip(fold_probes, folds):
-        probe_oof[te] = softmax(p.logits(features[te])).numpy()
+        probe_oof[te] = t.task.probs(p.logits(features[te])).numpy()
     first = t.first_model(probe_all, torch.tensor(probe_oof).float(), all_y, CROSS_VALIDATION, probe_oof=probe_oof)
     run = _Folds(t, base, recipe, folds, probe_oof)
     run.train_folds()
@@ -142,14 +142,15 @@ class _Folds:
         j = self._best_check(rows, upto)
         out.check = self._check(rows, upto)
         t.candidates.update(self.recipe.name, recipe=self.recipe.to_dict(), status=Candidate.CHECKED,
-                            val_accuracy=out.check["ft"]["accuracy"], val_loss=out.check["ft"]["loss"])
+                            val_loss=out.check["ft"]["loss"],
+                            **{f"val_{t.task.score_key}": selection.score_of(out.check["ft"])})
         ahead = selection.better(out.check["ft"], out.check["probe"], cfg.select)
         note = words.STOPPED_BEFORE_FINAL if (ahead or not cfg.auto) and stopped else ""
         if (ahead or not cfg.auto) and not stopped:
             j, note = self._fit_the_time(j, rows)
             if j is not None and self._final(j, out):
                 out.rows, out.probs = rows.tolist(), torch.tensor(self.oof[j][rows]).float()
-                out.y = [int(v) for v in self.y[rows]]
+                out.y = self.y[rows].tolist()
             elif j is not None:
                 note = words.FINAL_STOPPED
         if not out.fine_tuned:

@@ -54,10 +54,10 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
             raise RunFailed(" ".join(config.problems()))
         emit("phase", phase="preparing data")
         splits = prepare_data(config, workdir, limits)
-        weights = class_weights(config, splits.train.labels, splits.classes)
+        weights = class_weights(config, splits.train.labels, splits.classes, splits.train.separator)
         record_data(run, splits, weights)
         emit("phase", phase="loading model")
-        clf = configure_model(config, splits.classes, splits.modality, allow_local_paths)
+        clf = configure_model(config, splits.classes, splits.modality, allow_local_paths, splits.task)
         flagged = check_language(run, config, clf, splits)
         precision = resolve_precision(config.precision, device)
         emit("settings", precision=precision, seed=config.seed, workers=_workers(config, splits.modality),

@@ -25,9 +25,8 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import torch
-import torch.nn.functional as F
 
-from ftapp.evaluate import scores
+from ftapp import tasks
 from ftapp.train import prefix_cache, selection
 from ftapp.train.batches import epoch_batches, eval_batches
 from ftapp.train.config import EVAL_BATCH, LEARNED_LOSS, LEARNED_PATIENCE, METHODS, PRECISIONS
@@ -127,7 +126,8 @@ def validation(clf, data: Prepared, k: int | None, autocast_ctx, device, dist: D
     example's probabilities and the metrics. With several processes each scores its share and all
     get the whole."""
     clf.model.eval()
-    n = data.n("val")
+    n, y = data.n("val"), data.y["val"]
+    task = tasks.of(data.y["train"])
     probs, losses = torch.empty(n, len(clf.labels)), torch.empty(n)
     mine = dist.shard(range(n))
     lengths = [data.lengths["val"][i] for i in mine] if data.lengths["val"] is not None else None
@@ -135,17 +135,20 @@ def validation(clf, data: Prepared, k: int | None, autocast_ctx, device, dist: D
         idx = [mine[j] for j in b]
         with autocast_ctx:
             logits = clf.forward(data.batch("val", idx, k)).float()
-        losses[idx] = F.cross_entropy(logits, data.y["val"][idx].to(device), reduction="none").cpu()
-        probs[idx] = logits.softmax(-1).cpu()
+        weights = class_weights if task.kind == tasks.SEVERAL else None   # pos_weight: part of the loss itself
+        losses[idx] = task.loss(logits, y[idx].to(device), weights, reduction="none").cpu()
+        probs[idx] = task.probs(logits).cpu()
     if dist.active and n:
         rows = dist.gather_rows({i: (probs[i], losses[i]) for i in mine})
         probs, losses = torch.stack([rows[i][0] for i in range(n)]), torch.stack([rows[i][1] for i in range(n)])
-    y = data.y["val"]
-    weights = class_weights.cpu()[y] if class_weights is not None else torch.ones(n)
-    s = scores(y.tolist(), probs.argmax(-1).tolist())
-    return probs, {"val_loss": float((losses * weights).sum() / weights.sum().clamp_min(1e-9)),
-                   "val_accuracy": s["accuracy"], "val_macro_f1": s["macro_f1"],
-                   "val_balanced_accuracy": s["balanced_accuracy"]}
+    return probs, {"val_loss": weighted_mean(losses, y, class_weights, task),
+                   **{f"val_{key}": v for key, v in task.metrics(probs.numpy(), y.numpy()).items()}}
+
+
+def weighted_mean(losses: torch.Tensor, y: torch.Tensor, class_weights, task) -> float:
+    """The examples' mean loss, each example weighed by its class's weight (one label per example)."""
+    weights = class_weights.cpu()[y] if class_weights is not None and task.kind == tasks.ONE else torch.ones(len(y))
+    return float((losses * weights).sum() / weights.sum().clamp_min(1e-9))
 
 
 class Fitter(Callbacks, FitterState):
@@ -158,6 +161,7 @@ class Fitter(Callbacks, FitterState):
                  class_weights: torch.Tensor | None = None, deadline: float | None = None,
                  pretrained: dict | None = None, rate=None, dist: Distributed = SINGLE):
         self.clf, self.data, self.recipe, self.length, self.config = clf, data, recipe, length, config
+        self.task = tasks.of(data.y["train"])
         self.device, self.precision, self.rate, self.dist = device, precision, rate, dist
         self.autocast = autocast(precision, device)
         self.stop_event = stop_event or threading.Event()
@@ -238,8 +242,6 @@ class Fitter(Callbacks, FitterState):
         self.best_state = self._weights = self._opt = self._sched = None
 
     # ---- validation ------------------------------------------------------------------------
-    def _loss(self, logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-        return F.cross_entropy(logits.float(), y, weight=self.class_weights, reduction=reduction)
 
     def validate(self) -> dict:
         self.dist.same_as_main(self.clf.model.buffers())
@@ -337,13 +339,15 @@ class Fitter(Callbacks, FitterState):
         holds only those examples) and the gradients are summed: the whole batch's mean gradient."""
         y = self.data.y["train"]
         mine = self.dist.shard(idx)
-        weights = self.class_weights.cpu()[y[idx]] if self.class_weights is not None else torch.ones(len(idx))
+        weights = (self.class_weights.cpu()[y[idx]] if self.class_weights is not None and self.task.kind == tasks.ONE
+                   else torch.ones(len(idx)))
         params = [p for g in self._opt.param_groups for p in g["params"]]
         self._opt.zero_grad(set_to_none=True)
         if mine:
             with self.autocast:
                 logits = self.clf.forward(batch)
-            share = self._loss(logits, y[mine].to(self.device), reduction="sum") / float(weights.sum())
+            share = self.task.loss(logits, y[mine].to(self.device), self.class_weights,
+                                   reduction="sum") / float(weights.sum())
             share.backward()
             value = share.item()
         else:

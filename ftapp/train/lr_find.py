@@ -10,6 +10,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ftapp import tasks
 from ftapp.data import Limits
 from ftapp.train.config import TrainConfig
 from ftapp.train.device import pick_device, release, resolve_precision
@@ -36,13 +37,14 @@ def suggest_lr(config: TrainConfig, limits: Limits = Limits(), allow_local_paths
     with tempfile.TemporaryDirectory(prefix="ftapp-lrfind-") as tmp:
         splits = prepare_data(config, Path(tmp), limits)
         train, classes = splits.train, splits.classes
-        clf = configure_model(config, classes, train.modality, allow_local_paths)
+        clf = configure_model(config, classes, train.modality, allow_local_paths, splits.task)
         pick = sorted(random.Random(config.seed).sample(range(len(train)), min(max_examples, len(train))))
         x = clf.preprocess.encode([train.items[i] for i in pick])
-        y = [classes.index(train.labels[i]) for i in pick]
+        y = tasks.targets(train.subset(pick), classes)
         training = Training(clf, config, device, resolve_precision(config.precision, device), _quiet,
                             threading.Event(), Budget(config.time_budget), Clock(_quiet),
-                            class_weights(config, [train.labels[i] for i in pick], classes))
+                            class_weights(config, [train.labels[i] for i in pick], classes, train.separator))
+        training.task = tasks.of(y)
         base = default_recipe(config, clf.n_blocks, train.modality)
         recipe = Recipe(base.frozen, lr_max, base.method, base.layer_decay)   # the sweep's rates are factors of this
         frozen = training.frozen_pass(x, training.boundaries([recipe]))

@@ -31,6 +31,8 @@ class Prepared:
         self.clf, self.device = clf, device
         self.x = {"train": train_x, "val": val_x}
         self.y = {"train": torch.tensor(train_y, dtype=torch.long), "val": torch.tensor(val_y, dtype=torch.long)}
+        if not len(val_y) and self.y["train"].dim() == 2:   # several labels per example: no examples is [0, labels]
+            self.y["val"] = self.y["val"].reshape(0, self.y["train"].shape[1])
         text = clf.modality == "text"
         self.lengths = {s: [len(v) for v in self.x[s]] if text else None for s in self.x}
         self.states: dict[int, dict] = {}

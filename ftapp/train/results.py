@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ftapp import unsure
+from ftapp import tasks, unsure
 from ftapp.data import Dataset, duplicate_groups
-from ftapp.evaluate import evaluate_file, evaluation_report
+from ftapp.evaluate import evaluate_file, evaluation_report, multilabel_report
 from ftapp.files import MODEL_META, MODEL_TMP, atomic_write_json, read_json
 from ftapp.runs import Candidate, Run, RunFolder
 from ftapp.train import baselines, checkpoint, selection, words
@@ -29,7 +29,7 @@ from ftapp.train.learning_curve import learning_curve
 from ftapp.train.prepared import Encoded
 from ftapp.train.probe import folds_for
 from ftapp.train.splits import Splits
-from ftapp.train.training import CROSS_VALIDATION, HOLDOUT, Outcome, softmax
+from ftapp.train.training import CROSS_VALIDATION, HOLDOUT, Outcome
 
 log = logging.getLogger("ftapp")
 
@@ -65,6 +65,9 @@ class Results:
         self._last_save = time.time()
         self._baseline: tuple = (None, None)     # (which training examples, the baseline fitted on them)
         self.unsure_below = 0.0                  # the kept model's "not sure" threshold, chosen on validation
+        self.task = tasks.of(enc.train_y)        # one class per example, or several labels (tasks.py)
+        self.key = self.task.score_key           # the headline number: accuracy, or micro-F1
+        self.thresholds: dict[str, list] = {}    # several labels: each model's thresholds, tuned on validation
 
     # ---- the first model ------------------------------------------------------------------------
     def first(self, outcome: Outcome) -> None:
@@ -73,16 +76,17 @@ class Results:
         save_model(outcome.clf, self.run.dir)
         metrics = self._metrics(outcome, report, stage="first model")
         if self.enc.test_features is not None:
-            probs = softmax(outcome.probe.logits(self.enc.test_features))
+            probs = self.task.probs(outcome.probe.logits(self.enc.test_features))
             metrics.update(self._test(probs))
         self.files.write(RunFolder.METRICS, metrics)
         self.files.write(RunFolder.CANDIDATES, [{"name": Candidate.FIRST_MODEL, "status": Candidate.FIRST,
                                                  **outcome.first}])
-        head = ("test", "held-out test examples") if "test_accuracy" in metrics else (
+        head = ("test", "held-out test examples") if f"test_{self.key}" in metrics else (
             "val", "validation examples" if outcome.validation == HOLDOUT else "examples (out-of-fold)")
-        acc, n, ci = metrics[f"{head[0]}_accuracy"], metrics[f"n_{head[0]}"], metrics[f"{head[0]}_accuracy_interval"]
-        message = words.first_model(acc, n, ci[0], ci[1], head[1], more_coming=True)
-        self.run.record("info", first_model={"accuracy": acc, "n": n, "interval": ci, "on": head[0],
+        key = f"{head[0]}_{self.key}"
+        score, n, ci = metrics[key], metrics[f"n_{head[0]}"], metrics[f"{key}_interval"]
+        message = words.first_model(score, n, ci[0], ci[1], head[1], more_coming=True, score_name=self.task.score_name)
+        self.run.record("info", first_model={self.key: score, "n": n, "interval": ci, "on": head[0],
                                              "message": message})
         self.run.record("status", status=self.run.status, has_model=True)
 
@@ -118,11 +122,11 @@ class Results:
         self.files.write(RunFolder.REPORT, report)
         self.files.write(RunFolder.CANDIDATES, outcome.candidates)
         metrics = self._metrics(outcome, report, stage="final")
-        b = report["baselines"]
-        metrics.update(baseline_name=b["headline"]["name"], baseline_val_accuracy=b["headline"]["val_accuracy"],
-                       baseline_val_macro_f1=b["headline"]["val_macro_f1"], baseline_note=b["headline"]["note"],
-                       probe_val_accuracy=b["probe"]["accuracy"],
-                       **{f"{baselines.baseline_for(self.splits.modality).key}_val_accuracy": b["own"]["accuracy"]})
+        b, k = report["baselines"], self.key
+        metrics.update(baseline_name=b["headline"]["name"], baseline_note=b["headline"]["note"],
+                       baseline_val_macro_f1=b["headline"]["val_macro_f1"],
+                       **{f"baseline_val_{k}": b["headline"][f"val_{k}"], f"probe_val_{k}": b["probe"][k],
+                          f"{baselines.baseline_for(self.splits.modality).key}_val_{k}": b["own"][k]})
         if self.enc.test_x is not None:
             run.record("phase", phase="scoring the held-out test slice")
             self.clock.scoring(0.5)
@@ -134,9 +138,10 @@ class Results:
         self.clock.scoring(0.9)
         self._learning_curve(outcome)
         self.files.write(RunFolder.METRICS, metrics)
-        run.record("info", result={k: metrics.get(k) for k in (
-            "val_accuracy", "val_accuracy_interval", "n_val", "test_accuracy", "test_accuracy_interval", "n_test",
-            "baseline_name", "baseline_val_accuracy", "baseline_note", "chosen")}
+        k = self.key
+        run.record("info", result={name: metrics.get(name) for name in (
+            f"val_{k}", f"val_{k}_interval", "n_val", f"test_{k}", f"test_{k}_interval", "n_test",
+            "baseline_name", f"baseline_val_{k}", "baseline_note", "chosen")}
             | {"cross_validated": outcome.validation == CROSS_VALIDATION, "validation_kind": outcome.validation})
         return metrics
 
@@ -147,6 +152,13 @@ class Results:
 
     def _report(self, outcome: Outcome) -> tuple[dict, Dataset]:
         evaluated = self._evaluated(outcome)
+        if self.task.kind == tasks.SEVERAL:   # each label's threshold chosen on these examples, saved with the model
+            self.thresholds["model"] = outcome.clf.thresholds = tasks.thresholds(outcome.probs, outcome.y)
+            report = multilabel_report(self.classes, outcome.y, outcome.probs, evaluated.items, evaluated.origins,
+                                       outcome.clf.thresholds)
+            report.update(validation=outcome.validation, cross_validated=outcome.validation == CROSS_VALIDATION)
+            self.files.write(RunFolder.REPORT, report)
+            return report, evaluated
         # "not sure" below the confidence chosen on these examples: saved with the model, applied to the test numbers
         confidence, preds = outcome.probs.max(-1)
         self.unsure_below = outcome.clf.unsure_below = unsure.choose_threshold(
@@ -158,41 +170,40 @@ class Results:
         return report, evaluated
 
     def _metrics(self, outcome: Outcome, report: dict, stage: str) -> dict:
-        return {"stage": stage, "val_accuracy": report["accuracy"], "val_macro_f1": report["macro_f1"],
-                "val_balanced_accuracy": report["balanced_accuracy"], "n_val": report["n"],
-                "val_accuracy_interval": report["interval"]["accuracy"],
-                "val_macro_f1_interval": report["interval"]["macro_f1"],
+        return {"stage": stage, "task": self.task.kind, **headline(report, "val"),
                 "validation": validation_words(outcome), "validation_kind": outcome.validation,
                 "chosen": outcome.kept, "recipe": outcome.recipe.to_dict() if outcome.recipe else None,
-                "first_model_val_accuracy": outcome.first.get("accuracy"), "check": _plain(outcome.check),
+                f"first_model_val_{self.key}": outcome.first.get(self.key), "check": _plain(outcome.check),
                 "train_seconds": round(outcome.train_seconds, 2), "best_epoch": outcome.best_epoch,
                 "epochs_run": outcome.epochs_run, "used_prefix_cache": bool(self.run.info.get("used_cache")),
                 "frozen_layers": outcome.clf.frozen_blocks, "n_blocks": outcome.clf.n_blocks,
-                "status": outcome.status, "world_size": self.world_size,
-                "unsure_below": report["unsure"]["threshold"], "unsure_coverage": report["unsure"]["coverage"],
-                "unsure_answered_accuracy": report["unsure"]["accuracy"]}
+                "status": outcome.status, "world_size": self.world_size, **unsure_numbers(report)}
 
     def _test(self, probs: torch.Tensor, outcome: Outcome | None = None) -> dict:
         """The held-out test slice: the model's numbers (and, at the end, the baselines')."""
         test = self.splits.test
         y = self.enc.test_y
-        report = evaluation_report(self.classes, y, probs, test.items, test.origins, unsure_below=self.unsure_below)
+        report = self._scored(probs, y, test, self.thresholds.get("model"))
         if outcome is not None:
             train = self.splits.train if outcome.validation == HOLDOUT else self.splits.train_and_val
             train_x = self.enc.train_x if outcome.validation == HOLDOUT else self.enc.train_x + self.enc.val_x
             train_y = self.enc.train_y if outcome.validation == HOLDOUT else self.enc.train_y + self.enc.val_y
-            first = softmax(outcome.probe.logits(self.enc.test_features)).numpy()
+            first = self.task.probs(outcome.probe.logits(self.enc.test_features)).numpy()
             own = self._fitted_baseline(train, train_x, train_y).proba(self._items(test, self.enc.test_x),
                                                                        len(self.classes))
-            report["baselines"] = {"probe": baselines.named(Candidate.FIRST_MODEL, first, y),
-                                   "own": baselines.named(baselines.baseline_for(train.modality).name, own, y)}
+            named = baselines.baseline_for(train.modality).name
+            report["baselines"] = {"probe": baselines.named(Candidate.FIRST_MODEL, first, y, self.thresholds.get("probe")),
+                                   "own": baselines.named(named, own, y, self.thresholds.get("own"))}
             if train.modality == "image":
                 keep_example_images(self.run.dir, report, test, "test")
         self.files.write(RunFolder.TEST_REPORT, report)
-        return {"test_accuracy": report["accuracy"], "test_macro_f1": report["macro_f1"],
-                "test_balanced_accuracy": report["balanced_accuracy"], "n_test": report["n"],
-                "test_accuracy_interval": report["interval"]["accuracy"],
-                "test_macro_f1_interval": report["interval"]["macro_f1"], "test_source": "held-out slice"}
+        return {**headline(report, "test"), "test_source": "held-out slice"}
+
+    def _scored(self, probs, y, ds: Dataset, thresholds=None) -> dict:
+        """The report of a model on labelled examples, in its task's numbers."""
+        if self.task.kind == tasks.SEVERAL:
+            return multilabel_report(self.classes, y, probs, ds.items, ds.origins, thresholds)
+        return evaluation_report(self.classes, y, probs, ds.items, ds.origins, unsure_below=self.unsure_below)
 
     def _test_file(self, clf, metrics: dict) -> dict:
         ext = evaluate_file(clf, self.config.test_data, self.workdir / "test", text_column=self.config.text_column,
@@ -200,13 +211,9 @@ class Results:
                             limits=self.limits, what="test data", label_map=self.splits.label_map,
                             merge_similar=self.config.merge_similar_labels)
         self.files.write(RunFolder.TEST_FILE_REPORT, ext)
-        out = {"file_test_accuracy": ext["accuracy"], "file_test_macro_f1": ext["macro_f1"], "n_file_test": ext["n"],
-               "file_test_accuracy_interval": ext["interval"]["accuracy"],
-               "file_test_macro_f1_interval": ext["interval"]["macro_f1"]}
-        if "test_accuracy" not in metrics:
-            out.update(test_accuracy=ext["accuracy"], test_macro_f1=ext["macro_f1"], n_test=ext["n"],
-                       test_accuracy_interval=out["file_test_accuracy_interval"],
-                       test_macro_f1_interval=out["file_test_macro_f1_interval"], test_source="test file")
+        out = headline(ext, "file_test")
+        if f"test_{self.key}" not in metrics:
+            out.update(headline(ext, "test"), test_source="test file")
         return out
 
     def _fitted_baseline(self, train: Dataset, train_x: list, train_y: list):
@@ -225,7 +232,7 @@ class Results:
     def _baselines(self, outcome: Outcome, evaluated: Dataset, report: dict) -> dict:
         """The first model and the modality's own baseline on the model's examples, the best of them
         as the headline, and whether it is ahead of the model by more than chance."""
-        y, n_classes, modality = np.asarray(outcome.y), len(self.classes), self.splits.modality
+        y, n_classes, modality, task = np.asarray(outcome.y), len(self.classes), self.splits.modality, self.task
         rows = outcome.rows if outcome.rows is not None else list(range(len(y)))
         first = np.asarray(outcome.first_probs)[rows]
         if outcome.validation == HOLDOUT:
@@ -239,13 +246,14 @@ class Results:
             own = baselines.out_of_fold(modality, items, all_y, folds, n_classes)[rows]
         out = {"probe": baselines.named(Candidate.FIRST_MODEL, first, y),
                "own": baselines.named(baselines.baseline_for(modality).name, own, y)}
-        best = max(out.values(), key=lambda b: b["accuracy"])
-        test = selection.paired(best["correct"], outcome.probs.argmax(-1).numpy() == y)
+        self.thresholds.update({name: b["thresholds"] for name, b in out.items() if "thresholds" in b})
+        best = max(out.values(), key=lambda b: b[self.key])
+        test = selection.paired(best["correct"], task.correct(outcome.probs.numpy(), y, self.thresholds.get("model")))
         for b in out.values():
             b.pop("correct")
-        note = words.baseline_note(report["accuracy"], best["name"], best["accuracy"], test, modality,
-                                   self.language_flagged)
-        out["headline"] = {"name": best["name"], "val_accuracy": best["accuracy"], "val_macro_f1": best["macro_f1"],
+        note = words.baseline_note(report[self.key], best["name"], best[self.key], test, modality,
+                                   self.language_flagged, task.score_name)
+        out["headline"] = {"name": best["name"], f"val_{self.key}": best[self.key], "val_macro_f1": best["macro_f1"],
                            "paired_test": test, "note": note}
         return out
 
@@ -255,8 +263,8 @@ class Results:
         from ftapp import quality
 
         data = self.splits.train_and_val
-        if outcome.features is None or len(outcome.features) != len(data):
-            return
+        if outcome.features is None or len(outcome.features) != len(data) or self.task.kind != tasks.ONE:
+            return   # the label check (cleanlab's find_label_issues) reads one class per example
         self.run.record("phase", phase="checking the labels")
         try:
             shown = data.items if data.modality == "text" else [os.path.basename(p) for p in data.items]
@@ -272,7 +280,7 @@ class Results:
             log.exception("the label check of run %s failed", self.run.id)
 
     def _learning_curve(self, outcome: Outcome) -> None:
-        if outcome.features is None:
+        if outcome.features is None or self.task.kind != tasks.ONE:   # it is read in accuracy and per-class recall
             return
         y = self.enc.train_y + self.enc.val_y
         if outcome.validation == HOLDOUT:
@@ -285,8 +293,30 @@ class Results:
                              learning_curve(outcome.features, y, parts, self.classes, self.config.seed))
 
 
+HEADLINE = ("accuracy", "micro_f1", "macro_f1", "balanced_accuracy", "subset_accuracy")
+
+
+def headline(report: dict, prefix: str) -> dict:
+    """A report's headline numbers as metrics.json names them: `prefix`_accuracy (or _micro_f1 …),
+    n_`prefix` and the 95 % intervals."""
+    out = {f"{prefix}_{k}": report[k] for k in HEADLINE if k in report} | {f"n_{prefix}": report["n"]}
+    return out | {f"{prefix}_{k}_interval": v for k, v in report["interval"].items() if k != "n"}
+
+
+def unsure_numbers(report: dict) -> dict:
+    """The "not sure" threshold and what it does (one class per example only: ftapp/unsure.py)."""
+    if "unsure" not in report:
+        return {}
+    u = report["unsure"]
+    return {"unsure_below": u["threshold"], "unsure_coverage": u["coverage"], "unsure_answered_accuracy": u["accuracy"]}
+
+
 def validation_words(outcome: Outcome) -> str:
     """What the validation numbers are measured on, in words."""
+    if tasks.of(outcome.y).kind == tasks.SEVERAL:   # the examples chose each label's threshold, whatever else
+        where = {CROSS_VALIDATION: "out-of-fold predictions of a k-fold cross-validation on all the examples",
+                 HOLDOUT: "the validation split"}.get(outcome.validation, "the training examples themselves")
+        return f"{where}, which chose each label's decision threshold (so somewhat optimistic)"
     if outcome.validation == CROSS_VALIDATION:
         return ("out-of-fold predictions of a k-fold cross-validation on all the examples" +
                 ("; they also chose the length, so they are somewhat optimistic" if outcome.fine_tuned else ""))

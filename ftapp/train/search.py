@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from ftapp.runs import Candidate
+from ftapp.train import selection
 from ftapp.train.loop import Fitter, Why
 
 RUNGS = (1 / 8, 1 / 4)
@@ -34,8 +35,8 @@ class Candidates:
             row = self.rows.get(f.recipe.name, {"curve": []})
             status = row.get("status") if row.get("status") == Candidate.CHOSEN else Candidate.TRAINING
             self.update(f.recipe.name, recipe=f.recipe.to_dict(), status=status, steps=m["step"],
-                        val_loss=m["val_loss"], val_accuracy=m["val_accuracy"], val_macro_f1=m["val_macro_f1"],
-                        curve=row["curve"] + [[m["step"], m["val_loss"], m["val_accuracy"]]])
+                        **{k: v for k, v in m.items() if k.startswith("val_")},
+                        curve=row["curve"] + [[m["step"], m["val_loss"], selection.score_of(m)]])
         fitter.add_callback("epoch", on_epoch)
 
     def table(self) -> list[dict]:

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ftapp import tasks
 from ftapp.train.config import SELECTS
+
+SCORE_KEYS = tuple(t.score_key for t in tasks.TASKS.values())
 
 ALPHA = 0.05            # the paired test's level: a difference this unlikely by chance counts as real
 LOSS_STEP = 0.25        # a loss lower by at least this share of the reference (and LOSS_FLOOR) is progress
@@ -24,17 +27,28 @@ LOSS_FLOOR = 0.05       # … and by at least this much in absolute terms (a cre
 CROSSFIT_PARTS = 5      # cross-fitting: each fifth of the examples scored by the choice the other four made
 
 
+def score_of(m: dict) -> float:
+    """The headline score of a validation's metrics (val_accuracy, val_micro_f1, …) or of a scored()
+    dict: accuracy for one label per example, micro-F1 for several (tasks.py)."""
+    for key in SCORE_KEYS:
+        for name in (key, f"val_{key}"):
+            if name in m:
+                return m[name]
+    raise KeyError(f"no score among {sorted(m)}")
+
+
 def _plain(m: dict) -> dict:
-    """{"accuracy", "loss"} of a validation's metrics (val_accuracy, val_loss) or of a scored() dict."""
-    return m if "accuracy" in m else {"accuracy": m["val_accuracy"], "loss": m["val_loss"]}
+    """{"score", "loss"} of a validation's metrics or of a scored() dict."""
+    return {"score": score_of(m), "loss": m["loss"] if "loss" in m else m["val_loss"]}
 
 
 def rank_key(m: dict | None, select: str = SELECTS.accuracy) -> tuple:
-    """Smaller is better. None (never checked) ranks last."""
+    """Smaller is better. None (never checked) ranks last. `select` "accuracy" ranks by the task's
+    score (accuracy, or micro-F1 with several labels per example), ties by loss."""
     if m is None:
         return (np.inf, np.inf)
     s = _plain(m)
-    return (-s["accuracy"], s["loss"]) if select == SELECTS.accuracy else (s["loss"], -s["accuracy"])
+    return (-s["score"], s["loss"]) if select == SELECTS.accuracy else (s["loss"], -s["score"])
 
 
 def better(new: dict, old: dict | None, select: str = SELECTS.accuracy) -> bool:
@@ -49,18 +63,24 @@ def progressed(new: dict, reference: dict | None, select: str = SELECTS.accuracy
     loss_drop = r["loss"] - n["loss"] > max(LOSS_STEP * r["loss"], LOSS_FLOOR)
     if select == SELECTS.loss:
         return loss_drop
-    return n["accuracy"] > r["accuracy"] + 1e-12 or (n["accuracy"] >= r["accuracy"] - 1e-12 and loss_drop)
+    return n["score"] > r["score"] + 1e-12 or (n["score"] >= r["score"] - 1e-12 and loss_drop)
 
 
 def scored(probs, y, mask=None, class_weights=None) -> dict:
-    """Accuracy, (class-weighted) log loss and n of predicted probabilities on some examples."""
+    """The task's score (accuracy; micro-F1 for several labels per example), (class-weighted) log
+    loss and n of predicted probabilities on some examples."""
     from sklearn.metrics import log_loss
 
+    task = tasks.of(y)
     probs, y = np.asarray(probs, dtype=float), np.asarray(y)
     if mask is not None:
         probs, y = probs[np.asarray(mask)], y[np.asarray(mask)]
     if not len(y):
-        return {"accuracy": 0.0, "loss": float("nan"), "n": 0}
+        return {task.score_key: 0.0, "loss": float("nan"), "n": 0}
+    if task.kind == tasks.SEVERAL:   # binary log loss per label, averaged (the training loss's measure)
+        p = np.clip(probs, 1e-12, 1 - 1e-12)
+        loss = float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+        return {task.score_key: round(task.score(probs, y), 5), "loss": round(loss, 5), "n": int(len(y))}
     weights = np.asarray(class_weights)[y] if class_weights is not None else None
     probs = np.clip(probs, 1e-12, 1)
     loss = log_loss(y, probs / probs.sum(1, keepdims=True), sample_weight=weights, labels=range(probs.shape[1]))
@@ -69,7 +89,7 @@ def scored(probs, y, mask=None, class_weights=None) -> dict:
 
 def parts(y, k: int = CROSSFIT_PARTS, seed: int = 0) -> np.ndarray:
     """A part number 0..k-1 for every example, stratified (each class dealt round the parts) and seeded."""
-    y = np.asarray(y)
+    y = tasks.of(y).strata(y)
     rng = np.random.default_rng(seed + 7919)
     part = np.zeros(len(y), dtype=int)
     offset = 0

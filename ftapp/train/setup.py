@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ftapp import tasks
 from ftapp.models import load_pretrained
 from ftapp.runs import Run, RunFolder
 from ftapp.train.config import CLASS_WEIGHTS, EVAL_BATCH, IMBALANCE, TrainConfig
@@ -14,10 +15,12 @@ from ftapp.train.prepared import Encoded
 from ftapp.train.splits import Splits
 
 
-def configure_model(config: TrainConfig, classes: list[str], modality: str, allow_local_paths: bool):
+def configure_model(config: TrainConfig, classes: list[str], modality: str, allow_local_paths: bool,
+                    task: str = tasks.ONE):
     torch.manual_seed(config.seed)   # the new head's initial weights are part of a seeded run
     clf = load_pretrained(config.model, classes, modality=modality, allow_local_paths=allow_local_paths,
                           pooling=config.pooling)
+    clf.task = task
     if config.dropout is not None:
         clf.set_dropout(config.dropout)
     if modality == "text":
@@ -42,11 +45,20 @@ def check_language(run: Run, config: TrainConfig, clf, splits: Splits) -> bool:
     return bool(warning)
 
 
-def class_weights(config: TrainConfig, labels: list[str], classes: list[str]) -> torch.Tensor | None:
+def class_weights(config: TrainConfig, labels: list[str], classes: list[str], separator: str = "") -> torch.Tensor | None:
     """scikit-learn's "balanced" weights (inverse frequency, mean 1), when asked or when auto and the
-    classes are unbalanced."""
+    classes are unbalanced. Several labels per example (`separator`): each label's positive
+    examples weigh negatives / positives (torch's pos_weight), only when asked — on the real
+    multi-label set the tuned thresholds already handle rare labels (micro-F1 0.682 without weights,
+    0.676 with; benchmarks/multilabel_study.py)."""
     from sklearn.utils.class_weight import compute_class_weight
 
+    if separator:
+        if config.class_weights != CLASS_WEIGHTS.on:
+            return None
+        positives = np.array([sum(c in {p.strip() for p in label.split(separator)} for label in labels)
+                              for c in classes], dtype=float)
+        return torch.tensor((len(labels) - positives) / np.maximum(positives, 1), dtype=torch.float)
     counts = [labels.count(c) for c in classes]
     if config.class_weights == CLASS_WEIGHTS.off or (config.class_weights == CLASS_WEIGHTS.auto
                                                      and max(counts) < IMBALANCE * min(counts)):
@@ -58,13 +70,13 @@ def class_weights(config: TrainConfig, labels: list[str], classes: list[str]) ->
 def encode(clf, splits: Splits, device, precision: str, dist=SINGLE) -> Encoded:
     """The examples as the model reads them, once; the test slice's pre-trained features too (the
     first model is scored on them without another pass)."""
-    index = {c: i for i, c in enumerate(splits.classes)}
-    enc = Encoded(clf.preprocess.encode(splits.train.items), [index[x] for x in splits.train.labels],
-                  clf.preprocess.encode(splits.val.items), [index[x] for x in splits.val.labels])
+    classes = splits.classes
+    enc = Encoded(clf.preprocess.encode(splits.train.items), tasks.targets(splits.train, classes),
+                  clf.preprocess.encode(splits.val.items), tasks.targets(splits.val, classes))
     if splits.test is not None:
         from ftapp.train.prefix_cache import compute_states
 
-        enc.test_x, enc.test_y = clf.preprocess.encode(splits.test.items), [index[x] for x in splits.test.labels]
+        enc.test_x, enc.test_y = clf.preprocess.encode(splits.test.items), tasks.targets(splits.test, classes)
         clf.model.to(device)
         enc.test_features = compute_states(clf, enc.test_x, [], EVAL_BATCH, device, autocast=autocast(precision, device),
                                            head_inputs=True, dist=dist).head_inputs

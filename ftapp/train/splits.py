@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ftapp import tasks
 from ftapp.data import Dataset, Limits, find_leaks, load_dataset, train_val_split
 from ftapp.data.ingest import recheck
 from ftapp.data.labels import LabelEdits, apply_edits
@@ -36,6 +37,11 @@ class Splits:
         return self.train.classes
 
     @property
+    def task(self) -> str:
+        """ftapp.tasks' kind: several labels per example when the label column holds them."""
+        return tasks.SEVERAL if self.train.separator else tasks.ONE
+
+    @property
     def modality(self) -> str:
         return self.train.modality
 
@@ -45,14 +51,14 @@ class Splits:
 
 
 def concat(a: Dataset, b: Dataset) -> Dataset:
-    return Dataset(a.modality, a.items + b.items, a.labels + b.labels, a.origins + b.origins)
+    return Dataset(a.modality, a.items + b.items, a.labels + b.labels, a.origins + b.origins, a.separator)
 
 
 def prepare_data(config: TrainConfig, workdir: Path, limits: Limits) -> Splits:
     """Load, check, edit and split the data (grouped: identical examples stay on one side); raise
     RunFailed with the report's errors when unusable."""
     columns = dict(text_column=config.text_column, label_column=config.label_column, path_column=config.path_column)
-    ds, report = load_dataset(config.data, workdir=workdir / "data", limits=limits, **columns)
+    ds, report = load_dataset(config.data, workdir=workdir / "data", limits=limits, task=config.task, **columns)
     if not report.ok:
         raise RunFailed("The data cannot be used: " + " ".join(str(p) for p in report.errors))
     ds, report, label_map = _edit_classes(config, ds, report)
@@ -60,17 +66,18 @@ def prepare_data(config: TrainConfig, workdir: Path, limits: Limits) -> Splits:
     warnings = [str(p) for p in report.warnings]
     from_report = len(warnings)
     test = None
-    if config.test_fraction > 0 and not config.val_data and min(Counter(ds.labels).values()) >= MIN_TEST_PER_CLASS:
+    if config.test_fraction > 0 and not config.val_data and min(ds.class_counts().values()) >= MIN_TEST_PER_CLASS:
         ds, test, _ = train_val_split(ds, config.test_fraction, config.seed + 1)
     if config.val_data:
         val, vreport = load_dataset(config.val_data, workdir=workdir / "val", modality=ds.modality, limits=limits,
-                                    **columns)
+                                    task=report.details["task"], **columns)
         reports["validation"] = vreport.to_dict()
         if not vreport.ok:
             raise RunFailed("The validation data cannot be used: " + " ".join(str(p) for p in vreport.errors))
         val, _, _ = apply_edits(val, LabelEdits(label_map=label_map, merge_similar=config.merge_similar_labels,
                                                 classes=ds.classes))
-        unknown = sorted(set(val.labels) - set(ds.labels))
+        val.separator = ds.separator
+        unknown = sorted(set(val.classes) - set(ds.classes))
         if unknown:
             raise RunFailed(f"The validation data has classes the training data lacks: {', '.join(unknown)}. "
                             "Add training examples for them or remove them from the validation file.")
@@ -90,6 +97,9 @@ def _edit_classes(config: TrainConfig, ds: Dataset, report):
     edits = LabelEdits.of(config.to_dict())
     if not edits:
         return ds, report, {}
+    if ds.separator:
+        raise RunFailed("Class edits (renames, merges, drops, row fixes) work on one label per example; with several "
+                        "labels per example, edit the label column in the file and upload it again.")
     edited, mapping, matched = apply_edits(ds, edits)
     if len(edited.classes) < 2:
         raise RunFailed(f"After the class edits only {len(edited.classes)} class is left; training needs at least "

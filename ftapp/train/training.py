@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ftapp import tasks
 from ftapp.runs import Candidate, Kept, Status
 from ftapp.train import prefix_cache, selection, words
 from ftapp.train.selection import scored
@@ -74,16 +75,12 @@ class Outcome:
         return self.kept == Kept.FINE_TUNED
 
 
-def softmax(logits) -> torch.Tensor:
-    return torch.softmax(torch.as_tensor(logits).float(), -1)
-
-
 def comparison(ft_probs, probe_probs, y, mask=None, class_weights=None) -> dict:
     """Fine-tuned (cross-fitted: selection.crossfit) vs the first model on the same examples, with
-    the paired test."""
-    y = np.asarray(y)
+    the paired test (on the examples each gets wholly right)."""
+    y, task = np.asarray(y), tasks.of(y)
     mask = np.ones(len(y), dtype=bool) if mask is None else np.asarray(mask)
-    ft, pr = np.asarray(ft_probs)[mask].argmax(1) == y[mask], np.asarray(probe_probs)[mask].argmax(1) == y[mask]
+    ft, pr = task.correct(np.asarray(ft_probs)[mask], y[mask]), task.correct(np.asarray(probe_probs)[mask], y[mask])
     return {"ft": scored(ft_probs, y, mask, class_weights), "probe": scored(probe_probs, y, mask, class_weights),
             "test": selection.paired(ft, pr)}
 
@@ -103,6 +100,7 @@ class Training(Callbacks):
         self.initial = {k: v.detach().clone() for k, v in clf.model.state_dict().items()}
         self.features: torch.Tensor | None = None
         self.pool: list[np.ndarray] = []     # every validation's probabilities, of every recipe tried
+        self.task = tasks.OneLabel           # what the targets ask for (tasks.py): set when a run starts
 
     # ---- building blocks (also used by crossval.py) -------------------------------------------
     def recipes(self, n_val: int) -> list[Recipe]:
@@ -132,7 +130,7 @@ class Training(Callbacks):
     def probe(self, features: torch.Tensor, y, groups=None) -> Probe:
         cw = self.class_weights.numpy() if self.class_weights is not None else None
         return fit_probe(features, list(y), len(self.clf.labels), groups=groups, seed=self.config.seed,
-                         class_weight=cw, oof=False)
+                         class_weight=cw if self.task.kind == tasks.ONE else None, oof=False)
 
     def start_from(self, probe: Probe) -> dict:
         """The pre-trained weights with the first model's head; every recipe starts from this (LP-FT)."""
@@ -186,14 +184,15 @@ class Training(Callbacks):
                         first=scored(probs, y, class_weights=self.class_weights), first_probs=np.asarray(probs),
                         probe_oof=probe_oof)
         self.keep_probe(probe)
-        self.candidates.update(Candidate.FIRST_MODEL, status=Candidate.FIRST, val_accuracy=first.first["accuracy"],
-                               val_loss=first.first["loss"])
+        self.candidates.update(Candidate.FIRST_MODEL, status=Candidate.FIRST, val_loss=first.first["loss"],
+                               **{f"val_{self.task.score_key}": selection.score_of(first.first)})
         self.trigger("first_model", outcome=first)
         return first
 
     # ---- the validation-split path -------------------------------------------------------------
     def run(self, train_x, train_y, val_x, val_y, groups_all=None) -> Outcome:
         """groups_all: a duplicate-group id per example of train + val (identical examples share one)."""
+        self.task = tasks.of(train_y)
         if len(val_y) < SMALL_VAL:
             from ftapp.train.crossval import cross_validated
 
@@ -217,7 +216,7 @@ class Training(Callbacks):
 
         self.emit("phase", phase="fitting the first model on the frozen features")
         probe = self.probe(tr_pass.head_inputs, train_y, train_groups)
-        probe_probs = softmax(probe.logits(va_pass.head_inputs))
+        probe_probs = self.task.probs(probe.logits(va_pass.head_inputs))
         first = self.first_model(probe, probe_probs, val_y, HOLDOUT)
         pretrained = self.start_from(probe)
         length = self.length(len(train_x))
@@ -297,5 +296,5 @@ class Training(Callbacks):
         if not out.fine_tuned:
             self.keep_probe(first.probe)
         out.message = words.holdout_message(out.fine_tuned, fitter.done, fitter.recipe.name, out.best_epoch,
-                                            self.config.auto, out.check, self.config.select)
+                                            self.config.auto, out.check, self.config.select, self.task.score_name)
         return out

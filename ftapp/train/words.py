@@ -7,9 +7,11 @@ the tokenizer check flagged the language, and every number on the examples it wa
 """
 from __future__ import annotations
 
+from ftapp import tasks
 from ftapp.runs import Candidate
 from ftapp.train.config import LEARNED_LOSS, SELECTS
 from ftapp.train.loop import Why
+from ftapp.train.selection import score_of
 
 FIRST = f"the first model ({Candidate.FIRST_MODEL})"
 WHY = {Why.FINISHED: "trained to the planned end", Why.EARLY: "stopped early: validation had stopped improving",
@@ -31,32 +33,42 @@ def interval_words(lo: float, hi: float) -> str:
     return f"95 % interval {pct(lo)}–{pct(hi)}"
 
 
-def first_model(accuracy: float, n: int, lo: float, hi: float, where: str, more_coming: bool) -> str:
+def first_model(score: float, n: int, lo: float, hi: float, where: str, more_coming: bool,
+                score_name: str = "accuracy") -> str:
     """The anytime model's line: ready, how good on examples it was not chosen on, what comes next."""
     tail = "; fine-tuning to improve it…" if more_coming else "."
-    return (f"A first model is ready — {pct(accuracy)} on {n} {where} ({interval_words(lo, hi)}){tail}")
+    what = "" if score_name == "accuracy" else f" {score_name}"
+    return f"A first model is ready — {pct(score)}{what} on {n} {where} ({interval_words(lo, hi)}){tail}"
 
 
 def compared(ft: dict, probe: dict, chosen: str = "checkpoint") -> str:
     """'0.912 against 0.887 for the first model on 225 examples, each scored by the checkpoint that
     the others chose (cross-fitted)' (selection.crossfit)."""
-    text = f"{ft['accuracy']:.3f} against {probe['accuracy']:.3f} for the first model"
-    if abs(ft["accuracy"] - probe["accuracy"]) < 1e-9:
+    a, b = score_of(ft), score_of(probe)
+    name = "" if "accuracy" in ft else f"{score_name(ft)} "
+    text = f"{name}{a:.3f} against {b:.3f} for the first model"
+    if abs(a - b) < 1e-9:
         text += f" (log loss {ft['loss']:.3f} against {probe['loss']:.3f})"
     return text + f" on {ft['n']} examples, each scored by the {chosen} that the others chose (cross-fitted)"
 
 
 def beat(ft: dict, probe: dict) -> str:
     """How fine-tuning did against the first model, in the words its numbers allow."""
-    if ft["accuracy"] > probe["accuracy"] + 1e-9:
+    a, b = score_of(ft), score_of(probe)
+    if a > b + 1e-9:
         return "beat"
-    if ft["accuracy"] < probe["accuracy"] - 1e-9:
+    if a < b - 1e-9:
         return "did worse than"
-    return "matched the accuracy of"   # compared() then quotes both log losses
+    return f"matched the {score_name(ft)} of"   # compared() then quotes both log losses
+
+
+def score_name(scores: dict) -> str:
+    """What the task's score is called: accuracy, or micro-F1 with several labels per example."""
+    return next(t.score_name for t in tasks.TASKS.values() if t.score_key in scores or f"val_{t.score_key}" in scores)
 
 
 def holdout_message(kept_fine_tuned: bool, why: str | None, recipe: str | None, best_epoch, auto: bool,
-                    check: dict | None, select: str = SELECTS.accuracy) -> str:
+                    check: dict | None, select: str = SELECTS.accuracy, score_word: str = "accuracy") -> str:
     """The end of a run trained on a validation split. `check`: fine-tuning (cross-fitted) and the
     first model on the validation examples ({"ft": {"accuracy", "loss", "n"}, "probe": …}), or None
     when fine-tuning produced no checkpoint to compare."""
@@ -69,7 +81,7 @@ def holdout_message(kept_fine_tuned: bool, why: str | None, recipe: str | None, 
             return f"Fine-tuning ({how}) produced no checkpoint to compare; kept {FIRST}."
         return (f"Fine-tuning ({how}) {beat(check['ft'], check['probe'])} {FIRST}: "
                 f"{compared(check['ft'], check['probe'])}; the first model was kept.")
-    best = "lowest validation loss" if select == SELECTS.loss else "best validation accuracy"
+    best = "lowest validation loss" if select == SELECTS.loss else f"best validation {score_word}"
     kept = f"{recipe}: {how}; kept the check with the {best} (epoch {best_epoch})"
     if check is None:
         return kept + "."
@@ -113,7 +125,7 @@ NO_TIME_FOR_FINAL = (" The time left was too short for the final training on all
 
 
 def baseline_note(model_acc: float, base_name: str, base_acc: float, test: dict | None, modality: str,
-                  language_flagged: bool) -> str:
+                  language_flagged: bool, score_name: str = "accuracy") -> str:
     """A line only when the baseline is ahead of the model by more than chance on the same examples
     (`test`: selection.paired(baseline correct, model correct)), with what to try."""
     from ftapp.train.selection import ALPHA
@@ -127,8 +139,9 @@ def baseline_note(model_acc: float, base_name: str, base_acc: float, test: dict 
         what = "Try another model, more examples per class, or a longer time budget."
     else:
         what = "Try another model, more pictures per class, or augmentation."
-    return (f"The baseline ({base_name}) scored {base_acc:.3f} on the same {test['n']} examples, above the model's "
-            f"{model_acc:.3f}, by more than chance explains (paired test, p = {test['p_value']:.3f}). {what}")
+    what_score = "" if score_name == "accuracy" else f"{score_name} "
+    return (f"The baseline ({base_name}) scored {what_score}{base_acc:.3f} on the same {test['n']} examples, above the "
+            f"model's {model_acc:.3f}, by more than chance explains (paired test, p = {test['p_value']:.3f}). {what}")
 
 
 def no_search(n_val: int, needed: int) -> str:
@@ -159,17 +172,21 @@ def result_lines(m: dict) -> list[str]:
     """The end of a run in a few lines: the headline numbers with their intervals and what they are
     measured on, then the baselines on the same examples."""
     lines = []
-    if "test_accuracy" in m:
-        lines.append(f"Test accuracy {with_interval(m['test_accuracy'], m.get('test_accuracy_interval'), m['n_test'])}"
-                     f", macro-F1 {with_interval(m['test_macro_f1'], m.get('test_macro_f1_interval'))} — "
-                     f"{m['test_source']}; nothing was chosen on it.")
-    if "file_test_accuracy" in m and m.get("test_source") != "test file":
-        lines.append(f"Test file accuracy {with_interval(m['file_test_accuracy'], m.get('file_test_accuracy_interval'), m['n_file_test'])}"
-                     f", macro-F1 {m['file_test_macro_f1']:.3f}.")
-    lines.append(f"Validation accuracy {with_interval(m['val_accuracy'], m.get('val_accuracy_interval'), m.get('n_val'))}"
-                 f", macro-F1 {m['val_macro_f1']:.3f} — on {m['validation']}.")
+    if m.get("task") == tasks.SEVERAL:
+        k, name, more = "micro_f1", "micro-F1", lambda p: (f", macro-F1 {m[p + '_macro_f1']:.3f}, every label right "
+                                                           f"on {m[p + '_subset_accuracy']:.3f} of the examples")
+    else:
+        k, name, more = "accuracy", "accuracy", lambda p: f", macro-F1 {m[p + '_macro_f1']:.3f}"
+    if f"test_{k}" in m:
+        lines.append(f"Test {name} {with_interval(m[f'test_{k}'], m.get(f'test_{k}_interval'), m['n_test'])}"
+                     f"{more('test')} — {m['test_source']}; nothing was chosen on it.")
+    if f"file_test_{k}" in m and m.get("test_source") != "test file":
+        lines.append(f"Test file {name} {with_interval(m[f'file_test_{k}'], m.get(f'file_test_{k}_interval'), m['n_file_test'])}"
+                     f"{more('file_test')}.")
+    lines.append(f"Validation {name} {with_interval(m[f'val_{k}'], m.get(f'val_{k}_interval'), m.get('n_val'))}"
+                 f"{more('val')} — on {m['validation']}.")
     if m.get("baseline_name"):
-        base = f"Best baseline ({m['baseline_name']}) on the same examples: {m['baseline_val_accuracy']:.3f}."
+        base = f"Best baseline ({m['baseline_name']}) on the same examples: {m[f'baseline_val_{k}']:.3f}."
         lines.append(base + (f" {m['baseline_note']}" if m.get("baseline_note") else ""))
     if m.get("unsure_below") and m.get("unsure_answered_accuracy") is not None:
         lines.append(f"It answers \"not sure\" under {m['unsure_below']:.2f} confidence (chosen on validation: "

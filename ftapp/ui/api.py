@@ -89,6 +89,7 @@ def build(ctx: AppContext) -> None:
         a_example = gr.Textbox(label="example")
         a_text_col = gr.Textbox(label="text_column")
         a_label_col = gr.Textbox(label="label_column")
+        a_task = gr.Textbox(label="task")
         a_path_col = gr.Textbox(label="path_column")
         a_hub = gr.Textbox(label="hub_dataset")
         a_report = gr.JSON(label="report")
@@ -102,23 +103,24 @@ def build(ctx: AppContext) -> None:
 
     @guarded(api=True)
     def load_data(file=None, example=None, text_column=None, label_column=None, path_column=None,
-                  hub_dataset=None, request: gr.Request = None) -> dict:
+                  hub_dataset=None, task=None, request: gr.Request = None) -> dict:
         """Load a table/zip/Parquet file, example='support_tickets' | 'shapes', or a Hub dataset
-        (hub_dataset='owner/name' or 'hf://datasets/owner/name?config=C&split=S') for this session."""
+        (hub_dataset='owner/name' or 'hf://datasets/owner/name?config=C&split=S') for this session.
+        task: 'single' | 'multi' (several labels per example, e.g. 'billing;bug'); empty: read off the labels."""
         sh = getattr(request, "session_hash", None)
         hub = (hub_dataset or "").strip() or None
         if hub and not is_hub_source(hub):
             hub = hub_source(hub)
         data, _ds, report = ctx.load_data(sh, source=file or None, example=(example or "").strip() or None, hub=hub,
                                           text_column=text_column or None, label_column=label_column or None,
-                                          path_column=path_column or None)
-        return {"ok": data["ok"], "name": data["name"], "modality": data["modality"],
+                                          path_column=path_column or None, task=task or None)
+        return {"ok": data["ok"], "name": data["name"], "modality": data["modality"], "task": data["task"],
                 "class_counts": data["class_counts"], "n_items": data["n_items"], "columns": data["columns"],
                 "text_column": data["text_column"], "label_column": data["label_column"],
                 "path_column": data["path_column"], "errors": _problems(report, "error"),
                 "warnings": _problems(report, "warning"), "skipped": _problems(report, "skipped")}
 
-    a_trigger.click(load_data, inputs=[a_file, a_example, a_text_col, a_label_col, a_path_col, a_hub],
+    a_trigger.click(load_data, inputs=[a_file, a_example, a_text_col, a_label_col, a_path_col, a_hub, a_task],
                     outputs=a_report,
                     api_name="load_data", concurrency_limit=4)
 

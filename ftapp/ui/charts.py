@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ftapp.runs import TERMINAL, Candidate
+from ftapp.tasks import named_score
 from ftapp.ui.texts import run_label
 
 BLUE, ORANGE, GREEN, GREY = "#2563eb", "#ea580c", "#16a34a", "#94a3b8"
@@ -132,6 +133,7 @@ def validation_figure(snap: dict | None) -> go.Figure:
             msg = "Validation results appear after epoch 1."
         return empty_figure(title, msg)
     x = [e["epoch"] for e in epochs]
+    score = named_score(epochs[-1], "val_")[0]     # accuracy, or micro-F1 for several labels per example
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     parts = _parts(epochs)
     if len(parts) > 1 or parts[0][0] is not None:     # cross-validation: accuracy and loss per part
@@ -142,12 +144,12 @@ def validation_figure(snap: dict | None) -> go.Figure:
             fig.add_trace(go.Scatter(x=px, y=[e.get("val_loss") for e in rows], mode="lines", showlegend=False,
                                      name=f"{_part_name(part)} loss", line=dict(color=color, width=1, dash="dot"),
                                      hovertemplate="%{y:.4f}"), secondary_y=False)
-            fig.add_trace(go.Scatter(x=px, y=[e.get("val_accuracy") for e in rows], mode="lines",
-                                     name=f"{_part_name(part)} accuracy", line=dict(color=color, width=2),
+            fig.add_trace(go.Scatter(x=px, y=[named_score(e, "val_")[1] for e in rows], mode="lines",
+                                     name=f"{_part_name(part)} {score}", line=dict(color=color, width=2),
                                      hovertemplate="%{y:.1%}"), secondary_y=True)
         fig.update_xaxes(title_text="epoch")
         fig.update_yaxes(title_text="loss (dotted)", secondary_y=False)
-        fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%", secondary_y=True, showgrid=False)
+        fig.update_yaxes(title_text=score, range=[0, 1.02], tickformat=".0%", secondary_y=True, showgrid=False)
         return _layout(fig, title, revision=(snap or {}).get("id"))
     fig.add_trace(go.Scatter(x=x, y=[e.get("train_loss") for e in epochs], mode="lines+markers",
                              name="training loss", line=dict(color=GREY, width=2), hovertemplate="%{y:.4f}"),
@@ -155,15 +157,15 @@ def validation_figure(snap: dict | None) -> go.Figure:
     fig.add_trace(go.Scatter(x=x, y=[e.get("val_loss") for e in epochs], mode="lines+markers",
                              name="validation loss", line=dict(color=ORANGE, width=2.5), hovertemplate="%{y:.4f}"),
                   secondary_y=False)
-    fig.add_trace(go.Scatter(x=x, y=[e.get("val_accuracy") for e in epochs], mode="lines+markers",
-                             name="validation accuracy", line=dict(color=GREEN, width=2.5),
+    fig.add_trace(go.Scatter(x=x, y=[named_score(e, "val_")[1] for e in epochs], mode="lines+markers",
+                             name=f"validation {score}", line=dict(color=GREEN, width=2.5),
                              hovertemplate="%{y:.1%}"), secondary_y=True)
     best = (snap or {}).get("best") or {}
     if best.get("epoch") is not None:
         fig.add_vline(x=best["epoch"], line=dict(color=GREEN, width=1, dash="dash"))
     fig.update_xaxes(title_text="epoch", dtick=1 if len(x) <= 20 else None)
     fig.update_yaxes(title_text="loss", secondary_y=False)
-    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%", secondary_y=True, showgrid=False)
+    fig.update_yaxes(title_text=score, range=[0, 1.02], tickformat=".0%", secondary_y=True, showgrid=False)
     return _layout(fig, title, revision=(snap or {}).get("id"))
 
 
@@ -173,13 +175,14 @@ def compare_figure(snaps: list[dict]) -> go.Figure:
     snaps = [s for s in snaps if s]
     if not snaps:
         return empty_figure("Compare runs", "Pick two or more runs above to compare them.", height=360)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("validation accuracy", "validation loss"))
+    scores = {named_score((s.get("epochs") or [{}])[-1], "val_")[0] for s in snaps}   # accuracy and/or micro-F1
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"validation {' / '.join(sorted(scores))}", "validation loss"))
     for i, s in enumerate(snaps):
         color = PALETTE[i % len(PALETTE)]
         epochs = s.get("epochs") or []
         x = [e["epoch"] for e in epochs]
         name = run_label(s)
-        fig.add_trace(go.Scatter(x=x, y=[e.get("val_accuracy") for e in epochs], mode="lines+markers", name=name,
+        fig.add_trace(go.Scatter(x=x, y=[named_score(e, "val_")[1] for e in epochs], mode="lines+markers", name=name,
                                  legendgroup=s.get("id"), line=dict(color=color), hovertemplate="%{y:.1%}"),
                       row=1, col=1)
         fig.add_trace(go.Scatter(x=x, y=[e.get("val_loss") for e in epochs], mode="lines+markers", name=name,
@@ -193,8 +196,9 @@ def compare_figure(snaps: list[dict]) -> go.Figure:
     return fig
 
 
-def class_counts_figure(counts: dict[str, int] | None) -> go.Figure:
-    title = "Examples per class"
+def class_counts_figure(counts: dict[str, int] | None, per: str = "class") -> go.Figure:
+    """Examples per class (`per` "label": several labels per example, a row counted once per label)."""
+    title = f"Examples per {per}"
     if not counts:
         return empty_figure(title, "Load data to see how many examples each class has.", height=280)
     items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -255,7 +259,7 @@ def candidates_figure(candidates: list[dict] | None) -> go.Figure:
     last_step = max((p[0] for c in rows for p in c.get("curve") or []), default=1)
     for i, c in enumerate(rows):
         if c.get("status") == Candidate.FIRST:
-            fig.add_trace(go.Scatter(x=[0, last_step], y=[c.get("val_accuracy")] * 2, mode="lines", name=c["name"],
+            fig.add_trace(go.Scatter(x=[0, last_step], y=[named_score(c, "val_")[1]] * 2, mode="lines", name=c["name"],
                                      line=dict(color=GREY, dash="dash"), hovertemplate="%{y:.1%}"))
             continue
         curve = c["curve"]

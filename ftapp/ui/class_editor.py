@@ -8,6 +8,7 @@ import pandas as pd
 
 from ftapp.data import labels
 from ftapp.data.report import class_summary
+from ftapp.train.config import TASKS
 from ftapp.ui import charts
 from ftapp.ui.common import Shared, guarded
 from ftapp.ui.core import UserError
@@ -49,7 +50,7 @@ class ClassEditor:
         return [self.box, self.summary, self.similar, self.table, self.status, self.classes_plot]
 
     def render(self, data: dict | None) -> dict:
-        if not data or not data.get("ok"):
+        if not data or not data.get("ok") or data.get("task") == TASKS.multi:   # edits map one label per example
             return {self.box: gr.Accordion(visible=False)}
         counts, label_map = data["class_counts"], data.get("label_map") or {}
         examples = data.get("class_examples") or {}

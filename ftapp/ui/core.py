@@ -19,7 +19,7 @@ from ftapp.models.catalog import default_model, looks_like_local_path
 from ftapp.runner import Runner
 from ftapp.runs import Run, RunFolder, RunStore, Status
 from ftapp.ui import session as sess
-from ftapp.ui.data_ops import EXAMPLES, SessionData, UserError  # noqa: F401 — UserError, EXAMPLES: the app's
+from ftapp.ui.data_ops import EXAMPLES, SessionData, UserError, run_task  # noqa: F401 — UserError, EXAMPLES: the app's
 from ftapp.ui.policy import Quotas, Retention, disk_problem, removal_time
 from ftapp.ui.texts import status_markdown
 
@@ -135,7 +135,7 @@ class AppContext(SessionData):
             cfg["time_budget"] = min(float(asked), limit) if asked not in (None, "") else limit
         cfg.update(data=data["path"], label_map=settings.get("label_map") or data.get("label_map") or None,
                    row_edits=settings.get("row_edits") or data.get("row_edits") or None,
-                   text_column=data.get("text_column"),
+                   text_column=data.get("text_column"), task=settings.get("task") or run_task(data),
                    label_column=data.get("label_column"), path_column=data.get("path_column"))
         try:
             config = TrainConfig.from_user(cfg)

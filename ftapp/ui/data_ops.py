@@ -13,6 +13,7 @@ from ftapp.data.hub import hub_display_name, is_hub_source
 from ftapp.data.ingest import recheck
 from ftapp.errors import UserFacingError as UserError   # the app's failures explained in plain words
 from ftapp.models.catalog import looks_like_local_path
+from ftapp.train.config import TASKS
 from ftapp.ui import session as sess
 
 
@@ -33,16 +34,25 @@ def _one_example_each(ds, width: int = 80) -> dict[str, str]:
     return out
 
 
+def run_task(data: dict) -> str:
+    """What a run trains on the loaded data: one class or several labels per example, as step 1
+    shows it (a column of numbers trains as classes until numbers can be trained)."""
+    return data["task"] if data.get("task") in (TASKS.single, TASKS.multi) else TASKS.single
+
+
 class SessionData:
     """The data side of AppContext (a mixin: it reads self.files, self.limits, self.hosted and
     self.active_data_paths())."""
 
     def load_data(self, session_hash: str | None, source: str | None = None, example: str | None = None,
                   text_column: str | None = None, label_column: str | None = None,
-                  path_column: str | None = None, keep: dict | None = None, hub: str | None = None):
+                  path_column: str | None = None, keep: dict | None = None, hub: str | None = None,
+                  task: str | None = None):
         """Load an upload (copied into the session folder), a bundled example, a Hub dataset
-        (hf://datasets/…), or re-load the session's current data with other columns (`keep`).
-        Returns (data, ds, report_dict)."""
+        (hf://datasets/…), or re-load the session's current data with other columns or another
+        answer (`keep`; `task`: one class or several labels per example, else as chosen before, else
+        read off the label column). Returns (data, ds, report_dict)."""
+        task = task or (keep or {}).get("task_choice") or TASKS.auto
         s = self.files.get(session_hash)
         if hub:
             data_path, name = hub, hub_display_name(hub)
@@ -81,7 +91,7 @@ class SessionData:
             shutil.rmtree(old, ignore_errors=True)
         ds, report = load_dataset(data_path, workdir=workdir, text_column=text_column or None,
                                   label_column=label_column or None, path_column=path_column or None,
-                                  limits=self.limits)
+                                  limits=self.limits, task=task)
         rep = report.to_dict()
         rep["source"] = name
         data = {"path": data_path, "name": name, "ok": bool(report.ok), "modality": report.modality,
@@ -90,7 +100,8 @@ class SessionData:
                 "class_counts": dict(report.class_counts or {}), "n_items": len(ds) if ds is not None else 0,
                 # a sample of the texts: step 2 checks how well a model's tokenizer fits them
                 "sample_texts": list(ds.items[:300]) if ds is not None and ds.modality == "text" else [],
-                "load_count": n, "example": example or None,
+                "load_count": n, "example": example or None, "task_choice": task,
+                "task": report.details.get("task", TASKS.single),   # what a run trains (a number: classes, for now)
                 # the class editor works on these: the labels as loaded, one example each, the edits
                 "raw_counts": dict(report.class_counts or {}), "class_examples": _one_example_each(ds),
                 "rows": list(zip(ds.origins, ds.labels)) if ds is not None else [],
@@ -143,7 +154,7 @@ class SessionData:
         with tempfile.TemporaryDirectory(prefix="ftapp-check-") as work:
             ds, _ = load_dataset(data["path"], workdir=work, text_column=data.get("text_column"),
                                  label_column=data.get("label_column"), path_column=data.get("path_column"),
-                                 limits=self.limits)
+                                 limits=self.limits, task=run_task(data))
             if ds is None:
                 raise UserError("The data could not be read again. Load it again in step 1.")
             ds, _, _ = labels.apply_edits(ds, labels.LabelEdits(row_edits=data.get("row_edits"),

@@ -9,10 +9,13 @@ from ftapp.ui.class_editor import ClassEditor
 from ftapp.ui.common import Shared, guarded
 from ftapp.data.hub import hub_source
 from ftapp.data import UPLOAD_SUFFIXES
+from ftapp.train.config import TASKS
 from ftapp.ui.core import UserError
+from ftapp.ui.data_ops import run_task
 from ftapp.ui.texts import data_report_markdown, md_escape, skipped_markdown
 
 NONE = "— none —"
+TASK_CHOICES = [("One class", TASKS.single), ("Several labels (e.g. 'billing;bug')", TASKS.multi)]
 HELP = """\
 **What to upload**
 
@@ -44,6 +47,9 @@ class DataTab:
             with gr.Column(scale=3, min_width=360):
                 self.status = gr.Markdown("Upload your data or pick an example to see what ftapp found in it.",
                                           elem_id="data-status", elem_classes=["status-box"])
+                self.task = gr.Radio(TASK_CHOICES, label="Each example has", elem_id="data-task", visible=False,
+                                     info="Read off the label column: labels such as 'billing;bug' mean several per "
+                                          "example. Change it if ftapp read it wrong.")
                 self.classes_plot = gr.Plot(charts.class_counts_figure(None), show_label=False, elem_id="data-classes")
         with gr.Row(visible=False) as self.columns_row:
             self.text_col = gr.Dropdown(label="Text column", choices=[], elem_id="data-text-column",
@@ -78,7 +84,7 @@ class DataTab:
 
     @property
     def outputs(self) -> list:
-        return [self.status, self.classes_plot, self.columns_row, self.text_col, self.label_col, self.path_col,
+        return [self.status, self.task, self.classes_plot, self.columns_row, self.text_col, self.label_col, self.path_col,
                 self.preview_gallery, self.preview_table, self.skipped_acc, self.skipped,
                 *[c for c in self.editor.outputs if c not in (self.status, self.classes_plot)]]
 
@@ -89,8 +95,10 @@ class DataTab:
         col_choices = [(c, c) for c in columns]
         skipped_text, n_skipped = skipped_markdown(report)
         out = {self.status: data_report_markdown(report, data["name"]),
-               self.classes_plot: charts.class_counts_figure(data.get("class_counts")),
+               self.classes_plot: charts.class_counts_figure(
+                   data.get("class_counts"), "label" if run_task(data) == TASKS.multi else "class"),
                self.columns_row: gr.Row(visible=is_table),
+               self.task: gr.Radio(value=run_task(data), visible=is_table and ds is not None),
                self.text_col: gr.Dropdown(choices=col_choices, value=data.get("text_column"), visible=is_table),
                self.label_col: gr.Dropdown(choices=col_choices, value=data.get("label_column"), visible=is_table),
                self.path_col: gr.Dropdown(choices=[(NONE, NONE)] + col_choices, value=data.get("path_column") or NONE,
@@ -102,7 +110,9 @@ class DataTab:
         if ds is not None and ds.modality == "image":
             out[self.preview_gallery] = gr.Gallery(value=_image_preview(ds), visible=True)
         elif ds is not None:
-            out[self.preview_table] = gr.Dataframe(value=_text_preview(ds), visible=True)
+            out[self.preview_table] = gr.Dataframe(value=_text_preview(ds), visible=True,
+                                                   label="A few rows per combination of labels" if ds.separator
+                                                   else "A few rows per class")
         out.update(self.editor.render(data))
         return out
 
@@ -154,6 +164,15 @@ class DataTab:
         return guarded(on_error=self.failed)(self._load)(request, keep=keep, text_column=text_col,
                                                           label_column=label_col, path_column=path_col)
 
+    def on_task(self, task, request: gr.Request):
+        keep = self.shared.ctx.session_data(request.session_hash)
+        if not keep or task == run_task(keep):
+            return gr.skip()
+        return guarded(on_error=self.failed)(self._load)(request, keep=keep, task=task,
+                                                          text_column=keep.get("text_column"),
+                                                          label_column=keep.get("label_column"),
+                                                          path_column=keep.get("path_column"))
+
     def _load(self, request: gr.Request, **kw) -> dict:
         return self.render(*self.shared.ctx.load_data(request.session_hash, **kw))
 
@@ -165,6 +184,7 @@ class DataTab:
             self.example_image.click(self.on_example_image, inputs=None, **common),
             self.hub_load.click(self.on_hub, inputs=[self.hub_id, self.hub_config, self.hub_split], **common),
             self.apply_cols.click(self.on_columns, inputs=[self.text_col, self.label_col, self.path_col], **common),
+            self.task.input(self.on_task, inputs=[self.task], **common),
             *self.editor.wire(),
         ]
         private = dict(api_visibility="private")

@@ -13,7 +13,8 @@ from ftapp.export.public import public_name
 from ftapp.ui import charts
 from ftapp.ui.common import guarded, model_threshold
 from ftapp.ui.core import AppContext, UserError
-from ftapp.ui.texts import answer_line, fmt_pct, md_escape
+from ftapp.tasks import is_several, named_score
+from ftapp.ui.texts import answer_for, fmt_pct, md_escape
 from ftapp.unsure import UNSURE
 
 DEMO_PATH = "demo"
@@ -49,8 +50,8 @@ class DemoPage:
 
     @property
     def outputs(self) -> list:
-        return [self.title, self.body, self.text, self.image, self.metrics, self.confusion, self.text_examples,
-                self.image_examples, self.download_row, self.token, self.examples]
+        return [self.title, self.body, self.text, self.image, self.metrics, self.confusion, self.output,
+                self.text_examples, self.image_examples, self.download_row, self.token, self.examples]
 
     def _run(self, token: str | None):
         run, why = self.ctx.store.shared(token)
@@ -68,14 +69,17 @@ class DemoPage:
         labels = meta.get("labels") or []
         modality = meta.get("modality")
         thing = "texts" if modality == "text" else "pictures"
-        title = (f"## Sorting {thing} into {len(labels)} classes\n\n"
+        several = is_several(meta)
+        title = (f"## {'Labelling' if several else 'Sorting'} {thing} {'with' if several else 'into'} {len(labels)} "
+                 f"{'labels (several may apply)' if several else 'classes'}\n\n"
                  + ", ".join(f"**{md_escape(l)}**" for l in labels[:40]) + ("…" if len(labels) > 40 else "")
                  + f"\n\nA model fine-tuned with ftapp from {md_escape(public_name(run.settings.get('model', '')))}.")
         kind = "held-out test examples" if run.files.read(run.files.TEST_REPORT) else "validation examples"
-        ci = (report.get("interval") or {}).get("accuracy")
+        name, score = named_score(report)
+        ci = (report.get("interval") or {}).get("micro_f1" if several else "accuracy")
         within = f" (95 % interval {fmt_pct(ci[0])}–{fmt_pct(ci[1])})" if ci else ""
-        metrics = (f"**Accuracy {fmt_pct(report.get('accuracy'))}**{within} · macro-F1 {report.get('macro_f1', 0):.3f} "
-                   f"on {report.get('n', 0)} {kind}." if report else "")
+        metrics = (f"**{name[0].upper() + name[1:]} {fmt_pct(score)}**{within} · macro-F1 "
+                   f"{report.get('macro_f1', 0):.3f} on {report.get('n', 0)} {kind}." if report else "")
         unsure = report.get("unsure") or {}
         if unsure.get("threshold"):
             metrics += (f" It answers \"{UNSURE}\" when it is less than {fmt_pct(unsure['threshold'])} sure: on "
@@ -83,8 +87,10 @@ class DemoPage:
                         f"{fmt_pct(unsure.get('accuracy'))} of those answers right.")
         examples = report.get("examples") or (run.files.report() or {}).get("examples") or []
         out = {self.title: title, self.body: gr.Row(visible=True), self.metrics: metrics,
-               self.confusion: charts.confusion_figure(report.get("labels"), report.get("confusion_matrix"))
-               if len(labels) <= 30 else charts.confusion_figure(None, None),
+               self.confusion: gr.Plot(charts.confusion_figure(report.get("labels"), report.get("confusion_matrix"))
+                                       if len(labels) <= 30 else charts.confusion_figure(None, None),
+                                       visible=not several),   # several labels per example: no one-answer matrix
+               self.output: gr.Label(value=None, num_top_classes=len(labels) if several else 5),
                self.text: gr.Textbox(visible=modality == "text"), self.image: gr.Image(visible=modality == "image"),
                self.download_row: gr.Row(visible=bool(share.get("allow_download"))), self.token: token}
         if modality == "image":
@@ -108,7 +114,8 @@ class DemoPage:
         run = self._run(token)
         modality = run.files.modality()
         probabilities = predict_run(run.dir, image if modality == "image" else text, top_k=5)
-        return {self.output: probabilities, self.answer: answer_line(probabilities, model_threshold(run))}
+        return {self.output: probabilities,
+                self.answer: answer_for(probabilities, model_threshold(run), run.files.model_meta() or {})}
 
     @guarded()
     def on_text_example(self, token, index, examples):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
+from ftapp.tasks import is_several, named_score
+
 
 from ftapp.ui import charts, review
 from ftapp.ui.common import Shared, guarded, run_picker
@@ -23,6 +25,10 @@ def _with_interval(value: float | None, ci) -> str:
 
 def _scores(r: dict) -> str:
     ci = r.get("interval") or {}
+    if is_several(r):
+        return (f"micro-F1 **{_with_interval(r.get('micro_f1'), ci.get('micro_f1'))}** · macro-F1 "
+                f"{r.get('macro_f1', 0):.3f} · every label right on {fmt_pct(r.get('subset_accuracy'))} of the examples "
+                "(each label decided at its own threshold, chosen on validation)")
     return (f"accuracy **{_with_interval(r.get('accuracy'), ci.get('accuracy'))}** · macro-F1 "
             f"{r.get('macro_f1', 0):.3f}" + (f" ({ci['macro_f1'][0]:.3f}–{ci['macro_f1'][1]:.3f})" if ci.get("macro_f1")
                                              else "") + f" · balanced accuracy {fmt_pct(r.get('balanced_accuracy'))}")
@@ -49,25 +55,32 @@ def headline(val: dict | None, test: dict | None, run) -> str:
         kind = VALIDATION_KIND.get(val.get("validation"), "Validation")
         lines.append(f"{kind} ({val['n']} examples; {md_escape(metrics.get('validation', ''))}): {_scores(val)}.")
     base = (test or val or {}).get("baselines") or {}
-    named = [b for key, b in base.items() if key != "headline" and isinstance(b, dict) and "accuracy" in b]
+    named = [b for key, b in base.items() if key != "headline" and isinstance(b, dict) and named_score(b)[1] is not None]
     if named:
         lines.append("Baselines on the same examples: " + " · ".join(
-            f"{md_escape(b['name'])} {fmt_pct(b['accuracy'])}" for b in named) + ".")
+            f"{md_escape(b['name'])} {fmt_pct(named_score(b)[1])}" for b in named) + ".")
     if metrics.get("baseline_note"):
         lines.append(f"**{md_escape(metrics['baseline_note'])}**")
     lines.append(f"Model: {md_escape(run.settings.get('model', ''))} · data: "
                  f"{md_escape(run.settings.get('data_name', ''))} · run {run.id}")
-    per = (test or val or {}).get("per_class") or []
+    shown = test or val or {}
+    per = shown.get("per_class") or shown.get("per_label") or []
     weak = [c for c in per if c.get("support") and (c.get("f1") or 0) < 0.7]
     if weak:
-        lines.append("Weakest classes: " + ", ".join(f"{md_escape(c['label'])} (F1 {c['f1']:.2f})" for c in weak[:5])
+        lines.append(f"Weakest {'labels' if is_several(shown) else 'classes'}: " + ", ".join(f"{md_escape(c['label'])} (F1 {c['f1']:.2f})" for c in weak[:5])
                      + ". More or clearer examples of these usually help most.")
     return "\n\n".join(lines)
 
 
 def per_class_table(report: dict) -> pd.DataFrame:
+    """Precision, recall, F1 and support per class; several labels per example: per label, with its
+    decision threshold."""
     def num(v):
         return "no examples" if v is None else round(v, 3)
+    if is_several(report):
+        return pd.DataFrame([{"label": c["label"], "threshold": round(c["threshold"], 3), "precision": num(c["precision"]),
+                              "recall": num(c["recall"]), "F1": num(c["f1"]), "support": c["support"]}
+                             for c in report.get("per_label") or []])
     return pd.DataFrame([{"class": c["label"], "precision": num(c["precision"]), "recall": num(c["recall"]),
                           "F1": num(c["f1"]), "support": c["support"]} for c in report.get("per_class") or []])
 
@@ -178,39 +191,56 @@ class EvaluateTab:
         pairs = pd.DataFrame(most_confused(labels, matrix), columns=["true", "predicted", "count"])
         out = {**self._empty(headline(val, test, run)), self.per_class: per_class_table(report),
                self.pairs: gr.Dataframe(value=pairs, visible=len(pairs) > 0 and len(labels) > 8)}
-        if len(labels) <= MAX_MATRIX_CLASSES:
+        if matrix and len(labels) <= MAX_MATRIX_CLASSES:   # several labels per example: no one-answer matrix
             out[self.confusion] = gr.Plot(charts.confusion_figure(labels, matrix), visible=True)
         else:   # a matrix of hundreds of rows is unreadable: the pairs and the sortable table say more
             out[self.confusion] = gr.Plot(visible=False)
-        out.update(self._issues(run))
+        out.update(self._issues(run, is_several(report)))
         curve = run.files.read(run.files.LEARNING_CURVE)
         if curve:
             out[self.curve] = gr.Plot(charts.learning_curve_figure(curve))
             out[self.curve_note] = (md_escape(curve["advice"]) + "\n\n*The curve is the first model's head (logistic "
                                     "regression on the pre-trained features) trained on a quarter, half, three quarters "
                                     "and all of the training data, scored on the same validation examples.*")
+        elif is_several(report):
+            out[self.curve_note] = ("The learning curve is drawn for one class per example (it follows accuracy "
+                                    "and each class's recall); this model gives several labels per example.")
         else:
             out[self.curve_note] = "The learning curve is drawn when the run ends."
-        out[self.unsure] = gr.Plot(charts.unsure_figure(report.get("unsure")))
-        out[self.unsure_note] = unsure_note(report.get("unsure"), "held-out test" if test else "validation")
+        if is_several(report):
+            out[self.unsure] = gr.Plot(visible=False)
+            out[self.unsure_note] = ("Each label has its own decision threshold (in the table above), chosen on "
+                                     "validation where that label's F1 is best; \"not sure\" applies to one answer "
+                                     "per example, so it is not used here.")
+        else:
+            out[self.unsure] = gr.Plot(charts.unsure_figure(report.get("unsure")))
+            out[self.unsure_note] = unsure_note(report.get("unsure"), "held-out test" if test else "validation")
         wrong = report.get("misclassified") or []
         if not wrong:
             out[self.mis_none] = "No mistakes on these examples."
         elif run.files.modality() == "image":
-            items = [(str(run.dir / w["item"]), f"{w['true']} → {w['predicted']} ({100 * w['confidence']:.0f} %)")
+            items = [(str(run.dir / w["item"]), f"{answer(w['true'])} → {answer(w['predicted'])} "
+                                                f"({100 * w['confidence']:.0f} %)")
                      for w in wrong[:60] if (run.dir / w["item"]).is_file()]
             out[self.mis_gallery] = gr.Gallery(value=items, visible=True)
+        elif is_several(report):   # which labels were missed or extra, the surest mistakes first
+            out[self.mis_table] = gr.Dataframe(value=pd.DataFrame(
+                [{"text": w["item"], "true": answer(w["true"]), "predicted": answer(w["predicted"]),
+                  "missed": answer(w["missed"]), "extra": answer(w["extra"])} for w in wrong[:200]]), visible=True)
         else:
             out[self.mis_table] = gr.Dataframe(value=pd.DataFrame(
                 [{"text": w["item"], "true": w["true"], "predicted": w["predicted"],
                   "confidence": f"{100 * w['confidence']:.0f} %"} for w in wrong[:200]]), visible=True)
         return out
 
-    def _issues(self, run) -> dict:
+    def _issues(self, run, several: bool = False) -> dict:
         """label_issues.csv of the run (ftapp/quality.py), most likely first, and the cleaned data."""
         from ftapp.quality import read_csv
 
         rows = read_csv(run.dir / run.files.LABEL_ISSUES)
+        if several:
+            return {self.issues_note: "The label check reads one class per example (cleanlab's label issues); it "
+                                      "does not run on several labels per example yet."}
         if not (run.dir / run.files.LABEL_ISSUES).is_file():
             return {self.issues_note: "This run has no data check (it is older, or stopped before it)."}
         labels = sum(r["issue"] == "label" for r in rows)
@@ -239,7 +269,8 @@ class EvaluateTab:
             return gr.skip()
         w = wrong[row]
         item = str(run.dir / w["item"]) if run.files.modality() == "image" else w["item"]
-        return self.why.show(explanation(self.shared.ctx, owner, run_id, item, target=w["predicted"]))
+        target = w["predicted"] if isinstance(w["predicted"], str) else (w["extra"] or w["missed"])[0]
+        return self.why.show(explanation(self.shared.ctx, owner, run_id, item, target=target))
 
     @guarded()
     def on_accept(self, table):
@@ -270,3 +301,8 @@ class EvaluateTab:
         self.accept.click(self.on_accept, inputs=[self.issues], outputs=[self.issues], api_visibility="private")
         self.retrain.click(self.on_retrain, inputs=[self.shared.owner, self.run, self.issues],
                            outputs=[self.retrain_status], api_visibility="private")
+
+
+def answer(labels) -> str:
+    """A class, or several labels joined ("billing, bug"; "none" for no label)."""
+    return labels if isinstance(labels, str) else ", ".join(labels) or "none"

@@ -16,6 +16,7 @@ from ftapp.models.catalog import looks_like_local_path
 from ftapp.models.inspect import cached_freezing_options, freezing_options
 from ftapp.train.config import AUTO_SEARCHED, METHODS, SEARCH_MIN_VAL, SETTINGS, TrainConfig, default_lr
 from ftapp.ui import charts
+from ftapp.ui.data_ops import run_task
 from ftapp.ui.common import Shared, guarded
 from ftapp.ui.core import UserError
 from ftapp.ui.texts import fmt_lr, freezing_readout, log_from_lr, lr_from_log, lr_readout, md_escape
@@ -359,7 +360,7 @@ class SettingsTab:
         if not settings["model"]:
             raise UserError("Choose a model first.")
         cfg = TrainConfig.from_dict({**settings, "data": data["path"], "text_column": data.get("text_column"),
-                                     "label_column": data.get("label_column"),
+                                     "task": run_task(data), "label_column": data.get("label_column"),
                                      "path_column": data.get("path_column"), "lr": None})
         result = suggest_lr(cfg, limits=ctx.limits, allow_local_paths=not ctx.hosted)
         x = TO_FORM["lr"](float(result["lr"]))

@@ -8,6 +8,7 @@ import time
 
 from ftapp.data.task import summary_lines as task_summary_lines
 from ftapp.runs import TERMINAL, Candidate, Status
+from ftapp.tasks import is_several, named_score
 from ftapp.train.config import METHODS
 
 
@@ -125,8 +126,9 @@ def status_markdown(snap: dict | None, position: int | None = None, wait_minutes
     result = (snap.get("info") or {}).get("result") or {}
     if status in TERMINAL and result:
         parts.append(result_text(result))
-    elif status in TERMINAL and best.get("val_accuracy") is not None:
-        parts.append(f"Best validation accuracy: **{fmt_pct(best['val_accuracy'])}** (epoch {best.get('epoch')})")
+    elif status in TERMINAL and named_score(best, "val_")[1] is not None:
+        name, value = named_score(best, "val_")
+        parts.append(f"Best validation {name}: **{fmt_pct(value)}** (epoch {best.get('epoch')})")
     lines = [head + (" — " + " · ".join(p.strip() for p in parts if p.strip()) if parts else "")]
     details = []
     if snap.get("device"):
@@ -164,16 +166,18 @@ def interval_text(ci) -> str:
 def result_text(r: dict) -> str:
     """The headline of a finished run: the held-out test score when there is one, else validation's
     (and what it is), then the baseline beside it."""
-    if r.get("test_accuracy") is not None:
-        head = (f"Test accuracy **{fmt_pct(r['test_accuracy'])}**{interval_text(r.get('test_accuracy_interval'))} on "
-                f"{r.get('n_test')} held-out examples nothing was chosen on (validation {fmt_pct(r.get('val_accuracy'))})")
+    name, val = named_score(r, "val_")
+    key = "micro_f1" if name == "micro-F1" else "accuracy"
+    if r.get(f"test_{key}") is not None:
+        head = (f"Test {name} **{fmt_pct(r[f'test_{key}'])}**{interval_text(r.get(f'test_{key}_interval'))} on "
+                f"{r.get('n_test')} held-out examples nothing was chosen on (validation {fmt_pct(val)})")
     else:
         kind = "cross-validated" if r.get("cross_validated") else "validation"
-        head = (f"Accuracy **{fmt_pct(r.get('val_accuracy'))}**{interval_text(r.get('val_accuracy_interval'))} on "
+        head = (f"{name[0].upper() + name[1:]} **{fmt_pct(val)}**{interval_text(r.get(f'val_{key}_interval'))} on "
                 f"{r.get('n_val')} examples ({kind}; somewhat optimistic when it also chose the settings)")
     base = r.get("baseline_name")
     if base:
-        head += f" · baseline {md_escape(base)}: {fmt_pct(r.get('baseline_val_accuracy'))}"
+        head += f" · baseline {md_escape(base)}: {fmt_pct(named_score(r, 'baseline_val_')[1])}"
     if r.get("baseline_note"):
         head += f". **{md_escape(r['baseline_note'])}**"
     return head
@@ -234,7 +238,7 @@ def short_model(name: str | None) -> str:
 
 
 def run_label(snap: dict) -> str:
-    acc = (snap.get("best") or {}).get("val_accuracy")
+    acc = named_score(snap.get("best"), "val_")[1]
     bits = [fmt_time(snap.get("created")), short_model(snap.get("model")) or "?"]
     if snap.get("data_name"):
         bits.append(snap["data_name"])
@@ -246,13 +250,13 @@ def run_label(snap: dict) -> str:
     return label
 
 
-RUNS_HEADERS = ["Started", "Model", "Data", "Status", "Best val. accuracy", "Run id"]
+RUNS_HEADERS = ["Started", "Model", "Data", "Status", "Best val. accuracy (or micro-F1)", "Run id"]
 
 
 def runs_rows(snaps: list[dict]) -> list[list]:
     rows = []
     for s in snaps:
-        acc = (s.get("best") or {}).get("val_accuracy")
+        acc = named_score(s.get("best"), "val_")[1]
         status = s.get("status", "")
         rows.append([fmt_time(s.get("created")), short_model(s.get("model")), s.get("data_name") or "", status,
                      fmt_pct(acc) if acc is not None else "", s.get("id", "")])
@@ -265,10 +269,13 @@ def data_report_markdown(report: dict, name: str) -> str:
     modality = report.get("modality")
     name = md_escape(name)
     lines = []
-    if report.get("ok"):
-        total = sum(counts.values())
-        kind = {"image": "pictures", "text": "texts"}.get(modality, "examples")
-        lines.append(f"**Ready to train** — {name}: {total} {kind} in {len(counts)} classes. "
+    details = report.get("details") or {}
+    kind = {"image": "pictures", "text": "texts"}.get(modality, "examples")
+    if report.get("ok") and is_several(details):   # the counts are per label: a row counts once per label
+        lines.append(f"**Ready to train** — {name}: {details['task_detail']['rows']} {kind} with {len(counts)} labels "
+                     f"(several per example). Next: **2 · Model & settings**.")
+    elif report.get("ok"):
+        lines.append(f"**Ready to train** — {name}: {sum(counts.values())} {kind} in {len(counts)} classes. "
                      f"Next: **2 · Model & settings**.")
     else:
         fix = ("pick the right columns below and press **Use these columns**, or fix the file and upload it again"
@@ -280,10 +287,11 @@ def data_report_markdown(report: dict, name: str) -> str:
     if report.get("path_column"):
         cols.append(f"pictures from column **{md_escape(report['path_column'])}**")
     if report.get("label_column"):
-        cols.append(f"classes from column **{md_escape(report['label_column'])}**")
+        cols.append(f"{'labels' if is_several(details) else 'classes'} from column "
+                    f"**{md_escape(report['label_column'])}**")
     if cols:
         lines.append("Using " + ", ".join(cols) + ".")
-    detail = (report.get("details") or {}).get("task_detail")
+    detail = details.get("task_detail")
     if detail:   # several labels per row, or numbers: what the column holds, in that task's words
         first, *rest = task_summary_lines(detail)
         lines.append(md_escape(first) + "".join(f"\n- {md_escape(line.strip())}" for line in rest))
@@ -318,14 +326,14 @@ def _bullets(problems: list[dict]) -> str:
     return "\n".join(out)
 
 
-CANDIDATE_HEADERS = ["Settings", "Status", "Val. accuracy", "Val. loss", "Steps"]
+CANDIDATE_HEADERS = ["Settings", "Status", "Val. accuracy (or micro-F1)", "Val. loss", "Steps"]
 STATUS_WORDS = {Candidate.FIRST: "first model", Candidate.TRAINING: "trying", Candidate.DROPPED: "dropped",
                 Candidate.CHOSEN: "chosen ✓", Candidate.CHECKED: "checked (cross-validation)"}
 
 
 def candidate_rows(candidates: list[dict]) -> list[list]:
     return [[c["name"], STATUS_WORDS.get(c.get("status"), c.get("status", "")),
-             fmt_pct(c.get("val_accuracy")), "" if c.get("val_loss") is None else f"{c['val_loss']:.3f}",
+             fmt_pct(named_score(c, "val_")[1]), "" if c.get("val_loss") is None else f"{c['val_loss']:.3f}",
              c.get("steps", "")] for c in candidates]
 
 
@@ -340,6 +348,26 @@ def answer_line(probabilities: dict[str, float] | None, threshold: float) -> str
         return f"**Answer: {md_escape(top)}** ({fmt_pct(p)} sure)."
     return (f"**Answer: {UNSURE}.** The most likely class, *{md_escape(top)}*, is at {fmt_pct(p)}, under the "
             f"{fmt_pct(threshold)} this model needs before it answers.")
+
+
+def answer_for(probabilities: dict[str, float] | None, threshold: float, meta: dict) -> str:
+    """Try it's and the demo page's answer line for the model `meta` describes."""
+    if is_several(meta):
+        return labels_line(probabilities, dict(zip(meta.get("labels") or [], meta.get("thresholds") or [])))
+    return answer_line(probabilities, threshold)
+
+
+def labels_line(probabilities: dict[str, float] | None, thresholds: dict[str, float]) -> str:
+    """Several labels per example: every label at or above its own threshold (chosen on validation)."""
+    if not probabilities:
+        return ""
+    on = [(k, p) for k, p in sorted(probabilities.items(), key=lambda kv: -kv[1]) if p >= thresholds.get(k, 0.5)]
+    if on:
+        return (f"**Labels: {', '.join(md_escape(k) for k, _ in on)}** (each at or above its own threshold: "
+                + ", ".join(f"{md_escape(k)} {fmt_pct(p)} ≥ {fmt_pct(thresholds.get(k, 0.5))}" for k, p in on) + ").")
+    k, p = max(probabilities.items(), key=lambda kv: kv[1] - thresholds.get(kv[0], 0.5))
+    return (f"**No label.** None reaches its threshold; the closest is *{md_escape(k)}* at {fmt_pct(p)} (it needs "
+            f"{fmt_pct(thresholds.get(k, 0.5))}).")
 
 
 def unsure_info(report: dict | None, threshold: float) -> str:

@@ -7,11 +7,13 @@ from ftapp.ui.common import Shared, guarded, model_threshold, run_picker
 from ftapp.ui.share_box import ShareBox
 from ftapp.ui.why import WhyView, explanation
 from ftapp.ui.core import AppContext
-from ftapp.ui.texts import answer_line, md_escape, unsure_info
+from ftapp.tasks import is_several
+from ftapp.ui.texts import answer_for, answer_line, md_escape, unsure_info
 
 
 def predict(ctx: AppContext, owner: str, run_id: str | None, text: str | None, image) -> dict:
-    """Top-5 classes for a text or a picture from one of `owner`'s finished runs."""
+    """Top-5 classes (several labels per example: every label) for a text or a picture from one of
+    `owner`'s finished runs."""
     from ftapp.inference import predict_run
 
     run = ctx.model_run(run_id, owner)
@@ -63,10 +65,18 @@ class TryTab:
             return out
         run = self.shared.ctx.model_run(run_id, owner)
         examples = (run.files.report() or {}).get("examples") or []
-        labels = (run.files.model_meta() or {}).get("labels") or []
+        meta = run.files.model_meta() or {}
+        labels = meta.get("labels") or []
         threshold = model_threshold(run)
-        out[self.unsure] = gr.Slider(value=threshold, info=unsure_info(run.files.report(), threshold))
-        out[self.info] = (f"Model from run {run.id} ({md_escape(run.settings.get('model', ''))}); classes: "
+        several = is_several(meta)
+        out[self.unsure] = gr.Slider(value=threshold, info=unsure_info(run.files.report(), threshold),
+                                     visible=not several)   # several labels: each has its own threshold instead
+        out[self.output] = gr.Label(value=None, num_top_classes=len(labels) if several else 5,
+                                    label="Each label's probability (its own yes or no)" if several
+                                    else "Prediction (most likely first)")
+        out[self.info] = (f"Model from run {run.id} ({md_escape(run.settings.get('model', ''))}); "
+                          + ("labels (several may apply; each has a threshold chosen on validation): " if several
+                             else "classes: ")
                           + ", ".join(md_escape(x) for x in labels[:30]) + ("…" if len(labels) > 30 else "") + ".")
         if run.files.modality() == "image":
             items = [(str(run.dir / e["item"]), e["label"]) for e in examples if (run.dir / e["item"]).is_file()]
@@ -89,8 +99,10 @@ class TryTab:
 
     @guarded()
     def on_predict(self, browser_value, run_id, text, image, threshold, request: gr.Request):
-        probabilities = predict(self.shared.ctx, self.shared.who(browser_value, request), run_id, text, image)
-        return {self.output: probabilities, self.answer: answer_line(probabilities, threshold or 0.0)}
+        owner = self.shared.who(browser_value, request)
+        probabilities = predict(self.shared.ctx, owner, run_id, text, image)
+        meta = self.shared.ctx.model_run(run_id, owner).files.model_meta() or {}
+        return {self.output: probabilities, self.answer: answer_for(probabilities, threshold or 0.0, meta)}
 
     @guarded()
     def on_explain(self, browser_value, run_id, text, image, request: gr.Request):

@@ -1,4 +1,5 @@
-"""The data report says when a label column asks for several labels or a number (not trained yet)."""
+"""The task read off the label column (several labels per example, or a number, not trained yet) and
+the data report in its words."""
 from __future__ import annotations
 
 import pytest
@@ -28,14 +29,34 @@ def _csv(path, rows):
     return path
 
 
-def test_several_labels_per_row_are_reported_before_training(tmp_path):
+def _tags(tmp_path):
     tags = ["network", "security", "text", "image"]
     rows = [(f"a program description number {i}", tags[i % 4] + (f";{tags[(i + 1) % 4]}" if i % 3 == 0 else ""))
             for i in range(120)]
-    ds, report = load_dataset(_csv(tmp_path / "tags.csv", rows), workdir=tmp_path / "w")
-    assert report.ok and report.details["task"] == "multi"        # it still trains, one class per combination
+    return _csv(tmp_path / "tags.csv", rows)
+
+
+def test_several_labels_per_row_are_read_as_several_labels(tmp_path):
+    ds, report = load_dataset(_tags(tmp_path), workdir=tmp_path / "w")
+    assert report.ok and report.details["task"] == "multi" and report.details["separator"] == ";"
+    assert ds.separator == ";" and ds.classes == ["image", "network", "security", "text"]
+    assert report.class_counts == {"image": 40, "network": 40, "security": 40, "text": 40}   # 120 rows, 40 with two
+    assert not [w for w in report.warnings if "several labels" in w.message]
+    assert "4 labels on 120 examples (examples per label):" in report.summary()
+
+
+def test_one_label_chosen_for_several_labels_says_what_it_does(tmp_path):
+    ds, report = load_dataset(_tags(tmp_path), workdir=tmp_path / "w", task="single")
+    assert report.ok and report.details["task"] == "single" and not ds.separator and len(ds.classes) == 8
     (warning,) = [w for w in report.warnings if "several labels per example" in w.message]
     assert "separated by ';'" in warning.message and "4 labels in 8 combinations" in warning.message
+    assert "each combination becomes a class of its own" in warning.message and "--task multi" in warning.message
+
+
+def test_several_labels_chosen_for_one_label_per_row(tmp_path):
+    ds, report = load_dataset(_csv(tmp_path / "t.csv", [(f"t {i}", "ab"[i % 2]) for i in range(20)]),
+                              workdir=tmp_path / "w", task="multi")
+    assert report.details["task"] == "multi" and ds.separator == ";" and ds.classes == ["a", "b"]
 
 
 def test_a_number_to_predict_is_reported_with_its_range(tmp_path):

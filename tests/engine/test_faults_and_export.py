@@ -21,8 +21,8 @@ def test_out_of_memory_retries_with_half_the_batch(tmp_path, tiny_text_model, te
 
     configure = job.configure_model
 
-    def small_gpu(config, classes, modality, allow_local_paths):
-        clf = configure(config, classes, modality, allow_local_paths)
+    def small_gpu(*args):
+        clf = configure(*args)
 
         def hook(_module, args, kwargs):
             x = kwargs.get("input_ids") if kwargs.get("input_ids") is not None else kwargs.get("inputs_embeds")

@@ -422,3 +422,84 @@ def test_why_shows_a_heatmap_for_a_picture(local_app, page, tiny_image_model, im
     page.wait_for_function("() => { const i = document.querySelector('#try-heatmap img'); "
                            "return i && i.complete && i.naturalWidth >= 224; }")
     shot(page, "5-why-heatmap", readme=False)
+
+
+def test_several_labels_per_example_in_browser(local_app, page, tiny_learner_model, tmp_path):
+    """Several labels per example (a ';'-separated label column), clicked through as a user would:
+    step 1 reads the task off the column and offers to change it, Evaluate shows each label with its
+    threshold, Try it answers with the labels above their thresholds, the demo link does too, and
+    the export carries the thresholds."""
+    import json
+
+    from playwright.sync_api import expect
+
+    from conftest import write_multilabel_csv
+
+    data = write_multilabel_csv(tmp_path / "tickets.csv", n=240)
+    _, url = local_app
+    expect.set_options(timeout=30_000)
+    page.goto(url)
+    page.locator("#data-upload input[type=file]").set_input_files(str(data))
+    expect(page.locator("#data-status")).to_contain_text("240 texts with 4 labels (several per example)")
+    expect(page.locator("#data-task input[value='multi']")).to_be_checked()
+    expect(page.locator("#data-class-editor")).not_to_be_visible()      # class edits map one label per example
+    page.locator("#data-task").get_by_text("One class").click()           # the user may read it otherwise
+    expect(page.locator("#data-status")).to_contain_text("each combination becomes a class of its own")
+    page.locator("#data-task").get_by_text("Several labels").click()
+    expect(page.locator("#data-status")).to_contain_text("with 4 labels")
+    shot(page, "1-data-several-labels", readme=False)
+
+    open_tab(page, "2 · Model & settings")
+    model = page.locator("#model-select input")
+    model.click()
+    model.fill(tiny_learner_model)
+    model.press("Enter")
+    expect(page.locator("#frozen-readout")).to_contain_text("blocks frozen", timeout=60_000)
+    set_number(page, "learning-rate", -2.5)
+    set_number(page, "epochs", 30)
+    open_tab(page, "3 · Train")
+    page.locator("#train-start").click()
+    expect(page.locator("#train-status")).to_contain_text("finished", timeout=180_000)
+    expect(page.locator("#train-status")).to_contain_text("micro-F1")
+    run_id = re.search(r"Run (\d{8}-\d{6}-[0-9a-f]+)", page.locator("#train-status").inner_text()).group(1)
+
+    open_tab(page, "4 · Evaluate")
+    expect(page.locator("#eval-summary")).to_contain_text("micro-F1")
+    table = page.locator("#eval-per-class")
+    expect(table).to_contain_text("threshold")
+    for label in ("billing", "bug", "praise", "urgent"):
+        expect(table).to_contain_text(label)
+    expect(page.locator("#eval-confusion")).not_to_be_visible()
+    shot(page, "4-evaluate-several-labels", readme=False)
+
+    open_tab(page, "5 · Try it")
+    expect(page.locator("#try-info")).to_contain_text(run_id)
+    expect(page.locator("#try-info")).to_contain_text("several may apply")
+    page.locator("#try-text textarea").fill("ticket 900: refund and asap here")
+    page.locator("#try-submit").click()
+    expect(page.locator("#try-answer")).to_contain_text("Labels: ")
+    answer = page.locator("#try-answer").inner_text()
+    assert "billing" in answer and "urgent" in answer, answer
+    expect(page.locator("#try-unsure")).not_to_be_visible()             # each label has its own threshold instead
+
+    page.locator("#try-share-create").click()
+    link = page.locator("#try-share-link textarea, #try-share-link input").first
+    expect(link).to_have_value(re.compile(r"/demo\?token=[\w-]{32,}$"))
+    guest = page.context.browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    guest.goto(link.input_value())
+    expect(guest.locator("#demo-title")).to_contain_text("4 labels (several may apply)")
+    expect(guest.locator("#demo-metrics")).to_contain_text("Micro-F1")
+    guest.locator("#demo-try-text textarea").fill("ticket 901: love and crash here")
+    guest.locator("#demo-try-submit").click()
+    expect(guest.locator("#demo-try-answer")).to_contain_text("Labels: ")
+    guest.context.close()
+
+    open_tab(page, "6 · Export")
+    page.locator("#export-zip").click()
+    expect(page.locator("#export-download")).to_be_enabled(timeout=60_000)
+    with page.expect_download() as dl:
+        page.locator("#export-download").click()
+    target = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(target)
+    meta = json.loads(zipfile.ZipFile(target).read("model/ftapp_model.json"))
+    assert meta["task"] == "multi" and len(meta["thresholds"]) == 4

@@ -108,6 +108,31 @@ def test_data_report_markdown_describes_several_labels_in_their_words():
     assert "\n- most frequent: billing (14), bug (10)" in text and "\n- most often together: billing + bug (4)" in text
 
 
+def test_several_labels_are_answered_each_at_its_threshold():
+    from ftapp.ui.texts import answer_for, result_text
+
+    meta = {"task": "multi", "labels": ["billing", "bug", "praise"], "thresholds": [0.3, 0.6, 0.5]}
+    line = answer_for({"billing": 0.35, "bug": 0.55, "praise": 0.9}, 0.0, meta).replace("\\", "")
+    assert line.startswith("**Labels: praise, billing**") and "billing 35.0 % ≥ 30.0 %" in line and "bug" not in line
+    none = answer_for({"billing": 0.1, "bug": 0.58, "praise": 0.2}, 0.0, meta)
+    assert none.startswith("**No label.**") and "*bug* at 58.0 %" in none and "needs 60.0 %" in none
+    assert answer_for({"billing": 0.9, "bug": 0.1}, 0.0, {"task": "single"}).startswith("**Answer: billing**")
+    result = {"val_micro_f1": 0.7, "test_micro_f1": 0.68, "test_micro_f1_interval": [0.6, 0.75], "n_test": 40,
+              "baseline_name": "TF-IDF + logistic regression", "baseline_val_micro_f1": 0.66}
+    text = result_text(result)
+    assert text.startswith("Test micro-F1 **68.0 %** (95 % interval 60.0 %–75.0 %) on 40 held-out examples")
+    assert "validation 70.0 %" in text and "logistic regression: 66.0 %" in text and "accuracy" not in text
+
+
+def test_validation_figure_follows_micro_f1_for_several_labels():
+    snap = {"id": "r", "status": "running", "epochs": [{"epoch": 1, "train_loss": 0.5, "val_loss": 0.4,
+                                                          "val_micro_f1": 0.6}, {"epoch": 2, "train_loss": 0.3,
+                                                                                 "val_loss": 0.3, "val_micro_f1": 0.7}]}
+    fig = charts.validation_figure(snap)
+    (score,) = [t for t in fig.data if t.name == "validation micro-F1"]
+    assert list(score.y) == [0.6, 0.7]
+
+
 # ---- charts ---------------------------------------------------------------------------------------
 
 def test_loss_and_validation_figures_from_snapshot():
