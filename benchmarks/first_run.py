@@ -51,6 +51,8 @@ EVALSETS = {
     "langid12": ("langid12/train.csv", "langid12/test.csv", TEXT_MODEL, 0.776),
     # several labels per example: test micro-F1 against the best TF-IDF one-vs-rest of multilabel_study.py
     "debtags_multilabel": ("debtags_multilabel/train.csv", "debtags_multilabel/test.csv", TEXT_MODEL, 0.641),
+    # a number per example (run with --extra=--task --extra=regression): test R² against TF-IDF + ridge's
+    "debian_size": ("debian_size/train.csv", "debian_size/test.csv", TEXT_MODEL, None),
 }
 
 
@@ -82,8 +84,9 @@ def run(name: str, data: Path, model: str, test: Path | None = None, extra: tupl
             "first_model_s": None if first is None else round(first, 1), "load_before": round(load, 2),
             # the headline: accuracy, or micro-F1 for several labels per example
             "test_accuracy": next((metrics[k] for k in ("file_test_accuracy", "test_accuracy", "file_test_micro_f1",
-                                                         "test_micro_f1") if k in metrics), None),
-            "val_accuracy": metrics.get("val_accuracy", metrics.get("val_micro_f1")), "chosen": metrics.get("chosen"),
+                                                         "test_micro_f1", "file_test_r2", "test_r2") if k in metrics), None),
+            "val_accuracy": next((metrics[k] for k in ("val_accuracy", "val_micro_f1", "val_r2") if k in metrics), None),
+            "chosen": metrics.get("chosen"),
             # on the test examples, at the "not sure" threshold chosen on validation
             "unsure_below": None if unsure is None else unsure["threshold"],
             "test_coverage": None if unsure is None else unsure["coverage"],
@@ -122,7 +125,8 @@ def main() -> int:
             r = run(name, args.evalsets / train, model, args.evalsets / test,
                     extra=(*(args.extra or ()), *(() if seed is None else ("--seed", str(seed)))))
             r.update(seed=seed, reference=reference, target_wall_s=180,
-                     vs_reference=None if r["test_accuracy"] is None else round(r["test_accuracy"] - reference, 3))
+                     vs_reference=None if r["test_accuracy"] is None or reference is None
+                     else round(r["test_accuracy"] - reference, 3))
             rows.append(r)
             print(json.dumps(r), flush=True)
     print("\n| run | seed | wall s | first model s | test acc. | vs README | load before |\n|---|---|---|---|---|---|---|")

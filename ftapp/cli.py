@@ -254,8 +254,9 @@ def cmd_evaluate(args) -> int:
     with tempfile.TemporaryDirectory(prefix="ftapp-eval-") as work:
         result = evaluate_file(clf, args.data, work, text_column=args.text_column, label_column=args.label_column,
                                label_map=used.get("label_map"), merge_similar=bool(used.get("merge_similar_labels")))
-    result.pop("misclassified")
-    result.get("unsure", {}).pop("curve", None)   # the chart's points: Evaluate draws them; the line stays readable
+    for long in ("misclassified", "largest_errors", "scatter"):   # lists for the app's views: the line stays readable
+        result.pop(long, None)
+    result.get("unsure", {}).pop("curve", None)
     for w in result.get("warnings", []):
         _err(f"Warning: {w}")
     print(json.dumps(result))
@@ -284,6 +285,7 @@ def cmd_check(args) -> int:
 
 def cmd_predict(args) -> int:
     from ftapp import tasks, unsure
+    from ftapp.data.report import VALUE
 
     clf = _load_model(args.model)
     threshold = clf.unsure_below if args.unsure_below is None else args.unsure_below
@@ -299,7 +301,11 @@ def cmd_predict(args) -> int:
             print(json.dumps({"input": item, "error": str(exc)}))
             failures += 1
             continue
-        if clf.task == tasks.SEVERAL:   # every label's own yes/no: those at or above their thresholds
+        if clf.task == tasks.NUMBER:   # and where 90 % of validation's true values lay around such a prediction
+            line = {"input": item, "answer": top[VALUE]}
+            if clf.residual_interval:
+                line["likely_range"] = [round(top[VALUE] + r, 6) for r in clf.residual_interval]
+        elif clf.task == tasks.SEVERAL:   # every label's own yes/no: those at or above their thresholds
             chosen = [label for label, t in zip(clf.labels, clf.thresholds) if top[label] >= t]
             line = {"input": item, "answer": chosen, "labels": [{"label": k, "score": top[k], "threshold": t}
                                                                 for k, t in zip(clf.labels, clf.thresholds)]}

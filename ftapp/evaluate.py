@@ -161,6 +161,36 @@ def multilabel_report(labels: list[str], y_true, probs, items: list[str], origin
             "misclassified": wrong[:max_misclassified], "n_misclassified": len(wrong)}
 
 
+def number_report(y_true, predicted, items: list[str], origins: list[str], max_errors: int = 200,
+                  max_points: int = 1000, seed: int = 0) -> dict:
+    """The report of a model that predicts a number, in the target's own unit: R², Spearman's rank
+    correlation, MAE and RMSE (bootstrap intervals for R² and MAE), the residuals' 5th and 95th
+    percentiles (the interval Try it gives around a prediction), the largest errors and the points
+    of a predicted-vs-actual scatter."""
+    from scipy.stats import bootstrap
+    from sklearn.metrics import r2_score
+
+    from ftapp.tasks import Number as task
+
+    y, p = np.asarray(y_true, dtype=float), np.asarray(predicted, dtype=float).reshape(-1)
+    out = {"task": task.kind, "n": int(len(y)), **task.metrics(p[:, None], y), "interval": {}}
+    if len(y) >= 3:
+        rng = np.random.default_rng(seed)
+        for key, stat in (("r2", lambda a, b: r2_score(a, b)), ("mae", lambda a, b: float(np.abs(a - b).mean()))):
+            res = bootstrap((y, p), stat, paired=True, vectorized=False, n_resamples=RESAMPLES // 4,
+                            confidence_level=CONFIDENCE, method="percentile", random_state=rng)
+            low, high = res.confidence_interval
+            out["interval"][key] = [round(float(np.nan_to_num(low)), 4), round(float(np.nan_to_num(high)), 4)]
+    residuals = y - p
+    out["residual_interval"] = [float(v) for v in np.percentile(residuals, [5, 95])] if len(y) else [0.0, 0.0]
+    order = np.argsort(-np.abs(residuals))[:max_errors]
+    out["largest_errors"] = [{"item": items[i], "origin": origins[i], "true": float(y[i]), "predicted": float(p[i]),
+                              "error": float(p[i] - y[i])} for i in order]
+    picks = np.random.default_rng(seed).permutation(len(y))[:max_points]
+    out["scatter"] = [[float(y[i]), float(p[i])] for i in sorted(picks)]
+    return out
+
+
 def most_confused(labels: list[str], matrix: list[list[int]], k: int = 15) -> list[dict]:
     """The k most frequent mistakes (true class, predicted class, count): what to read instead of
     a confusion matrix with hundreds of classes."""
@@ -190,6 +220,9 @@ def evaluate_file(clf, path, workdir, *, text_column=None, label_column=None, pa
         raise UnusableData(f"The {what} cannot be used: " + " ".join(str(p) for p in report.errors))
     if ds.separator:
         return _evaluate_labels(clf, ds, what)
+    if ds.numeric:   # the model's numbers in the target's unit, against the file's
+        values = clf.values(clf.proba_encoded(clf.preprocess.encode(ds.items)))
+        return number_report([float(v) for v in ds.labels], values.numpy(), ds.items, ds.origins)
     ds, _, _ = apply_edits(ds, LabelEdits(label_map=label_map, merge_similar=merge_similar, classes=clf.labels))
     unknown = Counter(label for label in ds.labels if label not in clf.labels)
     known = [i for i, label in enumerate(ds.labels) if label in clf.labels]

@@ -33,7 +33,8 @@ class Narrator:
         if kind == "epoch":
             part = f"part {data['part']}, " if data.get("part") not in (None, "all") else ""
             return self.stamp(f"  {part}epoch {data['epoch']}: train loss {data['train_loss']:.4f}  val loss "
-                              f"{data['val_loss']:.4f}  {_scores(data)}  val macro-F1 {data['val_macro_f1']:.3f}")
+                              f"{data['val_loss']:.4f}  {_scores(data)}"
+                              + (f"  val macro-F1 {data['val_macro_f1']:.3f}" if "val_macro_f1" in data else ""))
         if kind == "candidate" and data.get("status") in Candidate.ENDED:
             acc = f"  {_scores(data)}" if any(data.get(f"val_{k}") is not None for k in SCORES) else ""
             return self.stamp(f"  {data['status']:>11}: {data['name']}{acc}")
@@ -65,7 +66,7 @@ class Narrator:
         return None
 
 
-SCORES = {"accuracy": "accuracy", "micro_f1": "micro-F1"}   # each task's headline (ftapp.tasks), as printed
+SCORES = {"accuracy": "accuracy", "micro_f1": "micro-F1", "r2": "R²", "mae": "MAE"}   # as printed
 
 
 def _scores(data: dict) -> str:

@@ -14,17 +14,22 @@ passing a setting through every call. The app's pages read reports through `name
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
+from ftapp.runs import Candidate
 from ftapp.train.config import TASKS as TASKS_CHOSEN
 
-ONE, SEVERAL = TASKS_CHOSEN.single, TASKS_CHOSEN.multi
+ONE, SEVERAL, NUMBER = TASKS_CHOSEN.single, TASKS_CHOSEN.multi, TASKS_CHOSEN.regression
+WITHIN = 0.5          # a number counts as right (paired tests only) within this many standard deviations of the target
 HALF = 0.5            # the threshold before one is chosen (and for a label validation never shows)
 
 
 class OneLabel:
     kind = ONE
     score_key, score_name = "accuracy", "accuracy"
+    first_model = Candidate.FIRST_MODEL     # the linear probe (the first model), by name
 
     @staticmethod
     def probs(logits):
@@ -51,7 +56,7 @@ class OneLabel:
         return float((np.asarray(probs).argmax(1) == np.asarray(y)).mean()) if len(y) else 0.0
 
     @staticmethod
-    def metrics(probs, y, thresholds=None) -> dict:
+    def metrics(probs, y, thresholds=None, scale: float = 1.0) -> dict:
         from ftapp.evaluate import scores
 
         return scores(np.asarray(y).tolist(), np.asarray(probs).argmax(1).tolist())
@@ -65,6 +70,7 @@ class OneLabel:
 class SeveralLabels:
     kind = SEVERAL
     score_key, score_name = "micro_f1", "micro-F1"
+    first_model = Candidate.FIRST_MODEL     # a logistic regression per label
 
     @staticmethod
     def probs(logits):
@@ -102,7 +108,7 @@ class SeveralLabels:
         return float(f1_score(y, cls.predicted(probs, thresholds), average="micro", zero_division=0))
 
     @classmethod
-    def metrics(cls, probs, y, thresholds=None) -> dict:
+    def metrics(cls, probs, y, thresholds=None, scale: float = 1.0) -> dict:
         """micro-F1, macro-F1 (over the labels these examples show) and subset accuracy (every label right)."""
         from sklearn.metrics import f1_score
 
@@ -126,11 +132,73 @@ class SeveralLabels:
         return np.where(y.any(1), rarity.argmin(1), -1)
 
 
-TASKS = {ONE: OneLabel, SEVERAL: SeveralLabels}
+class Number:
+    """A number per example. The engine sees targets standardised on the training examples (mean 0,
+    standard deviation 1: one learning rate suits every unit), the head's one output in those units,
+    and Huber loss (squared near the target, linear beyond one standard deviation, so a few outliers do
+    not dominate). MAE and RMSE are reported in the target's own units (`scale`: its standard
+    deviation); R² and Spearman's rank correlation do not depend on the unit."""
+    kind = NUMBER
+    score_key, score_name = "r2", "R²"
+    first_model = "frozen features + ridge regression"
+
+    @staticmethod
+    def probs(logits):
+        import torch
+
+        return torch.as_tensor(logits).float()
+
+    @staticmethod
+    def loss(logits, y, class_weights=None, reduction: str = "mean"):
+        import torch.nn.functional as F
+
+        return F.huber_loss(logits.float()[:, 0], y.float(), reduction=reduction, delta=1.0)
+
+    @staticmethod
+    def predicted(probs, thresholds=None) -> np.ndarray:
+        return np.asarray(probs, dtype=float).reshape(len(probs), -1)[:, 0]
+
+    @classmethod
+    def correct(cls, probs, y, thresholds=None) -> np.ndarray:
+        """Within WITHIN standard deviations of the target: what the paired tests count as right."""
+        return np.abs(cls.predicted(probs) - np.asarray(y, dtype=float)) <= WITHIN
+
+    @classmethod
+    def score(cls, probs, y, thresholds=None) -> float:
+        return cls.metrics(probs, y)["r2"]
+
+    @classmethod
+    def metrics(cls, probs, y, thresholds=None, scale: float = 1.0) -> dict:
+        from scipy.stats import spearmanr
+        from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+        y = np.asarray(y, dtype=float)
+        if len(y) < 2:
+            return {"r2": 0.0, "spearman": 0.0, "mae": 0.0, "rmse": 0.0}
+        pred = cls.predicted(probs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # a constant prediction (the mean baseline) has no rank correlation: 0
+            rho = spearmanr(y, pred).statistic
+        return {"r2": float(r2_score(y, pred)), "spearman": float(0.0 if np.isnan(rho) else rho),
+                "mae": float(mean_absolute_error(y, pred)) * scale,
+                "rmse": float(np.sqrt(mean_squared_error(y, pred))) * scale}
+
+    @staticmethod
+    def strata(y) -> np.ndarray:
+        """The quarter of the targets each example falls in: splits keep low and high values on both sides."""
+        from ftapp.data.report import quarters
+
+        return np.asarray(quarters([float(v) for v in np.asarray(y, dtype=float)]))
+
+
+TASKS = {ONE: OneLabel, SEVERAL: SeveralLabels, NUMBER: Number}
 
 
 def targets(ds, classes: list[str]) -> list:
-    """The training targets of a Dataset's examples: class indices, or a 0/1 row per example."""
+    """The training targets of a Dataset's examples: class indices, a 0/1 row per example, or the
+    number (as written in the label column)."""
+    if ds.numeric:
+        return [float(label) for label in ds.labels]
     index = {c: i for i, c in enumerate(classes)}
     if not ds.separator:
         return [index[label] for label in ds.labels]
@@ -145,8 +213,12 @@ def targets(ds, classes: list[str]) -> list:
 
 
 def of(y):
-    """The task the targets `y` belong to: a row of 0/1 per example is several labels."""
-    return SeveralLabels if np.asarray(y).ndim == 2 else OneLabel
+    """The task the targets `y` belong to: a row of 0/1 per example is several labels; fractions
+    (standardised numbers) are a number; whole numbers are class indices."""
+    y = np.asarray(y)
+    if y.ndim == 2:
+        return SeveralLabels
+    return Number if len(y) and y.dtype.kind == "f" else OneLabel
 
 
 def thresholds(probs, y) -> list[float]:
@@ -179,3 +251,8 @@ def named_score(d: dict | None, prefix: str = "") -> tuple[str, float | None]:
 def is_several(d: dict | None) -> bool:
     """Whether a report or metrics dict is of a model with several labels per example."""
     return (d or {}).get("task") == SEVERAL
+
+
+def is_number(d: dict | None) -> bool:
+    """Whether a report or metrics dict is of a model that predicts a number."""
+    return (d or {}).get("task") == NUMBER

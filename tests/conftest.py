@@ -156,6 +156,20 @@ def write_multilabel_csv(path: Path, n: int = 240, seed: int = 0) -> Path:
     return path
 
 
+def write_number_csv(path: Path, n: int = 240, seed: int = 0) -> Path:
+    """Reviews whose words add up to their score (great +2, good +1, bad -1, awful -2, from 3) plus a
+    little noise: a number per example, learnable in seconds."""
+    weights = {"great": 2.0, "good": 1.0, "fine": 0.0, "bad": -1.0, "awful": -2.0}
+    rng = random.Random(seed)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "score"])
+        for i in range(n):
+            words = [rng.choice(sorted(weights)) for _ in range(2)]
+            w.writerow([f"review {i}: {' and '.join(words)}", f"{3 + sum(weights[x] for x in words) + rng.gauss(0, 0.1):.2f}"])
+    return path
+
+
 def train_run(tmp: Path, model: str, data: Path, **settings):
     """A finished run of `model` on `data` (short: no Auto, one epoch unless said), in tmp/run."""
     from ftapp.runs import new_run

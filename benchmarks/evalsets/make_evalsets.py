@@ -95,6 +95,7 @@ DEBTAGS = ["field::mathematics", "network::client", "network::server", "use::con
            "use::gameplaying", "use::viewing", "works-with::audio", "works-with::image", "works-with::mail",
            "works-with::text", "works-with::video"]
 DEBTAGS_TOTAL = 1600  # ~1,200 train + ~400 test
+SIZE_TOTAL = 2000     # debian_size: ~1,500 train + ~500 test
 FEWSHOT = (8, 32)
 
 PHOTO_PACKAGE = "tuxpaint-stamps-default"
@@ -476,6 +477,23 @@ def baseline_single(train: list[Row], test: list[Row]) -> dict:
     return res
 
 
+def baseline_regression(train: list[Row], test: list[Row]) -> dict:
+    """The cheap baselines a number per text must beat: the training mean, and ridge regression on
+    TF-IDF (its strength chosen by RidgeCV), scored on the test rows (R², Spearman, MAE)."""
+    from scipy.stats import spearmanr
+    from sklearn.linear_model import RidgeCV
+    from sklearn.metrics import mean_absolute_error, r2_score
+    t0 = time.time()
+    vec = tfidf_pipeline()
+    xtr, xte = vec.fit_transform([r.text for r in train]), vec.transform([r.text for r in test])
+    ytr, y = np.array([float(r.label) for r in train]), np.array([float(r.label) for r in test])
+    pred = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(xtr, ytr).predict(xte)
+    return {"tfidf_ridge": {"r2": r2_score(y, pred), "spearman": spearmanr(y, pred).statistic,
+                            "mae": mean_absolute_error(y, pred)},
+            "mean": {"r2": r2_score(y, np.full(len(y), ytr.mean())), "mae": mean_absolute_error(y, np.full(len(y), ytr.mean()))},
+            "seconds": time.time() - t0}
+
+
 def baseline_multilabel(train: list[Row], test: list[Row]) -> dict:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, f1_score
@@ -565,7 +583,8 @@ class Builder:
     def record(self, name: str, train: list[Row], test: list[Row], kind: str = "single", extra_files=(),
                baseline: dict | None = None, note: dict | None = None, classes=None):
         if baseline is None and self.do_baselines:
-            baseline = baseline_multilabel(train, test) if kind == "multi" else baseline_single(train, test)
+            baseline = {"multi": baseline_multilabel, "regression": baseline_regression}.get(kind, baseline_single)(
+                train, test)
         if classes is None:
             if kind == "multi":
                 classes = len({lab for r in train + test for lab in r.label.split(";")})
@@ -574,7 +593,10 @@ class Builder:
         row = {"set": name, "kind": kind, "classes": classes, "train": len(train), "test": len(test),
                "median_chars": int(statistics.median(len(r.text) for r in train + test)) if kind != "image" else None,
                "files": sorted(["train", "test", *extra_files]), "baseline": baseline or {}}
-        if kind != "multi":
+        if kind == "regression":
+            values = sorted(float(r.label) for r in train + test)
+            row["target"] = {"min": values[0], "median": statistics.median(values), "max": values[-1]}
+        elif kind != "multi":
             row["train_per_class"] = dict(sorted(collections.Counter(r.label for r in train).items()))
             row["test_per_class"] = dict(sorted(collections.Counter(r.label for r in test).items()))
         else:
@@ -764,6 +786,39 @@ class Builder:
         write_csv(test, d / "test.csv", label_col="labels")
         self.record(name, train, test, kind="multi", note={
             "dedupe": stats, "tags": DEBTAGS, "filter": "packages tagged role::program",
+            "candidates": len(rows)})
+
+    # ---- 10 a number per text: how big a program is, from what it says it does
+    def build_debian_size(self):
+        """Regression: a program's synopsis and first sentence → log10 of its Installed-Size (KiB), a
+        number every Debian package carries. Weakly predictable from the words (a "suite" or an "IDE"
+        is bigger than a "command-line tool"), which is what a real set is like."""
+        import math
+
+        name = "debian_size"
+        rng = seeded_rng(self.seed, name)
+        rows = []
+        for rec in self.records:
+            tags = rec.get("Tag", "")
+            size = rec.get("Installed-Size", "").strip()
+            ld = self.long_desc(rec)
+            if "role::program" not in tags or not size.isdigit() or int(size) <= 0 or not ld or not ld[1]:
+                continue
+            syn, paras = ld
+            if DUMMY_RE.search(syn):
+                continue
+            sep = " " if syn.endswith((".", "!", "?")) else ". "
+            rows.append(Row(syn + sep + first_sentence(paras[0]), f"{math.log10(int(size)):.4f}", self.source(rec)))
+        rows, stats = dedupe(rows)
+        picked = round_robin_by_group(rows, rng)[:SIZE_TOTAL]
+        cuts = sorted(float(r.label) for r in picked)
+        quarter = lambda r: sum(float(r.label) > cuts[len(cuts) * k // 4] for k in (1, 2, 3))   # noqa: E731
+        train, test = group_split(picked, rng, strat=quarter)
+        d = self.set_dir(name)
+        write_csv(train, d / "train.csv", label_col="log10_kib")
+        write_csv(test, d / "test.csv", label_col="log10_kib")
+        self.record(name, train, test, kind="regression", classes=0, note={
+            "dedupe": stats, "target": "log10(Installed-Size in KiB)", "filter": "packages tagged role::program",
             "candidates": len(rows)})
 
     # ---- 6 photos
@@ -999,8 +1054,9 @@ def main(argv=None) -> int:
     b.build_photos()
     b.build_debian6_variants(d6_train, d6_test)
     b.build_debtags()
+    b.build_debian_size()
     order = ["debian6", "debian12", "debian_long", "german6", "langid12", "photos5", "debian6_imbalanced",
-             "debian6_dup30", "debtags_multilabel", "debian6_3classes_test"]
+             "debian6_dup30", "debtags_multilabel", "debian_size", "debian6_3classes_test"]
     b.summary.sort(key=lambda r: order.index(r["set"]))
     b.finish(t0)
     return 0

@@ -25,7 +25,7 @@ from .archive import ARCHIVE_EXTENSIONS, is_junk, note_junk, safe_extract
 from .hub import (hub_display_name, is_hub_source, is_saved_dataset, read_hub_dataset, read_parquet,
                   read_saved_dataset)
 from .labels import label_key
-from .task import decide_task, describe as describe_task, guess_task, label_counts, task_warning
+from .task import decide_task, describe as describe_task, guess_task, label_counts, not_numbers, task_warning
 from .images import IMAGE_EXTENSIONS, check_image, is_image_name, unsupported_reason
 from .report import DataReport, Dataset, Limits, display_name, human_size
 from .text import (OLD_EXCEL, LABEL_NAMES, PATH_NAMES, TABLE_EXTENSIONS, Table, choose_text_columns, complete_rows,
@@ -568,6 +568,7 @@ def _final_checks(ds: Dataset, report: DataReport, task: str = TASKS.auto) -> No
     report.modality = ds.modality
     check_classes(report, Counter(ds.labels), task)
     ds.separator = report.details.get("separator", "")
+    ds.numeric = report.details.get("task") == TASKS.regression
 
 
 def check_classes(report: DataReport, counts: dict[str, int], task: str = TASKS.auto) -> None:
@@ -580,10 +581,17 @@ def check_classes(report: DataReport, counts: dict[str, int], task: str = TASKS.
     report.details["task"] = decided.kind
     if decided.separator:
         report.details["separator"] = decided.separator
-    if (detail := describe_task(decided, counts)) is not None:
+    if (detail := describe_task(guess if decided.kind == TASKS.single else decided, counts)) is not None:
         report.details["task_detail"] = detail
     if why := task_warning(guess, decided):
         report.warn("the label column", why)
+    if decided.kind == TASKS.regression:   # a number per example: no classes to count or balance
+        report.class_counts = {}
+        if bad := not_numbers(counts):
+            report.error("the label column", f"holds values that are not numbers ({', '.join(repr(b) for b in bad[:5])}"
+                                              f"{', …' if len(bad) > 5 else ''}): a number per example needs a number "
+                                              "in every row. Fix or remove those rows, or choose classes.")
+        return
     if decided.kind == TASKS.multi:
         counts = Counter(label_counts(counts, decided.separator))
     report.class_counts = dict(sorted(counts.items()))

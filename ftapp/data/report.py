@@ -53,6 +53,19 @@ class Limits:
     allow_local_paths: bool = True  # False when hosted: table image paths must stay inside the upload
 
 
+VALUE = "value"    # the one output of a model that predicts a number
+
+
+def quarters(values: list[float]) -> list[str]:
+    """Which quarter of the values each one falls in ("q1" … "q4"): what splits keep in proportion."""
+    import numpy as np
+
+    if not values:
+        return []
+    cuts = np.quantile(values, [0.25, 0.5, 0.75])
+    return [f"q{int(np.searchsorted(cuts, v, side='right')) + 1}" for v in values]
+
+
 @dataclass
 class Dataset:
     modality: str  # "image" | "text"
@@ -60,16 +73,22 @@ class Dataset:
     labels: list[str]
     origins: list[str]  # per item, where it came from (for messages)
     separator: str = ""  # several labels per example: what separates them in a label ("billing;bug")
+    numeric: bool = False  # a number per example (the label column holds it as text)
 
     @property
     def classes(self) -> list[str]:
-        """The classes, or with several labels per example the labels (each one, not the combinations)."""
+        """The classes, or with several labels per example the labels (each one, not the combinations);
+        a number per example: its one output, "value"."""
+        if self.numeric:
+            return [VALUE]
         if self.separator:
             return sorted({part for label in self.labels for part in self.split_label(label)})
         return sorted(set(self.labels))
 
     def class_counts(self) -> Counter:
-        """Examples per class (several labels per example: per label)."""
+        """Examples per class (several labels per example: per label; a number: per quarter of the values)."""
+        if self.numeric:
+            return Counter(quarters([float(v) for v in self.labels]))
         return Counter(part for label in self.labels for part in self.split_label(label))
 
     def split_label(self, label: str) -> list[str]:
@@ -84,6 +103,7 @@ class Dataset:
             labels=[self.labels[i] for i in idx],
             origins=[self.origins[i] for i in idx],
             separator=self.separator,
+            numeric=self.numeric,
         )
 
     def __len__(self) -> int:

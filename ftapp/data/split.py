@@ -5,7 +5,7 @@ import hashlib
 import random
 from collections import Counter, defaultdict
 
-from .report import WARNING, Dataset, Problem
+from .report import WARNING, Dataset, Problem, quarters
 
 
 def grouped_folds(labels, groups, n_splits: int, seed: int = 0) -> list[tuple[list[int], list[int]]] | None:
@@ -64,6 +64,8 @@ def strata(ds: Dataset) -> list[str]:
     """What a split keeps in proportion: the class, or with several labels per example each
     example's rarest label (most combinations are unique; the rarest label is the one a careless
     split would leave on one side)."""
+    if ds.numeric:
+        return quarters([float(v) for v in ds.labels])
     if not ds.separator:
         return ds.labels
     counts = ds.class_counts()

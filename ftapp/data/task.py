@@ -65,6 +65,8 @@ def decide_task(guess: TaskGuess, task: str, counts: dict[str, int]) -> TaskGues
     """What the run trains: `task` ("single", "multi") when the user chose, else the guess. Several
     labels chosen for a column the guess did not read so: the separator is the first of SEPARATORS
     found in a label (";" when none is: every example then has one label)."""
+    if task == TASKS.regression:
+        return TaskGuess(TASKS.regression, "chosen")
     if task == TASKS.single:
         return TaskGuess(TASKS.single)
     if task != TASKS.multi or guess.kind == TASKS.multi:
@@ -88,11 +90,16 @@ def task_warning(guess: TaskGuess, decided: TaskGuess) -> str | None:
         return (f"looks like several labels per example: {guess.detail}. One label per example was chosen, so each "
                 "combination becomes a class of its own; choose several labels per example (--task multi) to "
                 "train each label on its own.")
-    if guess.kind == "number":
-        return (f"looks like numbers to predict: {guess.detail}. ftapp trains classes, not numbers (regression is "
-                "not supported yet), so each value would become a class of its own. To train now, put the values "
-                "into a few named ranges (e.g. low / medium / high) in the label column.")
+    if guess.kind == "number" and decided.kind != TASKS.regression:
+        return (f"looks like numbers to predict: {guess.detail}. Trained as classes, each value becomes a class of its "
+                "own: choose a number per example (--task regression on the command line; not in the app yet) to "
+                "predict the value itself, or put the values into a few named ranges (low / medium / high).")
     return None
+
+
+def not_numbers(counts: dict[str, int]) -> list[str]:
+    """The label column's values that are not numbers (a number per example needs one in every row)."""
+    return sorted(label for label in counts if _number(label) is None)
 
 
 # ---- the report in the task's words ----------------------------------------------------------------
@@ -103,9 +110,9 @@ FENCE = 1.5         # Tukey's fences: an outlier lies this many middle halves be
 def describe(guess: TaskGuess, counts: dict[str, int]) -> dict | None:
     """What the data report shows for a column that asks for several labels or a number, in that
     task's words (None for one label per row: the class counts already say it)."""
-    if guess.kind == "multi":
+    if guess.kind == TASKS.multi:
         return describe_labels(counts, guess.separator)
-    if guess.kind == "number":
+    if guess.kind in ("number", TASKS.regression) and not not_numbers(counts):
         return describe_numbers([v for label, n in counts.items() for v in [_number(label)] * n])
     return None
 

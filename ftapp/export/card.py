@@ -11,7 +11,7 @@ from ftapp.export.public import public_name, public_settings
 from ftapp.models.catalog import looks_like_local_path
 from ftapp.files import ONNX_MODEL, ONNX_PREPROCESSING
 from ftapp.runs import Kept, RunFolder
-from ftapp.tasks import is_several, named_score
+from ftapp.tasks import is_number, is_several, named_score
 
 LIBRARY = {"transformers": "transformers", "sentence": "setfit", "timm": "timm"}
 
@@ -32,6 +32,13 @@ def _results(title: str, report: dict, what: str) -> list[str]:
         return f" (95 % interval {ci[key][0]:.3f}–{ci[key][1]:.3f})" if ci.get(key) else ""
     several = is_several(report)
     lines = [f"## {title}", "", what, ""]
+    if is_number(report):
+        return lines + [f"- R²: {report['r2']:.3f}{within('r2')}", f"- Spearman's rank correlation: {report['spearman']:.3f}",
+                        f"- Mean absolute error: {report['mae']:.4g}{within('mae')}", f"- RMSE: {report['rmse']:.4g}",
+                        f"- Examples: {report['n']}"] + [
+            f"- Baseline, {safe(b['name'])}: R² {b['r2']:.3f}, MAE {b['mae']:.4g}"
+            for key, b in (report.get("baselines") or {}).items() if key != "headline" and isinstance(b, dict)
+            and "r2" in b] + [""]
     if several:
         lines += [f"- Micro F1: {report['micro_f1']:.3f}{within('micro_f1')} (every label decision counted together)",
                   f"- Macro F1: {report['macro_f1']:.3f}",
@@ -55,10 +62,14 @@ def _results(title: str, report: dict, what: str) -> list[str]:
     return lines + [""]
 
 
-def usage(kind: str, modality: str, folder: str = "model", several: bool = False) -> list[str]:
+def usage(kind: str, modality: str, folder: str = "model", several: bool = False, number: bool = False) -> list[str]:
     """How to load the model folder without ftapp (the tests run these snippets as written).
     `several`: several labels per example, each at its threshold from ftapp_model.json."""
     example = "\"a text to classify\"" if modality == "text" else "\"picture.jpg\""
+    if kind == "sentence" and number:
+        return ["```python", "from setfit import SetFitModel", "",
+                f"model = SetFitModel.from_pretrained(\"{folder}\")",
+                "print(float(model.predict([\"a text to classify\"])[0]))", "```"]
     if kind == "sentence":
         if several:
             return ["```python", "import json", "from setfit import SetFitModel", "",
@@ -70,7 +81,11 @@ def usage(kind: str, modality: str, folder: str = "model", several: bool = False
                 f"model = SetFitModel.from_pretrained(\"{folder}\")",
                 "print(model.predict([\"a text to classify\"]))", "```"]
     task = "text-classification" if modality == "text" else "image-classification"
-    if several:   # a sigmoid per label (problem_type in config.json), each label at its own threshold
+    if number:    # problem_type "regression" in config.json: the score is the number itself
+        lines = ["```python", "from transformers import pipeline", "",
+                 f"predict = pipeline(\"{task}\", model=\"{folder}\")", f"print(predict([{example}])[0][\"score\"])",
+                 "```"]
+    elif several:   # a sigmoid per label (problem_type in config.json), each label at its own threshold
         lines = ["```python", "import json", "from transformers import pipeline", "",
                  f"classify = pipeline(\"{task}\", model=\"{folder}\", top_k=None)",
                  f"meta = json.load(open(\"{folder}/ftapp_model.json\"))",
@@ -92,10 +107,11 @@ ANSWER = ["p = np.exp(logits[0] - logits[0].max()); p /= p.sum()",
 # several labels per example: a sigmoid per label, each at its own threshold
 LABELS = ["p = 1 / (1 + np.exp(-logits[0]))",
           "print([l for l, s, t in zip(pre[\"labels\"], p, pre[\"thresholds\"]) if s >= t])"]
+NUMBER = ["print(float(logits[0][0]))"]   # a number per example: the output is the number, in the target's unit
 
 
-def onnx_usage(modality: str, folder: str = "onnx", several: bool = False) -> list[str]:
-    answer = LABELS if several else ANSWER
+def onnx_usage(modality: str, folder: str = "onnx", several: bool = False, number: bool = False) -> list[str]:
+    answer = NUMBER if number else LABELS if several else ANSWER
     if modality == "text":
         return ["```python", "import json, numpy as np, onnxruntime", "from tokenizers import Tokenizer", "",
                 f"pre = json.load(open(\"{folder}/{ONNX_PREPROCESSING}\"))",
@@ -147,7 +163,9 @@ def _unsure(meta: dict, report: dict) -> str:
 
 def _limits(meta: dict, report: dict, test: dict | None) -> list[str]:
     thing = "text" if meta["modality"] == "text" else "picture"
-    use = (f"- It says yes or no to each of the {len(meta['labels'])} labels above, each at its own threshold (chosen on "
+    use = (f"- It predicts a number from a {thing}, within the range it learned from; on validation 90 % of the "
+           "true values lay within `residual_interval` (ftapp_model.json) of its prediction." if is_number(meta) else
+           f"- It says yes or no to each of the {len(meta['labels'])} labels above, each at its own threshold (chosen on "
            "validation where that label's F1 was best; `thresholds` in ftapp_model.json), and knows no others."
            if is_several(meta) else
            f"- It sorts a {thing} into one of the {len(meta['labels'])} classes above, and only those: it gives one "
@@ -196,12 +214,14 @@ def model_card(run_dir: Path) -> str:
     front = ["---", f"pipeline_tag: {task}", f"library_name: {LIBRARY[meta['kind']]}", "tags: [ftapp, fine-tuned]"]
     if "/" in source and not looks_like_local_path(meta["source"]):
         front.append(f"base_model: {source}")
-    several = is_several(meta)
-    what = (f"to give each {meta['modality']} any of {len(meta['labels'])} labels (several may apply, each decided at "
+    several, number = is_several(meta), is_number(meta)
+    what = (f"to predict a number from each {meta['modality']}" if number else
+            f"to give each {meta['modality']} any of {len(meta['labels'])} labels (several may apply, each decided at "
             f"its own threshold, in ftapp_model.json)" if several else
             f"to sort {meta['modality']} into {len(meta['labels'])} classes")
     lines = front + ["---", "", f"# Fine-tuned {safe(source)}", "",
-                     f"Fine-tuned with ftapp {what}: " + ", ".join(safe(l) for l in meta["labels"]) + ".", ""]
+                     f"Fine-tuned with ftapp {what}" + ("." if number else ": " + ", ".join(safe(l) for l in meta["labels"])
+                                                        + "."), ""]
     if published:
         lines += [f"- {what.capitalize()}: https://huggingface.co/{'spaces/' if what == 'space' else ''}{repo}"
                   for what, repo in sorted(published.items())] + [""]
@@ -233,9 +253,9 @@ def model_card(run_dir: Path) -> str:
     lines += ["## Training settings", "", "| setting | value |", "|---|---|"]
     lines += [f"| {safe(k)} | {safe(v)} |" for k, v in sorted(values.items())]
     lines += ["", "## Use it", "", "This folder loads without ftapp:", ""] + usage(meta["kind"], meta["modality"],
-                                                                                   several=several)
+                                                                                   several=several, number=number)
     lines += ["", "The ONNX export (`ftapp export --format onnx`) runs with onnxruntime alone:", ""]
-    lines += onnx_usage(meta["modality"], several=several)
+    lines += onnx_usage(meta["modality"], several=several, number=number)
     return "\n".join(lines) + "\n"
 
 

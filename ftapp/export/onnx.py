@@ -13,7 +13,7 @@ import torch
 from ftapp.export.public import ExportError
 from ftapp.files import ONNX_CHECK, ONNX_MODEL, ONNX_PREPROCESSING
 from ftapp.runs import RunFolder
-from ftapp.tasks import SEVERAL, TASKS
+from ftapp.tasks import NUMBER, SEVERAL, TASKS
 
 TOLERANCE = 1e-3
 
@@ -99,20 +99,23 @@ def export_onnx(run_dir: str | Path, out: str | Path) -> Path:
         logits = session.run(None, {n: b[n].numpy() for n in names})[0]
         theirs.append(TASKS[clf.task].probs(logits).numpy())
     theirs = np.concatenate(theirs)
-    same = (TASKS[clf.task].predicted(ours, clf.thresholds) == TASKS[clf.task].predicted(theirs, clf.thresholds)).all()
+    # a number: the same value within the tolerance relative to its size; classes and labels: the same answers
+    tolerance = TOLERANCE * max(1.0, float(np.abs(ours).max())) if clf.task == NUMBER else TOLERANCE
+    same = clf.task == NUMBER or (TASKS[clf.task].predicted(ours, clf.thresholds)
+                                  == TASKS[clf.task].predicted(theirs, clf.thresholds)).all()
     check = {"examples": len(items), "same_top1": bool(same),
-             "max_probability_difference": float(np.abs(ours - theirs).max()), "tolerance": TOLERANCE,
+             "max_probability_difference": float(np.abs(ours - theirs).max()), "tolerance": tolerance,
              "onnxruntime": onnxruntime.__version__}
-    check["ok"] = check["same_top1"] and check["max_probability_difference"] <= TOLERANCE
+    check["ok"] = check["same_top1"] and check["max_probability_difference"] <= tolerance
     (out / ONNX_CHECK).write_text(json.dumps(check, indent=2))
     if not check["ok"]:
         raise ExportError(f"The ONNX model does not predict what the trained model predicts (largest difference "
                           f"{check['max_probability_difference']:.2g}). The zip export is unaffected.")
-    (out / "README.md").write_text("# ONNX export\n\nChecked with onnxruntime on "
-                                   f"{len(items)} validation examples: same "
-                                   f"{'labels' if several else 'top class'}, probabilities within "
-                                   f"{TOLERANCE:g} ({ONNX_CHECK}).\n\n" + "\n".join(onnx_usage(clf.modality, ".",
-                                                                                                several)))
+    number = clf.task == NUMBER
+    agree = ("values within" if number else f"same {'labels' if several else 'top class'}, probabilities within")
+    (out / "README.md").write_text(f"# ONNX export\n\nChecked with onnxruntime on {len(items)} validation examples: "
+                                   f"{agree} {tolerance:g} ({ONNX_CHECK}).\n\n"
+                                   + "\n".join(onnx_usage(clf.modality, ".", several, number)))
     return out
 
 

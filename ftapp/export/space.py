@@ -13,7 +13,7 @@ from ftapp.export.bundle import check_repo, stage_model, upload
 from ftapp.export.public import ExportError
 from ftapp.export.card import safe
 from ftapp.runs import RunFolder
-from ftapp.tasks import ONE, SEVERAL
+from ftapp.tasks import NUMBER, ONE, SEVERAL
 
 def pinned(name: str) -> str:
     """name==version of the package installed here (what the model was trained and checked with),
@@ -43,7 +43,7 @@ EXAMPLES = {examples}
 demo = gr.Interface(
     predict,
     {input},
-    [gr.Label(num_top_classes={shown}, label="Prediction"), gr.Markdown(label="Answer")],
+    [{output}, gr.Markdown(label="Answer")],
     title={title!r},
     description={description!r},
     examples=EXAMPLES,
@@ -75,6 +75,13 @@ def predict(item):
     if on:
         return scores, "**Labels: " + ", ".join(on) + "**"
     return scores, "**No label** reaches its threshold."''',
+    NUMBER: '''# on validation, 90 % of the true values lay within this of the prediction
+RESIDUALS = {residuals}
+
+
+def predict(item):
+    value = next(iter(probabilities(item).values()))
+    return value, f"**Predicted: {{value:.4g}}** (likely between {{value + RESIDUALS[0]:.4g}} and {{value + RESIDUALS[1]:.4g}})"''',
 }
 
 LOAD = {
@@ -93,6 +100,13 @@ model = SetFitModel.from_pretrained(str(HERE / "model"))
 def probabilities(text):
     probs = model.predict_proba([text])[0]
     return {{label: float(p) for label, p in zip(model.labels, probs)}}''',
+    "setfit-number": '''from setfit import SetFitModel
+
+model = SetFitModel.from_pretrained(str(HERE / "model"))
+
+
+def probabilities(text):
+    return {{"value": float(model.predict([text])[0])}}''',
 }
 
 
@@ -142,17 +156,23 @@ def export_space(run_dir: str | Path, out: str | Path) -> Path:
     shown_labels = ", ".join(labels[:12]) + ("…" if len(labels) > 12 else "")
     title = f"{'Text' if modality == 'text' else 'Picture'} classifier: {shown_labels}"[:80]
     things = "texts" if modality == "text" else "pictures"
-    several = meta.get("task") == SEVERAL
-    description = (f"Gives {things} any of {len(labels)} labels (several may apply). Made with ftapp." if several
+    task_kind = meta.get("task", ONE)
+    several, number = task_kind == SEVERAL, task_kind == NUMBER
+    description = (f"Predicts a number from {things}. Made with ftapp." if number else
+                   f"Gives {things} any of {len(labels)} labels (several may apply). Made with ftapp." if several
                    else f"Sorts {things} into {len(labels)} classes. Made with ftapp.")
-    decide = DECIDE[SEVERAL if several else ONE].format(
-        unsure_below=float(meta.get("unsure_below") or 0.0),
-        thresholds=repr(dict(zip(labels, meta.get("thresholds") or []))))
-    kind = "setfit" if meta["kind"] == "sentence" else "pipeline"
+    if number:
+        title = f"{'Text' if modality == 'text' else 'Picture'} to number"
+    decide = DECIDE[task_kind].format(unsure_below=float(meta.get("unsure_below") or 0.0),
+                                      thresholds=repr(dict(zip(labels, meta.get("thresholds") or []))),
+                                      residuals=repr(meta.get("residual_interval") or [0.0, 0.0]))
+    kind = ("setfit-number" if number else "setfit") if meta["kind"] == "sentence" else "pipeline"
+    output = ('gr.Number(label="Prediction")' if number else
+              f'gr.Label(num_top_classes={len(labels) if several else 5}, label="Prediction")')
     task = "text-classification" if modality == "text" else "image-classification"
     (out / "app.py").write_text(APP.format(title=title, description=description, examples=examples_code,
                                            input=input_code, load=LOAD[kind].format(task=task), decide=decide,
-                                           shown=len(labels) if several else 5))
+                                           output=output))
     (out / "requirements.txt").write_text("\n".join(_requirements(meta["kind"], modality)) + "\n")
     card = (out / "model" / "README.md").read_text()
     card = card.split("---", 2)[2] if card.startswith("---") else card   # the model's own front matter goes

@@ -6,6 +6,7 @@ adapters, predict, save. Loading lives in loading.py.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -14,7 +15,10 @@ import torch
 from torch import nn
 
 from ftapp.files import MODEL_META, SENTENCE_HEAD
-from ftapp.tasks import ONE, SEVERAL, TASKS
+from ftapp.data.report import VALUE
+from ftapp.tasks import NUMBER, ONE, SEVERAL, TASKS
+
+PROBLEM_TYPES = {SEVERAL: "multi_label_classification", NUMBER: "regression"}   # transformers' names
 from ftapp.models.heads import head_linear, write_sentence_transformers_files, write_setfit_head
 from ftapp.models.layout import Layout, find_layout
 from ftapp.models.preprocess import ImagePreprocessor, TextPreprocessor
@@ -40,6 +44,8 @@ class Classifier:
         self.unsure_below = 0.0       # top probability under which the answer is "not sure" (ftapp/unsure.py)
         self.task = ONE               # ftapp.tasks: one class per example, or several labels (one sigmoid each)
         self.thresholds: list[float] | None = None   # several labels: each label's decision threshold
+        self.target_scale = (0.0, 1.0)   # a number: (mean, standard deviation) of the training values (see save)
+        self.residual_interval: list[float] | None = None   # a number: 5th and 95th percentile of validation errors
         self._frozen_modules: list[nn.Module] = []
 
     # ---- freezing ------------------------------------------------------------------------
@@ -165,10 +171,17 @@ class Classifier:
         chosen = TASKS[self.task].predicted(probs.numpy(), self.thresholds)
         return [[self.labels[j] for j in row.nonzero()[0]] for row in chosen]
 
+    def values(self, outputs: torch.Tensor) -> torch.Tensor:
+        """A number per example: the head's outputs in the target's own unit."""
+        mean, std = self.target_scale
+        return outputs[:, 0] * std + mean
+
     def predict(self, items, top_k: int = 5) -> list[dict[str, float]]:
         """The top_k classes with their probabilities; several labels per example: every label's
-        probability (each its own yes/no, so they do not add up to 1)."""
+        probability (each its own yes/no, so they do not add up to 1); a number: {"value": it}."""
         probs = self.predict_proba(items)
+        if self.task == NUMBER:
+            return [{VALUE: round(float(v), 6)} for v in self.values(probs)]
         k = min(top_k, len(self.labels)) if self.task == ONE else len(self.labels)
         result = []
         for row in probs:
@@ -181,8 +194,6 @@ class Classifier:
         """transformers models: save_pretrained + tokenizer/processor (loads in pipeline());
         sentence models: the encoder + tokenizer in the sentence-transformers / SetFit layout;
         timm models: safetensors + ftapp_model.json. Either way ftapp's loader reads it back."""
-        from safetensors.torch import save_file
-
         self.merge_lora()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -190,15 +201,38 @@ class Classifier:
                 "source": self.source, "unsure_below": self.unsure_below, "task": self.task}
         if self.task == SEVERAL:
             meta["thresholds"] = self.thresholds
-            if self.kind == "transformers":   # pipeline() then applies a sigmoid per label
-                self.model.config.problem_type = "multi_label_classification"
+        if self.task == NUMBER:
+            meta["residual_interval"] = self.residual_interval
+        if self.kind == "transformers" and self.task != ONE:   # pipeline(): a sigmoid per label, or the number as is
+            self.model.config.problem_type = PROBLEM_TYPES[self.task]
+        with self._in_own_unit():
+            self._save_files(directory, meta)
+
+    @contextlib.contextmanager
+    def _in_own_unit(self):
+        """A number per example: while saving, the head gives the target in its own unit (mean and
+        standard deviation folded into its weights), so the saved model needs no scaling anywhere."""
+        head, (mean, std) = self.head, self.target_scale
+        if self.task != NUMBER or (mean, std) == (0.0, 1.0):
+            yield
+            return
+        weight, bias = head.weight.detach().clone(), head.bias.detach().clone()
+        self.set_head(weight * std, bias * std + mean)
+        try:
+            yield
+        finally:
+            self.set_head(weight, bias)
+
+    def _save_files(self, directory: Path, meta: dict) -> None:
+        from safetensors.torch import save_file
+
         if self.kind == "sentence":
             net = self.model
             net.encoder.save_pretrained(directory, safe_serialization=True)
             self.preprocess.tokenizer.save_pretrained(directory)
             save_file({k: v.contiguous() for k, v in net.classifier.state_dict().items()}, str(directory / SENTENCE_HEAD))
             write_sentence_transformers_files(directory, net.config.hidden_size, net.pooling, self.preprocess.max_length)
-            write_setfit_head(directory, net.classifier, self.labels, several=self.task == SEVERAL)
+            write_setfit_head(directory, net.classifier, self.labels, self.task)
             meta.update(max_length=self.preprocess.max_length, pooling=net.pooling.to_dict())
         elif self.kind == "transformers":
             self.model.save_pretrained(directory, safe_serialization=True)

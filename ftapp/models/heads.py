@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ftapp.train.config import TASKS
+
 
 @dataclass(frozen=True)
 class SentencePooling:
@@ -120,26 +122,33 @@ def write_sentence_transformers_files(directory: Path, hidden: int, pooling: Sen
                                                                     "do_lower_case": False}, indent=2))
 
 
-def write_setfit_head(directory: Path, classifier: nn.Linear, labels: list[str], several: bool = False) -> None:
+def write_setfit_head(directory: Path, classifier: nn.Linear, labels: list[str], task: str = TASKS.single) -> None:
     """A scikit-learn LogisticRegression holding exactly the trained linear layer, as SetFit saves
     its head (model_head.pkl, written with joblib), plus config_setfit.json. predict_proba of that
     head is the softmax of the same scores, so SetFitModel's predictions equal ftapp's. Several
-    labels per example (`several`): a one-vs-rest head of one binary regression per label (SetFit's
-    "one-vs-rest" strategy), whose predict_proba is the sigmoid of each label's score. ftapp itself
-    never reads the pickle back (it loads the head from safetensors)."""
+    labels per example (`task` "multi"): a one-vs-rest head of one binary regression per label (SetFit's
+    "one-vs-rest" strategy), whose predict_proba is the sigmoid of each label's score. A number
+    (`task` "regression"): a LinearRegression, whose predict is the number. ftapp itself never reads
+    the pickle back (it loads the head from safetensors)."""
     import joblib
     import numpy as np
 
     w = classifier.weight.detach().float().cpu().numpy().astype(np.float64)
     b = classifier.bias.detach().float().cpu().numpy().astype(np.float64)
-    if several:
+    if task == TASKS.multi:
         head = _one_vs_rest(w, b)
+    elif task == TASKS.regression:
+        from sklearn.linear_model import LinearRegression
+
+        head = LinearRegression()
+        head.coef_, head.intercept_, head.n_features_in_ = w[0], float(b[0]), w.shape[1]
     else:
         if len(labels) == 2:   # scikit-learn's binary form: one row, scores for the second class
             w, b = (w[1] - w[0])[None, :], np.array([b[1] - b[0]])
         head = _logistic(w, b, np.arange(len(labels)))   # SetFit maps class indices to config_setfit.json labels
     joblib.dump(head, directory / "model_head.pkl")
-    (directory / "config_setfit.json").write_text(json.dumps({"labels": list(labels), "normalize_embeddings": False},
+    names = None if task == TASKS.regression else list(labels)   # a number: SetFit returns it as it is
+    (directory / "config_setfit.json").write_text(json.dumps({"labels": names, "normalize_embeddings": False},
                                                              indent=2))
 
 

@@ -286,6 +286,7 @@ def load_trained(directory: str | os.PathLike) -> Classifier:
             clf.preprocess.max_length = meta.get("max_length", 128)
     clf.unsure_below = float(meta.get("unsure_below", 0.0))   # models saved before it was chosen answer always
     clf.task, clf.thresholds = meta.get("task", ONE), meta.get("thresholds")
+    clf.residual_interval = meta.get("residual_interval")
     clf.model.eval()
     return clf
 

@@ -44,7 +44,7 @@ class TextBaseline:
         return self
 
     def proba(self, texts: list[str], n_classes: int) -> np.ndarray:
-        return _in_class_order(self.model, self.model.predict_proba(texts), n_classes)
+        return _in_class_order(self.model, _scores(self.model, texts), n_classes)
 
 
 class PictureBaseline:
@@ -79,12 +79,19 @@ class PictureBaseline:
         return self
 
     def proba(self, pictures: list[torch.Tensor], n_classes: int) -> np.ndarray:
-        return _in_class_order(self.model, self.model.predict_proba(self.features(pictures)), n_classes)
+        return _in_class_order(self.model, _scores(self.model, self.features(pictures)), n_classes)
 
 
 def classifier(c: float, y):
     """Logistic regression as every fit in ftapp uses it; several labels per example (`y` a 0/1 row
-    per example): one-vs-rest, a binary fit per label (scikit-learn's OneVsRestClassifier)."""
+    per example): one-vs-rest, a binary fit per label (scikit-learn's OneVsRestClassifier); a number
+    (`y` fractions): ridge regression, its strength chosen by RidgeCV's leave-one-out error."""
+    if np.asarray(y).dtype.kind == "f":
+        from sklearn.linear_model import RidgeCV
+
+        from ftapp.train.probe import RIDGE_ALPHAS
+
+        return RidgeCV(alphas=RIDGE_ALPHAS)
     if np.asarray(y).ndim == 2:
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
@@ -93,10 +100,15 @@ def classifier(c: float, y):
     return logistic_regression(c)
 
 
+def _scores(model, x) -> np.ndarray:
+    """Class probabilities, or for a number the prediction as a one-column array."""
+    return model.predict_proba(x) if hasattr(model, "predict_proba") else np.asarray(model.predict(x))[:, None]
+
+
 def _in_class_order(model, p: np.ndarray, n_classes: int) -> np.ndarray:
     """Class probabilities in the run's class order (a class absent from training gets 0; several
-    labels per example: one probability per label, already in order)."""
-    if p.shape[1] == n_classes and len(model.classes_) == n_classes:
+    labels per example: one probability per label, already in order; a number: its one column)."""
+    if p.shape[1] == n_classes and len(getattr(model, "classes_", range(n_classes))) == n_classes:
         return p
     out = np.zeros((len(p), n_classes))
     out[:, model.classes_] = p
@@ -105,6 +117,12 @@ def _in_class_order(model, p: np.ndarray, n_classes: int) -> np.ndarray:
 
 def baseline_for(modality: str):
     return TextBaseline if modality == "text" else PictureBaseline
+
+
+def baseline_name(modality: str, y) -> str:
+    """The modality's baseline by name: its fit is ridge regression when the targets are numbers."""
+    name = baseline_for(modality).name
+    return name.replace("logistic regression", "ridge regression") if np.asarray(y).dtype.kind == "f" else name
 
 
 def predictions(modality: str, train_items, train_y, items, n_classes: int) -> np.ndarray:
@@ -122,7 +140,7 @@ def out_of_fold(modality: str, items, y, folds, n_classes: int) -> np.ndarray:
     return probs
 
 
-def named(name: str, probs: np.ndarray, y, thresholds=None) -> dict:
+def named(name: str, probs: np.ndarray, y, thresholds=None, scale: float = 1.0) -> dict:
     """A baseline's result on some examples: its name, scores and which examples it got (wholly)
     right. Several labels per example: decided at `thresholds`, or at thresholds tuned on these
     examples when None — as the model's own are on validation, so both are equally optimistic there."""
@@ -131,7 +149,7 @@ def named(name: str, probs: np.ndarray, y, thresholds=None) -> dict:
     task = tasks.of(y)
     if task.kind == tasks.SEVERAL and thresholds is None:
         thresholds = tasks.thresholds(probs, y)
-    out = {"name": name, **task.metrics(probs, y, thresholds),
+    out = {"name": name, **task.metrics(probs, y, thresholds, scale=scale),
            "correct": task.correct(probs, y, thresholds).tolist()}
     return out if thresholds is None else {**out, "thresholds": list(thresholds)}
 

@@ -50,7 +50,7 @@ CLASS_WEIGHTS = Choices(("auto", "on", "off"))
 HEAD_INITS = Choices(("probe", "random"))
 SELECTS = Choices(("accuracy", "loss"))
 POOLINGS = Choices(("auto", "model"))
-TASKS = Choices(("auto", "single", "multi"))   # one class per example, several labels (ftapp/tasks.py), or read off
+TASKS = Choices(("auto", "single", "multi", "regression"))   # one class, several labels, a number (ftapp/tasks.py)
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,9 @@ class TrainConfig:
 
     task: str = setting(TASKS.auto, str, "Answer", choices=TASKS, ui=False,
                         help="single: one class per example. multi: several labels per example (a label column "
-                             "such as 'billing;bug'). auto: several when the label column looks like it (the data "
-                             "report says so), else one.")
+                             "such as 'billing;bug'). regression: a number per example (command line only for now). "
+                             "auto: several labels when the label column looks like it (the data report says so), "
+                             "else one class.")
     label_map: dict | None = setting(None, dict, "Class edits", optional=True, ui=False,
                                      help="Renames, merges and drops classes: a JSON object old label -> new "
                                           "label, null drops the rows (on the command line: a .json file).")

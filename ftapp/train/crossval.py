@@ -135,7 +135,8 @@ class _Folds:
                       CROSS_VALIDATION, first=first.first, first_probs=self.probe_oof,
                       why=Why.STOPPED if stopped else self.why)
         if not n_run:
-            out.message = words.cv_message(False, len(self.folds), 0, None, False)
+            out.message = words.cv_message(False, len(self.folds), 0, None, False,
+                                           first=words.first_words(t.task.first_model))
             return out
         rows = np.sort(np.concatenate(self.rows))
         upto = min(self.reached)
@@ -156,7 +157,8 @@ class _Folds:
         if not out.fine_tuned:
             t.keep_probe(first.probe)
         out.train_seconds = time.time() - self.started
-        out.message = words.cv_message(out.fine_tuned, len(self.folds), n_run, out.check, self.decided_early, note)
+        out.message = words.cv_message(out.fine_tuned, len(self.folds), n_run, out.check, self.decided_early, note,
+                                       words.first_words(t.task.first_model))
         return out
 
     def steps_at(self, j: int) -> int:

@@ -54,7 +54,8 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
             raise RunFailed(" ".join(config.problems()))
         emit("phase", phase="preparing data")
         splits = prepare_data(config, workdir, limits)
-        weights = class_weights(config, splits.train.labels, splits.classes, splits.train.separator)
+        weights = class_weights(config, splits.train.labels, splits.classes, splits.train.separator,
+                                splits.train.numeric)
         record_data(run, splits, weights)
         emit("phase", phase="loading model")
         clf = configure_model(config, splits.classes, splits.modality, allow_local_paths, splits.task)
@@ -68,7 +69,7 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
         enc = encode(clf, splits, device, precision, dist)
         training = Training(clf, config, device, precision, emit, run.stop_event, budget, clock, weights,
                             shutdown_event=run.shutdown_event, resume=state, dist=dist)
-        results = Results(run, config, splits, enc, clock, workdir, limits, flagged, dist.world)
+        results = Results(run, config, splits, enc, clock, workdir, limits, flagged, dist.world, clf.target_scale)
         if dist.main:   # the other ranks train alongside and write nothing
             training.add_callback("first_model", lambda _t, outcome: results.first(outcome))
             training.add_callback("best", lambda _t, fitter: results.checkpoint_model(fitter.clf))

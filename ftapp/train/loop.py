@@ -141,8 +141,9 @@ def validation(clf, data: Prepared, k: int | None, autocast_ctx, device, dist: D
     if dist.active and n:
         rows = dist.gather_rows({i: (probs[i], losses[i]) for i in mine})
         probs, losses = torch.stack([rows[i][0] for i in range(n)]), torch.stack([rows[i][1] for i in range(n)])
+    scale = clf.target_scale[1]   # a number per example: MAE and RMSE in the target's own unit
     return probs, {"val_loss": weighted_mean(losses, y, class_weights, task),
-                   **{f"val_{key}": v for key, v in task.metrics(probs.numpy(), y.numpy()).items()}}
+                   **{f"val_{key}": v for key, v in task.metrics(probs.numpy(), y.numpy(), scale=scale).items()}}
 
 
 def weighted_mean(losses: torch.Tensor, y: torch.Tensor, class_weights, task) -> float:

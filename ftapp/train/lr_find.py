@@ -19,7 +19,7 @@ from ftapp.train.prepared import Prepared
 from ftapp.train.progress import Budget, Clock
 from ftapp.train.recipes import default_recipe
 from ftapp.train.schedule import plan_length
-from ftapp.train.setup import class_weights, configure_model
+from ftapp.train.setup import class_weights, configure_model, standardise
 from ftapp.train.splits import RunFailed, prepare_data
 from ftapp.train.training import Training
 
@@ -41,9 +41,11 @@ def suggest_lr(config: TrainConfig, limits: Limits = Limits(), allow_local_paths
         pick = sorted(random.Random(config.seed).sample(range(len(train)), min(max_examples, len(train))))
         x = clf.preprocess.encode([train.items[i] for i in pick])
         y = tasks.targets(train.subset(pick), classes)
+        y = standardise(clf, y)(y) if train.numeric else y
         training = Training(clf, config, device, resolve_precision(config.precision, device), _quiet,
                             threading.Event(), Budget(config.time_budget), Clock(_quiet),
-                            class_weights(config, [train.labels[i] for i in pick], classes, train.separator))
+                            class_weights(config, [train.labels[i] for i in pick], classes, train.separator,
+                                          train.numeric))
         training.task = tasks.of(y)
         base = default_recipe(config, clf.n_blocks, train.modality)
         recipe = Recipe(base.frozen, lr_max, base.method, base.layer_decay)   # the sweep's rates are factors of this

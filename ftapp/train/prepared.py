@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ftapp import tasks
 from ftapp.train import prefix_cache
 
 
@@ -30,7 +31,9 @@ class Prepared:
     def __init__(self, clf, train_x, train_y, val_x, val_y, device, frozen_pass=None, val_pass=None):
         self.clf, self.device = clf, device
         self.x = {"train": train_x, "val": val_x}
-        self.y = {"train": torch.tensor(train_y, dtype=torch.long), "val": torch.tensor(val_y, dtype=torch.long)}
+        # class indices and 0/1 label rows as integers, numbers (standardised) as floats
+        dtype = torch.float if tasks.of(train_y) is tasks.Number else torch.long
+        self.y = {"train": torch.tensor(train_y, dtype=dtype), "val": torch.tensor(val_y, dtype=dtype)}
         if not len(val_y) and self.y["train"].dim() == 2:   # several labels per example: no examples is [0, labels]
             self.y["val"] = self.y["val"].reshape(0, self.y["train"].shape[1])
         text = clf.modality == "text"

@@ -21,7 +21,7 @@ import torch
 
 from ftapp import tasks, unsure
 from ftapp.data import Dataset, duplicate_groups
-from ftapp.evaluate import evaluate_file, evaluation_report, multilabel_report
+from ftapp.evaluate import evaluate_file, evaluation_report, multilabel_report, number_report
 from ftapp.files import MODEL_META, MODEL_TMP, atomic_write_json, read_json
 from ftapp.runs import Candidate, Run, RunFolder
 from ftapp.train import baselines, checkpoint, selection, words
@@ -56,9 +56,11 @@ def save_model(clf, run_dir: Path) -> None:
 
 class Results:
     def __init__(self, run: Run, config, splits: Splits, enc: Encoded, clock, workdir: Path, limits,
-                 language_flagged: bool = False, world_size: int = 1):
+                 language_flagged: bool = False, world_size: int = 1, scale: tuple = (0.0, 1.0)):
+        """scale: a number per example, the training values' mean and standard deviation (the engine
+        works in standardised units; reports are in the target's own)."""
         self.run, self.config, self.splits, self.enc, self.clock = run, config, splits, enc, clock
-        self.world_size = world_size
+        self.world_size, self.scale = world_size, scale
         self.workdir, self.limits, self.language_flagged = workdir, limits, language_flagged
         self.classes = splits.classes
         self.files = run.files
@@ -66,7 +68,7 @@ class Results:
         self._baseline: tuple = (None, None)     # (which training examples, the baseline fitted on them)
         self.unsure_below = 0.0                  # the kept model's "not sure" threshold, chosen on validation
         self.task = tasks.of(enc.train_y)        # one class per example, or several labels (tasks.py)
-        self.key = self.task.score_key           # the headline number: accuracy, or micro-F1
+        self.key = self.task.score_key           # the headline number: accuracy, micro-F1, or R²
         self.thresholds: dict[str, list] = {}    # several labels: each model's thresholds, tuned on validation
 
     # ---- the first model ------------------------------------------------------------------------
@@ -79,7 +81,7 @@ class Results:
             probs = self.task.probs(outcome.probe.logits(self.enc.test_features))
             metrics.update(self._test(probs))
         self.files.write(RunFolder.METRICS, metrics)
-        self.files.write(RunFolder.CANDIDATES, [{"name": Candidate.FIRST_MODEL, "status": Candidate.FIRST,
+        self.files.write(RunFolder.CANDIDATES, [{"name": self.task.first_model, "status": Candidate.FIRST,
                                                  **outcome.first}])
         head = ("test", "held-out test examples") if f"test_{self.key}" in metrics else (
             "val", "validation examples" if outcome.validation == HOLDOUT else "examples (out-of-fold)")
@@ -124,7 +126,7 @@ class Results:
         metrics = self._metrics(outcome, report, stage="final")
         b, k = report["baselines"], self.key
         metrics.update(baseline_name=b["headline"]["name"], baseline_note=b["headline"]["note"],
-                       baseline_val_macro_f1=b["headline"]["val_macro_f1"],
+                       baseline_val_macro_f1=b["headline"].get("val_macro_f1"),
                        **{f"baseline_val_{k}": b["headline"][f"val_{k}"], f"probe_val_{k}": b["probe"][k],
                           f"{baselines.baseline_for(self.splits.modality).key}_val_{k}": b["own"][k]})
         if self.enc.test_x is not None:
@@ -154,17 +156,13 @@ class Results:
         evaluated = self._evaluated(outcome)
         if self.task.kind == tasks.SEVERAL:   # each label's threshold chosen on these examples, saved with the model
             self.thresholds["model"] = outcome.clf.thresholds = tasks.thresholds(outcome.probs, outcome.y)
-            report = multilabel_report(self.classes, outcome.y, outcome.probs, evaluated.items, evaluated.origins,
-                                       outcome.clf.thresholds)
-            report.update(validation=outcome.validation, cross_validated=outcome.validation == CROSS_VALIDATION)
-            self.files.write(RunFolder.REPORT, report)
-            return report, evaluated
-        # "not sure" below the confidence chosen on these examples: saved with the model, applied to the test numbers
-        confidence, preds = outcome.probs.max(-1)
-        self.unsure_below = outcome.clf.unsure_below = unsure.choose_threshold(
-            confidence.numpy(), preds.numpy() == np.asarray(outcome.y))
-        report = evaluation_report(self.classes, outcome.y, outcome.probs, evaluated.items, evaluated.origins,
-                                   unsure_below=self.unsure_below)
+        elif self.task.kind == tasks.ONE:     # "not sure" below the confidence chosen here: saved, applied to the test
+            confidence, preds = outcome.probs.max(-1)
+            self.unsure_below = outcome.clf.unsure_below = unsure.choose_threshold(
+                confidence.numpy(), preds.numpy() == np.asarray(outcome.y))
+        report = self._scored(outcome.probs, outcome.y, evaluated, self.thresholds.get("model"))
+        if self.task.kind == tasks.NUMBER:    # the validation errors' spread: saved with the model for Try it
+            outcome.clf.residual_interval = report["residual_interval"]
         report.update(validation=outcome.validation, cross_validated=outcome.validation == CROSS_VALIDATION)
         self.files.write(RunFolder.REPORT, report)
         return report, evaluated
@@ -191,8 +189,8 @@ class Results:
             first = self.task.probs(outcome.probe.logits(self.enc.test_features)).numpy()
             own = self._fitted_baseline(train, train_x, train_y).proba(self._items(test, self.enc.test_x),
                                                                        len(self.classes))
-            named = baselines.baseline_for(train.modality).name
-            report["baselines"] = {"probe": baselines.named(Candidate.FIRST_MODEL, first, y, self.thresholds.get("probe")),
+            named = baselines.baseline_name(train.modality, y)
+            report["baselines"] = {"probe": baselines.named(self.task.first_model, first, y, self.thresholds.get("probe")),
                                    "own": baselines.named(named, own, y, self.thresholds.get("own"))}
             if train.modality == "image":
                 keep_example_images(self.run.dir, report, test, "test")
@@ -200,10 +198,7 @@ class Results:
         return {**headline(report, "test"), "test_source": "held-out slice"}
 
     def _scored(self, probs, y, ds: Dataset, thresholds=None) -> dict:
-        """The report of a model on labelled examples, in its task's numbers."""
-        if self.task.kind == tasks.SEVERAL:
-            return multilabel_report(self.classes, y, probs, ds.items, ds.origins, thresholds)
-        return evaluation_report(self.classes, y, probs, ds.items, ds.origins, unsure_below=self.unsure_below)
+        return scored_report(self.task, self.classes, probs, y, ds, thresholds, self.unsure_below, self.scale)
 
     def _test_file(self, clf, metrics: dict) -> dict:
         ext = evaluate_file(clf, self.config.test_data, self.workdir / "test", text_column=self.config.text_column,
@@ -244,8 +239,11 @@ class Results:
             all_y = self.enc.train_y + self.enc.val_y
             folds = folds_for(all_y, duplicate_groups(all_ds), self.config.seed) or []
             own = baselines.out_of_fold(modality, items, all_y, folds, n_classes)[rows]
-        out = {"probe": baselines.named(Candidate.FIRST_MODEL, first, y),
-               "own": baselines.named(baselines.baseline_for(modality).name, own, y)}
+        std = self.scale[1]   # a number: MAE and RMSE in the target's own unit
+        out = {"probe": baselines.named(task.first_model, first, y, scale=std),
+               "own": baselines.named(baselines.baseline_name(modality, y), own, y, scale=std)}
+        if task.kind == tasks.NUMBER:   # the standardised training mean is 0
+            out["mean"] = baselines.named("the training examples' mean", np.zeros((len(y), 1)), y, scale=std)
         self.thresholds.update({name: b["thresholds"] for name, b in out.items() if "thresholds" in b})
         best = max(out.values(), key=lambda b: b[self.key])
         test = selection.paired(best["correct"], task.correct(outcome.probs.numpy(), y, self.thresholds.get("model")))
@@ -253,7 +251,7 @@ class Results:
             b.pop("correct")
         note = words.baseline_note(report[self.key], best["name"], best[self.key], test, modality,
                                    self.language_flagged, task.score_name)
-        out["headline"] = {"name": best["name"], f"val_{self.key}": best[self.key], "val_macro_f1": best["macro_f1"],
+        out["headline"] = {"name": best["name"], **{f"val_{k}": best[k] for k in HEADLINE if k in best},
                            "paired_test": test, "note": note}
         return out
 
@@ -293,7 +291,20 @@ class Results:
                              learning_curve(outcome.features, y, parts, self.classes, self.config.seed))
 
 
-HEADLINE = ("accuracy", "micro_f1", "macro_f1", "balanced_accuracy", "subset_accuracy")
+def scored_report(task, classes: list[str], probs, y, ds: Dataset, thresholds=None, unsure_below: float = 0.0,
+                  scale: tuple = (0.0, 1.0)) -> dict:
+    """The report of a model on labelled examples, in its task's numbers (a number: in the target's
+    own unit, from the standardised values the engine works in)."""
+    if task.kind == tasks.NUMBER:
+        mean, std = scale
+        return number_report(np.asarray(y, dtype=float) * std + mean, tasks.Number.predicted(probs) * std + mean,
+                             ds.items, ds.origins)
+    if task.kind == tasks.SEVERAL:
+        return multilabel_report(classes, y, probs, ds.items, ds.origins, thresholds)
+    return evaluation_report(classes, y, probs, ds.items, ds.origins, unsure_below=unsure_below)
+
+
+HEADLINE = ("accuracy", "micro_f1", "r2", "macro_f1", "balanced_accuracy", "subset_accuracy", "spearman", "mae", "rmse")
 
 
 def headline(report: dict, prefix: str) -> dict:

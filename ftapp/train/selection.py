@@ -67,8 +67,8 @@ def progressed(new: dict, reference: dict | None, select: str = SELECTS.accuracy
 
 
 def scored(probs, y, mask=None, class_weights=None) -> dict:
-    """The task's score (accuracy; micro-F1 for several labels per example), (class-weighted) log
-    loss and n of predicted probabilities on some examples."""
+    """The task's score (accuracy; micro-F1 for several labels per example; R² for a number), its
+    loss (class-weighted log loss; binary log loss; squared error) and n on some examples."""
     from sklearn.metrics import log_loss
 
     task = tasks.of(y)
@@ -77,6 +77,9 @@ def scored(probs, y, mask=None, class_weights=None) -> dict:
         probs, y = probs[np.asarray(mask)], y[np.asarray(mask)]
     if not len(y):
         return {task.score_key: 0.0, "loss": float("nan"), "n": 0}
+    if task.kind == tasks.NUMBER:   # squared error in standardised units
+        loss = float(((task.predicted(probs) - y) ** 2).mean())
+        return {task.score_key: round(task.score(probs, y), 5), "loss": round(loss, 5), "n": int(len(y))}
     if task.kind == tasks.SEVERAL:   # binary log loss per label, averaged (the training loss's measure)
         p = np.clip(probs, 1e-12, 1 - 1e-12)
         loss = float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())

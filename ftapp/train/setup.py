@@ -45,7 +45,8 @@ def check_language(run: Run, config: TrainConfig, clf, splits: Splits) -> bool:
     return bool(warning)
 
 
-def class_weights(config: TrainConfig, labels: list[str], classes: list[str], separator: str = "") -> torch.Tensor | None:
+def class_weights(config: TrainConfig, labels: list[str], classes: list[str], separator: str = "",
+                  numeric: bool = False) -> torch.Tensor | None:
     """scikit-learn's "balanced" weights (inverse frequency, mean 1), when asked or when auto and the
     classes are unbalanced. Several labels per example (`separator`): each label's positive
     examples weigh negatives / positives (torch's pos_weight), only when asked — on the real
@@ -53,6 +54,8 @@ def class_weights(config: TrainConfig, labels: list[str], classes: list[str], se
     0.676 with; benchmarks/multilabel_study.py)."""
     from sklearn.utils.class_weight import compute_class_weight
 
+    if numeric:   # a number per example: no classes to weigh
+        return None
     if separator:
         if config.class_weights != CLASS_WEIGHTS.on:
             return None
@@ -67,16 +70,26 @@ def class_weights(config: TrainConfig, labels: list[str], classes: list[str], se
                         dtype=torch.float)
 
 
+def standardise(clf, train_values: list[float]):
+    """A number per example: the training values' mean and standard deviation become the model's
+    `target_scale` (predictions are mapped back with it, and a saved model has it folded into its
+    head); returns the function that standardises targets."""
+    mean, std = float(np.mean(train_values)), float(np.std(train_values)) or 1.0
+    clf.target_scale = (mean, std)
+    return lambda values: [(v - mean) / std for v in values]
+
+
 def encode(clf, splits: Splits, device, precision: str, dist=SINGLE) -> Encoded:
     """The examples as the model reads them, once; the test slice's pre-trained features too (the
     first model is scored on them without another pass)."""
     classes = splits.classes
-    enc = Encoded(clf.preprocess.encode(splits.train.items), tasks.targets(splits.train, classes),
-                  clf.preprocess.encode(splits.val.items), tasks.targets(splits.val, classes))
+    scaled = standardise(clf, tasks.targets(splits.train, classes)) if splits.train.numeric else (lambda y: y)
+    enc = Encoded(clf.preprocess.encode(splits.train.items), scaled(tasks.targets(splits.train, classes)),
+                  clf.preprocess.encode(splits.val.items), scaled(tasks.targets(splits.val, classes)))
     if splits.test is not None:
         from ftapp.train.prefix_cache import compute_states
 
-        enc.test_x, enc.test_y = clf.preprocess.encode(splits.test.items), tasks.targets(splits.test, classes)
+        enc.test_x, enc.test_y = clf.preprocess.encode(splits.test.items), scaled(tasks.targets(splits.test, classes))
         clf.model.to(device)
         enc.test_features = compute_states(clf, enc.test_x, [], EVAL_BATCH, device, autocast=autocast(precision, device),
                                            head_inputs=True, dist=dist).head_inputs

@@ -39,7 +39,7 @@ class Splits:
     @property
     def task(self) -> str:
         """ftapp.tasks' kind: several labels per example when the label column holds them."""
-        return tasks.SEVERAL if self.train.separator else tasks.ONE
+        return tasks.NUMBER if self.train.numeric else tasks.SEVERAL if self.train.separator else tasks.ONE
 
     @property
     def modality(self) -> str:
@@ -51,7 +51,7 @@ class Splits:
 
 
 def concat(a: Dataset, b: Dataset) -> Dataset:
-    return Dataset(a.modality, a.items + b.items, a.labels + b.labels, a.origins + b.origins, a.separator)
+    return Dataset(a.modality, a.items + b.items, a.labels + b.labels, a.origins + b.origins, a.separator, a.numeric)
 
 
 def prepare_data(config: TrainConfig, workdir: Path, limits: Limits) -> Splits:
@@ -76,7 +76,7 @@ def prepare_data(config: TrainConfig, workdir: Path, limits: Limits) -> Splits:
             raise RunFailed("The validation data cannot be used: " + " ".join(str(p) for p in vreport.errors))
         val, _, _ = apply_edits(val, LabelEdits(label_map=label_map, merge_similar=config.merge_similar_labels,
                                                 classes=ds.classes))
-        val.separator = ds.separator
+        val.separator, val.numeric = ds.separator, ds.numeric
         unknown = sorted(set(val.classes) - set(ds.classes))
         if unknown:
             raise RunFailed(f"The validation data has classes the training data lacks: {', '.join(unknown)}. "
@@ -97,9 +97,9 @@ def _edit_classes(config: TrainConfig, ds: Dataset, report):
     edits = LabelEdits.of(config.to_dict())
     if not edits:
         return ds, report, {}
-    if ds.separator:
-        raise RunFailed("Class edits (renames, merges, drops, row fixes) work on one label per example; with several "
-                        "labels per example, edit the label column in the file and upload it again.")
+    if ds.separator or ds.numeric:
+        raise RunFailed("Class edits (renames, merges, drops, row fixes) work on one class per example; with several "
+                        "labels or a number per example, edit the label column in the file and load it again.")
     edited, mapping, matched = apply_edits(ds, edits)
     if len(edited.classes) < 2:
         raise RunFailed(f"After the class edits only {len(edited.classes)} class is left; training needs at least "

@@ -184,7 +184,7 @@ class Training(Callbacks):
                         first=scored(probs, y, class_weights=self.class_weights), first_probs=np.asarray(probs),
                         probe_oof=probe_oof)
         self.keep_probe(probe)
-        self.candidates.update(Candidate.FIRST_MODEL, status=Candidate.FIRST, val_loss=first.first["loss"],
+        self.candidates.update(self.task.first_model, status=Candidate.FIRST, val_loss=first.first["loss"],
                                **{f"val_{self.task.score_key}": selection.score_of(first.first)})
         self.trigger("first_model", outcome=first)
         return first
@@ -296,5 +296,6 @@ class Training(Callbacks):
         if not out.fine_tuned:
             self.keep_probe(first.probe)
         out.message = words.holdout_message(out.fine_tuned, fitter.done, fitter.recipe.name, out.best_epoch,
-                                            self.config.auto, out.check, self.config.select, self.task.score_name)
+                                            self.config.auto, out.check, self.config.select, self.task.score_name,
+                                            words.first_words(self.task.first_model))
         return out

@@ -14,6 +14,11 @@ from ftapp.train.loop import Why
 from ftapp.train.selection import score_of
 
 FIRST = f"the first model ({Candidate.FIRST_MODEL})"
+
+
+def first_words(first_model: str = Candidate.FIRST_MODEL) -> str:
+    """'the first model (frozen features + logistic regression)', or its task's fit (tasks.py)."""
+    return f"the first model ({first_model})"
 WHY = {Why.FINISHED: "trained to the planned end", Why.EARLY: "stopped early: validation had stopped improving",
        Why.ANNEALED: "stopped early: validation had stopped improving, so the learning rate was brought down to zero "
                      "over a short last stretch",
@@ -37,6 +42,8 @@ def first_model(score: float, n: int, lo: float, hi: float, where: str, more_com
                 score_name: str = "accuracy") -> str:
     """The anytime model's line: ready, how good on examples it was not chosen on, what comes next."""
     tail = "; fine-tuning to improve it…" if more_coming else "."
+    if score_name == "R²":   # not a share of anything: the number itself
+        return (f"A first model is ready — R² {score:.3f} on {n} {where} (95 % interval {lo:.3f}–{hi:.3f}){tail}")
     what = "" if score_name == "accuracy" else f" {score_name}"
     return f"A first model is ready — {pct(score)}{what} on {n} {where} ({interval_words(lo, hi)}){tail}"
 
@@ -68,18 +75,19 @@ def score_name(scores: dict) -> str:
 
 
 def holdout_message(kept_fine_tuned: bool, why: str | None, recipe: str | None, best_epoch, auto: bool,
-                    check: dict | None, select: str = SELECTS.accuracy, score_word: str = "accuracy") -> str:
+                    check: dict | None, select: str = SELECTS.accuracy, score_word: str = "accuracy",
+                    first: str = FIRST) -> str:
     """The end of a run trained on a validation split. `check`: fine-tuning (cross-fitted) and the
     first model on the validation examples ({"ft": {"accuracy", "loss", "n"}, "probe": …}), or None
     when fine-tuning produced no checkpoint to compare."""
     if why == Why.DIVERGED:
-        return DIVERGED + (f" Kept {FIRST}, which does not depend on it." if not kept_fine_tuned
+        return DIVERGED + (f" Kept {first}, which does not depend on it." if not kept_fine_tuned
                            else f" Kept the checkpoint from epoch {best_epoch}.")
     how = WHY.get(why or "", "ended")
     if not kept_fine_tuned:
         if check is None:
-            return f"Fine-tuning ({how}) produced no checkpoint to compare; kept {FIRST}."
-        return (f"Fine-tuning ({how}) {beat(check['ft'], check['probe'])} {FIRST}: "
+            return f"Fine-tuning ({how}) produced no checkpoint to compare; kept {first}."
+        return (f"Fine-tuning ({how}) {beat(check['ft'], check['probe'])} {first}: "
                 f"{compared(check['ft'], check['probe'])}; the first model was kept.")
     best = "lowest validation loss" if select == SELECTS.loss else f"best validation {score_word}"
     kept = f"{recipe}: {how}; kept the check with the {best} (epoch {best_epoch})"
@@ -87,11 +95,11 @@ def holdout_message(kept_fine_tuned: bool, why: str | None, recipe: str | None, 
         return kept + "."
     if not auto:
         return kept + f" (Auto is off, so it is kept as asked; {compared(check['ft'], check['probe'])})."
-    return kept + f"; fine-tuning {beat(check['ft'], check['probe'])} {FIRST}: {compared(check['ft'], check['probe'])}."
+    return kept + f"; fine-tuning {beat(check['ft'], check['probe'])} {first}: {compared(check['ft'], check['probe'])}."
 
 
 def cv_message(kept_fine_tuned: bool, n_folds: int, folds_run: int, check: dict | None, decided_early: bool,
-               final_note: str = "") -> str:
+               final_note: str = "", first: str = FIRST) -> str:
     """The end of a run on small data, decided by cross-validation."""
     cv = f"a {n_folds}-fold cross-validation on all the examples (too few to set some aside)"
     partial = ""
@@ -100,12 +108,12 @@ def cv_message(kept_fine_tuned: bool, n_folds: int, folds_run: int, check: dict 
                else "the time budget or a stop request ended it")
         partial = f" The cross-validation was cut short: {folds_run} of its {n_folds} parts ran ({why})."
     if check is None:
-        return f"Kept {FIRST}: fine-tuning could not be checked in {cv}." + partial + final_note
+        return f"Kept {first}: fine-tuning could not be checked in {cv}." + partial + final_note
     if kept_fine_tuned:
         return (f"Fine-tuned on all the examples for the length that {cv} found best. There fine-tuning "
                 f"{beat(check['ft'], check['probe'])} the first model: "
                 f"{compared(check['ft'], check['probe'], 'length')}." + partial + final_note)
-    return (f"Kept {FIRST}: in {cv}, fine-tuning {beat(check['ft'], check['probe'])} it: "
+    return (f"Kept {first}: in {cv}, fine-tuning {beat(check['ft'], check['probe'])} it: "
             f"{compared(check['ft'], check['probe'], 'length')}." + partial + final_note)
 
 
@@ -172,7 +180,10 @@ def result_lines(m: dict) -> list[str]:
     """The end of a run in a few lines: the headline numbers with their intervals and what they are
     measured on, then the baselines on the same examples."""
     lines = []
-    if m.get("task") == tasks.SEVERAL:
+    if m.get("task") == tasks.NUMBER:
+        k, name, more = "r2", "R²", lambda p: (f", Spearman {m[p + '_spearman']:.3f}, MAE {m[p + '_mae']:.4g}, RMSE "
+                                                f"{m[p + '_rmse']:.4g} (in the target's unit)")
+    elif m.get("task") == tasks.SEVERAL:
         k, name, more = "micro_f1", "micro-F1", lambda p: (f", macro-F1 {m[p + '_macro_f1']:.3f}, every label right "
                                                            f"on {m[p + '_subset_accuracy']:.3f} of the examples")
     else:

@@ -13,7 +13,7 @@ from ftapp.export.public import public_name
 from ftapp.ui import charts
 from ftapp.ui.common import guarded, model_threshold
 from ftapp.ui.core import AppContext, UserError
-from ftapp.tasks import is_several, named_score
+from ftapp.tasks import is_number, is_several, named_score
 from ftapp.ui.texts import answer_for, fmt_pct, md_escape
 from ftapp.unsure import UNSURE
 
@@ -69,9 +69,11 @@ class DemoPage:
         labels = meta.get("labels") or []
         modality = meta.get("modality")
         thing = "texts" if modality == "text" else "pictures"
-        several = is_several(meta)
-        title = (f"## {'Labelling' if several else 'Sorting'} {thing} {'with' if several else 'into'} {len(labels)} "
-                 f"{'labels (several may apply)' if several else 'classes'}\n\n"
+        several, number = is_several(meta), is_number(meta)
+        what = (f"Predicting a number from {thing}" if number else
+                f"Labelling {thing} with {len(labels)} labels (several may apply)" if several else
+                f"Sorting {thing} into {len(labels)} classes")
+        title = (f"## {what}\n\n"
                  + ", ".join(f"**{md_escape(l)}**" for l in labels[:40]) + ("…" if len(labels) > 40 else "")
                  + f"\n\nA model fine-tuned with ftapp from {md_escape(public_name(run.settings.get('model', '')))}.")
         kind = "held-out test examples" if run.files.read(run.files.TEST_REPORT) else "validation examples"
@@ -80,6 +82,9 @@ class DemoPage:
         within = f" (95 % interval {fmt_pct(ci[0])}–{fmt_pct(ci[1])})" if ci else ""
         metrics = (f"**{name[0].upper() + name[1:]} {fmt_pct(score)}**{within} · macro-F1 "
                    f"{report.get('macro_f1', 0):.3f} on {report.get('n', 0)} {kind}." if report else "")
+        if number and report:
+            metrics = (f"**R² {report.get('r2', 0):.3f}** · Spearman {report.get('spearman', 0):.3f} · mean absolute "
+                       f"error {report.get('mae', 0):.4g} on {report.get('n', 0)} {kind}.")
         unsure = report.get("unsure") or {}
         if unsure.get("threshold"):
             metrics += (f" It answers \"{UNSURE}\" when it is less than {fmt_pct(unsure['threshold'])} sure: on "
@@ -89,8 +94,8 @@ class DemoPage:
         out = {self.title: title, self.body: gr.Row(visible=True), self.metrics: metrics,
                self.confusion: gr.Plot(charts.confusion_figure(report.get("labels"), report.get("confusion_matrix"))
                                        if len(labels) <= 30 else charts.confusion_figure(None, None),
-                                       visible=not several),   # several labels per example: no one-answer matrix
-               self.output: gr.Label(value=None, num_top_classes=len(labels) if several else 5),
+                                       visible=not (several or number)),   # several labels or a number: no matrix
+               self.output: gr.Label(value=None, num_top_classes=len(labels) if several else 5, visible=not number),
                self.text: gr.Textbox(visible=modality == "text"), self.image: gr.Image(visible=modality == "image"),
                self.download_row: gr.Row(visible=bool(share.get("allow_download"))), self.token: token}
         if modality == "image":

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from ftapp.tasks import is_several, named_score
+from ftapp.tasks import is_number, is_several, named_score
 
 
 from ftapp.ui import charts, review
@@ -25,6 +25,10 @@ def _with_interval(value: float | None, ci) -> str:
 
 def _scores(r: dict) -> str:
     ci = r.get("interval") or {}
+    if is_number(r):
+        within = f" (95 % interval {ci['r2'][0]:.3f}–{ci['r2'][1]:.3f})" if ci.get("r2") else ""
+        return (f"R² **{r.get('r2', 0):.3f}{within}** · Spearman {r.get('spearman', 0):.3f} · MAE {r.get('mae', 0):.4g} "
+                f"· RMSE {r.get('rmse', 0):.4g} (in the target's unit)")
     if is_several(r):
         return (f"micro-F1 **{_with_interval(r.get('micro_f1'), ci.get('micro_f1'))}** · macro-F1 "
                 f"{r.get('macro_f1', 0):.3f} · every label right on {fmt_pct(r.get('subset_accuracy'))} of the examples "
@@ -195,19 +199,24 @@ class EvaluateTab:
             out[self.confusion] = gr.Plot(charts.confusion_figure(labels, matrix), visible=True)
         else:   # a matrix of hundreds of rows is unreadable: the pairs and the sortable table say more
             out[self.confusion] = gr.Plot(visible=False)
-        out.update(self._issues(run, is_several(report)))
+        out.update(self._issues(run, is_several(report) or is_number(report)))
         curve = run.files.read(run.files.LEARNING_CURVE)
         if curve:
             out[self.curve] = gr.Plot(charts.learning_curve_figure(curve))
             out[self.curve_note] = (md_escape(curve["advice"]) + "\n\n*The curve is the first model's head (logistic "
                                     "regression on the pre-trained features) trained on a quarter, half, three quarters "
                                     "and all of the training data, scored on the same validation examples.*")
-        elif is_several(report):
+        elif is_several(report) or is_number(report):
             out[self.curve_note] = ("The learning curve is drawn for one class per example (it follows accuracy "
-                                    "and each class's recall); this model gives several labels per example.")
+                                    "and each class's recall).")
         else:
             out[self.curve_note] = "The learning curve is drawn when the run ends."
-        if is_several(report):
+        if is_number(report):
+            spread = report.get("residual_interval") or [0, 0]
+            out[self.unsure] = gr.Plot(visible=False)
+            out[self.unsure_note] = (f"On these examples 90 % of the true values lay between {spread[0]:+.4g} and "
+                                     f"{spread[1]:+.4g} of the prediction (Try it gives that range with each number).")
+        elif is_several(report):
             out[self.unsure] = gr.Plot(visible=False)
             out[self.unsure_note] = ("Each label has its own decision threshold (in the table above), chosen on "
                                      "validation where that label's F1 is best; \"not sure\" applies to one answer "
@@ -215,7 +224,7 @@ class EvaluateTab:
         else:
             out[self.unsure] = gr.Plot(charts.unsure_figure(report.get("unsure")))
             out[self.unsure_note] = unsure_note(report.get("unsure"), "held-out test" if test else "validation")
-        wrong = report.get("misclassified") or []
+        wrong = report.get("misclassified") or report.get("largest_errors") or []
         if not wrong:
             out[self.mis_none] = "No mistakes on these examples."
         elif run.files.modality() == "image":
@@ -223,6 +232,10 @@ class EvaluateTab:
                                                 f"({100 * w['confidence']:.0f} %)")
                      for w in wrong[:60] if (run.dir / w["item"]).is_file()]
             out[self.mis_gallery] = gr.Gallery(value=items, visible=True)
+        elif is_number(report):   # the largest errors first
+            out[self.mis_table] = gr.Dataframe(value=pd.DataFrame(
+                [{"text": w["item"], "true": w["true"], "predicted": round(w["predicted"], 4),
+                  "error": round(w["error"], 4)} for w in report.get("largest_errors", [])[:200]]), visible=True)
         elif is_several(report):   # which labels were missed or extra, the surest mistakes first
             out[self.mis_table] = gr.Dataframe(value=pd.DataFrame(
                 [{"text": w["item"], "true": answer(w["true"]), "predicted": answer(w["predicted"]),
@@ -233,14 +246,14 @@ class EvaluateTab:
                   "confidence": f"{100 * w['confidence']:.0f} %"} for w in wrong[:200]]), visible=True)
         return out
 
-    def _issues(self, run, several: bool = False) -> dict:
+    def _issues(self, run, not_classes: bool = False) -> dict:
         """label_issues.csv of the run (ftapp/quality.py), most likely first, and the cleaned data."""
         from ftapp.quality import read_csv
 
         rows = read_csv(run.dir / run.files.LABEL_ISSUES)
-        if several:
+        if not_classes:
             return {self.issues_note: "The label check reads one class per example (cleanlab's label issues); it "
-                                      "does not run on several labels per example yet."}
+                                      "does not run on several labels or numbers yet."}
         if not (run.dir / run.files.LABEL_ISSUES).is_file():
             return {self.issues_note: "This run has no data check (it is older, or stopped before it)."}
         labels = sum(r["issue"] == "label" for r in rows)

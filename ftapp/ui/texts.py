@@ -8,7 +8,7 @@ import time
 
 from ftapp.data.task import summary_lines as task_summary_lines
 from ftapp.runs import TERMINAL, Candidate, Status
-from ftapp.tasks import is_several, named_score
+from ftapp.tasks import is_number, is_several, named_score
 from ftapp.train.config import METHODS
 
 
@@ -352,6 +352,11 @@ def answer_line(probabilities: dict[str, float] | None, threshold: float) -> str
 
 def answer_for(probabilities: dict[str, float] | None, threshold: float, meta: dict) -> str:
     """Try it's and the demo page's answer line for the model `meta` describes."""
+    if is_number(meta) and probabilities:
+        value, spread = next(iter(probabilities.values())), meta.get("residual_interval")
+        return (f"**Predicted: {value:.4g}**" + (f" (on validation, 90 % of the true values lay between "
+                                                  f"{value + spread[0]:.4g} and {value + spread[1]:.4g} around such "
+                                                  "a prediction)." if spread else "."))
     if is_several(meta):
         return labels_line(probabilities, dict(zip(meta.get("labels") or [], meta.get("thresholds") or [])))
     return answer_line(probabilities, threshold)

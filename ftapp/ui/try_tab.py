@@ -7,7 +7,7 @@ from ftapp.ui.common import Shared, guarded, model_threshold, run_picker
 from ftapp.ui.share_box import ShareBox
 from ftapp.ui.why import WhyView, explanation
 from ftapp.ui.core import AppContext
-from ftapp.tasks import is_several
+from ftapp.tasks import is_number, is_several
 from ftapp.ui.texts import answer_for, answer_line, md_escape, unsure_info
 
 
@@ -68,10 +68,10 @@ class TryTab:
         meta = run.files.model_meta() or {}
         labels = meta.get("labels") or []
         threshold = model_threshold(run)
-        several = is_several(meta)
+        several, number = is_several(meta), is_number(meta)
         out[self.unsure] = gr.Slider(value=threshold, info=unsure_info(run.files.report(), threshold),
-                                     visible=not several)   # several labels: each has its own threshold instead
-        out[self.output] = gr.Label(value=None, num_top_classes=len(labels) if several else 5,
+                                     visible=not (several or number))   # several labels: each has its own threshold
+        out[self.output] = gr.Label(value=None, num_top_classes=len(labels) if several else 5, visible=not number,
                                     label="Each label's probability (its own yes or no)" if several
                                     else "Prediction (most likely first)")
         out[self.info] = (f"Model from run {run.id} ({md_escape(run.settings.get('model', ''))}); "

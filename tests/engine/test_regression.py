@@ -1,0 +1,111 @@
+"""A number per example (issue 25, command line first): standardised targets, ridge first model,
+Huber loss, R²/Spearman/MAE/RMSE in the target's unit, and the saved model giving numbers in that
+unit through ftapp, transformers' pipeline, ONNX and the Space — with real torch training."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from conftest import make_tiny_sentence_model, make_tiny_text_model, train_run, write_number_csv
+from ftapp import tasks
+from ftapp.cli import main
+from ftapp.data import load_dataset
+
+
+def test_a_number_column_trains_as_a_number_only_when_chosen(tmp_path):
+    data = write_number_csv(tmp_path / "reviews.csv", n=120)
+    ds, report = load_dataset(data, workdir=tmp_path / "w", label_column="score")
+    assert not ds.numeric and report.details["task"] == "number"          # auto: classes, and the report says so
+    assert any("--task regression" in w.message for w in report.warnings)
+    ds, report = load_dataset(data, workdir=tmp_path / "w2", label_column="score", task="regression")
+    assert ds.numeric and ds.classes == ["value"] and report.ok and not report.warnings
+    assert sorted(ds.class_counts()) == ["q1", "q2", "q3", "q4"]         # what splits keep in proportion
+    assert "Numbers from" in report.summary()
+
+
+def test_words_in_a_number_column_are_named(tmp_path):
+    (tmp_path / "t.csv").write_text("text,score\n" + "".join(f"row {i},{i}\n" for i in range(20)) + "row x,n/a\n")
+    _, report = load_dataset(tmp_path / "t.csv", workdir=tmp_path / "w", label_column="score", task="regression")
+    assert not report.ok and "'n/a'" in str(report.errors[0]) and "not numbers" in str(report.errors[0])
+
+
+def test_the_number_task_scores_in_the_targets_unit():
+    y = np.array([0.0, 1.0, 2.0, 3.0])
+    m = tasks.Number.metrics(np.array([[0.5], [1.0], [2.0], [2.5]]), y, scale=10.0)
+    assert m["mae"] == pytest.approx(2.5) and m["spearman"] == pytest.approx(1.0) and m["r2"] == pytest.approx(0.9)
+    assert tasks.of([0.1, -0.3]) is tasks.Number and tasks.of([]) is tasks.OneLabel
+
+
+def test_a_number_run_trains_evaluates_and_predicts(tmp_path, tiny_learner_model, capsys):
+    data = write_number_csv(tmp_path / "reviews.csv", n=300)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--model", tiny_learner_model, "--out", str(out), "--task",
+                 "regression", "--no-auto", "--lr", "3e-3", "--epochs", "30"]) == 0
+    printed = "".join(capsys.readouterr())
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["task"] == "regression" and metrics["n_test"] == 30
+    assert metrics["test_r2"] > 0.5 and metrics["test_mae"] < 1.5       # the words add up to the score
+    assert f"Test R² {metrics['test_r2']:.3f}" in printed and "ridge regression" in printed
+    meta = json.loads((out / "ftapp_model.json").read_text())
+    assert meta["task"] == "regression" and meta["labels"] == ["value"] and len(meta["residual_interval"]) == 2
+    assert json.loads((out / "config.json").read_text())["problem_type"] == "regression"
+
+    assert main(["evaluate", "--model", str(out), "--data", str(data)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"r2", "mae", "rmse", "spearman"} <= set(result) and result["n"] == 300
+    assert main(["predict", "--model", str(out), "review 1: great and great", "review 2: awful and awful"]) == 0
+    high, low = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert high["answer"] > low["answer"] + 3                          # 7 and -1 in the data's own unit
+    assert high["likely_range"][0] < high["answer"] < high["likely_range"][1]
+
+
+@pytest.fixture(scope="module", params=["sentence", "transformers"])
+def number_run(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(f"number-{request.param}")
+    model = (make_tiny_sentence_model(tmp / "encoder") if request.param == "sentence"
+             else make_tiny_text_model(tmp / "bert", initializer_range=0.2))
+    return train_run(tmp, str(model), write_number_csv(tmp / "t.csv", n=160), lr=3e-3, epochs=3, task="regression",
+                     label_column="score")
+
+
+def _value(run_dir, text: str) -> float:
+    from ftapp.inference import predict_run
+
+    return predict_run(run_dir, text)["value"]
+
+
+def test_number_card_snippets_and_onnx_give_ftapps_number(number_run, tmp_path):
+    from ftapp.export import export_onnx, export_zip
+
+    with zipfile.ZipFile(export_zip(number_run.dir, tmp_path)) as zf:
+        zf.extractall(tmp_path)
+    check = json.loads((export_onnx(number_run.dir, tmp_path / "onnx") / "onnx_check.json").read_text())
+    assert check["ok"], check
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "- R²:" in card and "Mean absolute error" in card and "confusion" not in card.lower()
+    expected = _value(number_run.dir, "a text to classify")
+    for code in re.findall(r"```python\n(.*?)```", card, flags=re.S):
+        done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert float(done.stdout.strip()) == pytest.approx(expected, abs=1e-3), (code, done.stdout)
+
+
+def test_number_space_bundle_answers_with_the_number(number_run, tmp_path):
+    from test_exports import _Served
+
+    from ftapp.export import export_space
+
+    folder = export_space(number_run.dir, tmp_path / "space")
+    served = _Served(folder)
+    try:
+        value, answer = served.client().predict("review 3: good and good", api_name="/predict")
+    finally:
+        served.close()
+    assert value == pytest.approx(_value(number_run.dir, "review 3: good and good"), abs=1e-3)
+    assert answer.startswith("**Predicted: ")
