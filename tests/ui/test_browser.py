@@ -82,6 +82,20 @@ def train_with(page, model_path: str) -> str:
     return re.search(r"Run (\d{8}-\d{6}-[0-9a-f]+)", page.locator("#train-status").inner_text()).group(1)
 
 
+def download_zip(page, folder: Path) -> Path:
+    """Step 6: the model folder as a zip, downloaded as a user would; its path."""
+    from playwright.sync_api import expect
+
+    open_tab(page, "6 · Export")
+    page.locator("#export-zip").click()
+    expect(page.locator("#export-download")).to_be_enabled(timeout=60_000)
+    with page.expect_download() as dl:
+        page.locator("#export-download").click()
+    target = folder / dl.value.suggested_filename
+    dl.value.save_as(target)
+    return target
+
+
 @pytest.fixture
 def paced_training(local_app):
     """The tiny model trains in a blink on a fast machine: pace it (0.1 s a step, recorded by the
@@ -192,13 +206,7 @@ def test_whole_flow_in_browser(local_app, page, tiny_text_model, text_csv, tmp_p
     early_link = try_link.input_value()
 
     # 6 · Export: a zip with the model folder
-    open_tab(page, "6 · Export")
-    page.locator("#export-zip").click()
-    expect(page.locator("#export-download")).to_be_enabled(timeout=60_000)
-    with page.expect_download() as dl:
-        page.locator("#export-download").click()
-    target = tmp_path / dl.value.suggested_filename
-    dl.value.save_as(target)
+    target = download_zip(page, tmp_path)
     assert zipfile.is_zipfile(target) and "model/ftapp_model.json" in zipfile.ZipFile(target).namelist()
     shot(page, "6-export")
 
@@ -494,12 +502,6 @@ def test_several_labels_per_example_in_browser(local_app, page, tiny_learner_mod
     expect(guest.locator("#demo-try-answer")).to_contain_text("Labels: ")
     guest.context.close()
 
-    open_tab(page, "6 · Export")
-    page.locator("#export-zip").click()
-    expect(page.locator("#export-download")).to_be_enabled(timeout=60_000)
-    with page.expect_download() as dl:
-        page.locator("#export-download").click()
-    target = tmp_path / dl.value.suggested_filename
-    dl.value.save_as(target)
+    target = download_zip(page, tmp_path)
     meta = json.loads(zipfile.ZipFile(target).read("model/ftapp_model.json"))
     assert meta["task"] == "multi" and len(meta["thresholds"]) == 4
