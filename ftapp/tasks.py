@@ -6,11 +6,14 @@
   Each label has its own decision threshold, chosen on validation where the label's F1 is best: on
   a real 12-label set (benchmarks/multilabel_study.py) tuned thresholds gave micro-F1 0.682
   against 0.630 with every threshold at 0.5 — rare labels rarely reach 0.5.
+- **A number** per example (`NUMBER`): standardised targets, the head's one output as is, Huber
+  loss, R² (MAE and RMSE reported in the target's own unit).
 
 The targets themselves say which task they are (`of(y)`: a row of labels per example is two-
-dimensional), so the training loop, the selection rules and the reports ask the targets instead of
-passing a setting through every call. The app's pages read reports through `named_score` and
-`is_several` (torch is imported only where a model computes).
+dimensional, standardised numbers are fractions), so the training loop, the selection rules and the
+reports ask the targets instead of passing a setting through every call. The app's pages read
+reports through `named_score`, `is_several` and `is_number` (torch is imported only where a model
+computes).
 """
 from __future__ import annotations
 

@@ -69,6 +69,8 @@ def decide_task(guess: TaskGuess, task: str, counts: dict[str, int]) -> TaskGues
         return TaskGuess(TASKS.regression, "chosen")
     if task == TASKS.single:
         return TaskGuess(TASKS.single)
+    if task != TASKS.multi and guess.kind == "number":   # auto: measurements are predicted as numbers
+        return TaskGuess(TASKS.regression, guess.detail)
     if task != TASKS.multi or guess.kind == TASKS.multi:
         return guess
     sep = next((s for s in SEPARATORS if any(s in label for label in counts)), SEPARATORS[0])
@@ -92,8 +94,8 @@ def task_warning(guess: TaskGuess, decided: TaskGuess) -> str | None:
                 "train each label on its own.")
     if guess.kind == "number" and decided.kind != TASKS.regression:
         return (f"looks like numbers to predict: {guess.detail}. Trained as classes, each value becomes a class of its "
-                "own: choose a number per example (--task regression on the command line; not in the app yet) to "
-                "predict the value itself, or put the values into a few named ranges (low / medium / high).")
+                "own: choose a number per example (step 1's \"A number\", or --task regression) to predict the value "
+                "itself, or put the values into a few named ranges (low / medium / high).")
     return None
 
 

@@ -111,9 +111,9 @@ class TrainConfig:
 
     task: str = setting(TASKS.auto, str, "Answer", choices=TASKS, ui=False,
                         help="single: one class per example. multi: several labels per example (a label column "
-                             "such as 'billing;bug'). regression: a number per example (command line only for now). "
-                             "auto: several labels when the label column looks like it (the data report says so), "
-                             "else one class.")
+                             "such as 'billing;bug'). regression: a number per example. auto: several labels or a "
+                             "number when the label column looks like it (the data report says so; a handful of "
+                             "whole numbers such as 1-5 ratings stays classes), else one class.")
     label_map: dict | None = setting(None, dict, "Class edits", optional=True, ui=False,
                                      help="Renames, merges and drops classes: a JSON object old label -> new "
                                           "label, null drops the rows (on the command line: a .json file).")

@@ -86,8 +86,9 @@ class Results:
         head = ("test", "held-out test examples") if f"test_{self.key}" in metrics else (
             "val", "validation examples" if outcome.validation == HOLDOUT else "examples (out-of-fold)")
         key = f"{head[0]}_{self.key}"
-        score, n, ci = metrics[key], metrics[f"n_{head[0]}"], metrics[f"{key}_interval"]
-        message = words.first_model(score, n, ci[0], ci[1], head[1], more_coming=True, score_name=self.task.score_name)
+        score, n, ci = metrics[key], metrics[f"n_{head[0]}"], metrics.get(f"{key}_interval")   # none under 3 examples
+        message = words.first_model(score, n, *(ci or (None, None)), head[1], more_coming=True,
+                                    score_name=self.task.score_name)
         self.run.record("info", first_model={self.key: score, "n": n, "interval": ci, "on": head[0],
                                              "message": message})
         self.run.record("status", status=self.run.status, has_model=True)

@@ -29,7 +29,7 @@ CROSSFIT_PARTS = 5      # cross-fitting: each fifth of the examples scored by th
 
 def score_of(m: dict) -> float:
     """The headline score of a validation's metrics (val_accuracy, val_micro_f1, …) or of a scored()
-    dict: accuracy for one label per example, micro-F1 for several (tasks.py)."""
+    dict: accuracy for one label per example, micro-F1 for several, R² for a number (tasks.py)."""
     for key in SCORE_KEYS:
         for name in (key, f"val_{key}"):
             if name in m:
@@ -44,7 +44,7 @@ def _plain(m: dict) -> dict:
 
 def rank_key(m: dict | None, select: str = SELECTS.accuracy) -> tuple:
     """Smaller is better. None (never checked) ranks last. `select` "accuracy" ranks by the task's
-    score (accuracy, or micro-F1 with several labels per example), ties by loss."""
+    score (accuracy, micro-F1 or R²), ties by loss."""
     if m is None:
         return (np.inf, np.inf)
     s = _plain(m)

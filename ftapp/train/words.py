@@ -38,12 +38,13 @@ def interval_words(lo: float, hi: float) -> str:
     return f"95 % interval {pct(lo)}–{pct(hi)}"
 
 
-def first_model(score: float, n: int, lo: float, hi: float, where: str, more_coming: bool,
+def first_model(score: float, n: int, lo: float | None, hi: float | None, where: str, more_coming: bool,
                 score_name: str = "accuracy") -> str:
     """The anytime model's line: ready, how good on examples it was not chosen on, what comes next."""
     tail = "; fine-tuning to improve it…" if more_coming else "."
     if score_name == "R²":   # not a share of anything: the number itself
-        return (f"A first model is ready — R² {score:.3f} on {n} {where} (95 % interval {lo:.3f}–{hi:.3f}){tail}")
+        within = f" (95 % interval {lo:.3f}–{hi:.3f})" if lo is not None else ""
+        return f"A first model is ready — R² {score:.3f} on {n} {where}{within}{tail}"
     what = "" if score_name == "accuracy" else f" {score_name}"
     return f"A first model is ready — {pct(score)}{what} on {n} {where} ({interval_words(lo, hi)}){tail}"
 
@@ -144,7 +145,8 @@ def baseline_note(model_acc: float, base_name: str, base_acc: float, test: dict 
         what = ("The model's vocabulary fits these texts poorly (see the language warning): try a multilingual "
                 "model (e.g. intfloat/multilingual-e5-small).")
     elif modality == "text":
-        what = "Try another model, more examples per class, or a longer time budget."
+        what = (f"Try another model, more examples{' per class' if score_name == 'accuracy' else ''}, or a longer "
+                "time budget.")
     else:
         what = "Try another model, more pictures per class, or augmentation."
     what_score = "" if score_name == "accuracy" else f"{score_name} "

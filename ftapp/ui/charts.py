@@ -120,6 +120,13 @@ def loss_figure(snap: dict | None) -> go.Figure:
     return _layout(fig, title, revision=(snap or {}).get("id"))
 
 
+def score_axis(score: str) -> tuple[dict, str]:
+    """The y-axis and hover format of a validation score: shares in %, R² as a number (it can be negative)."""
+    if score == "R²":
+        return {"tickformat": ".2f"}, "%{y:.3f}"
+    return {"range": [0, 1.02], "tickformat": ".0%"}, "%{y:.1%}"
+
+
 def validation_figure(snap: dict | None) -> go.Figure:
     """Per epoch: training and validation loss (left axis), validation accuracy (right axis)."""
     title = "Validation (after each epoch)"
@@ -133,7 +140,8 @@ def validation_figure(snap: dict | None) -> go.Figure:
             msg = "Validation results appear after epoch 1."
         return empty_figure(title, msg)
     x = [e["epoch"] for e in epochs]
-    score = named_score(epochs[-1], "val_")[0]     # accuracy, or micro-F1 for several labels per example
+    score = named_score(epochs[-1], "val_")[0]     # accuracy, micro-F1, or R² (not a share: no % axis)
+    axis, hover = score_axis(score)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     parts = _parts(epochs)
     if len(parts) > 1 or parts[0][0] is not None:     # cross-validation: accuracy and loss per part
@@ -146,10 +154,10 @@ def validation_figure(snap: dict | None) -> go.Figure:
                                      hovertemplate="%{y:.4f}"), secondary_y=False)
             fig.add_trace(go.Scatter(x=px, y=[named_score(e, "val_")[1] for e in rows], mode="lines",
                                      name=f"{_part_name(part)} {score}", line=dict(color=color, width=2),
-                                     hovertemplate="%{y:.1%}"), secondary_y=True)
+                                     hovertemplate=hover), secondary_y=True)
         fig.update_xaxes(title_text="epoch")
         fig.update_yaxes(title_text="loss (dotted)", secondary_y=False)
-        fig.update_yaxes(title_text=score, range=[0, 1.02], tickformat=".0%", secondary_y=True, showgrid=False)
+        fig.update_yaxes(title_text=score, **axis, secondary_y=True, showgrid=False)
         return _layout(fig, title, revision=(snap or {}).get("id"))
     fig.add_trace(go.Scatter(x=x, y=[e.get("train_loss") for e in epochs], mode="lines+markers",
                              name="training loss", line=dict(color=GREY, width=2), hovertemplate="%{y:.4f}"),
@@ -159,13 +167,13 @@ def validation_figure(snap: dict | None) -> go.Figure:
                   secondary_y=False)
     fig.add_trace(go.Scatter(x=x, y=[named_score(e, "val_")[1] for e in epochs], mode="lines+markers",
                              name=f"validation {score}", line=dict(color=GREEN, width=2.5),
-                             hovertemplate="%{y:.1%}"), secondary_y=True)
+                             hovertemplate=hover), secondary_y=True)
     best = (snap or {}).get("best") or {}
     if best.get("epoch") is not None:
         fig.add_vline(x=best["epoch"], line=dict(color=GREEN, width=1, dash="dash"))
     fig.update_xaxes(title_text="epoch", dtick=1 if len(x) <= 20 else None)
     fig.update_yaxes(title_text="loss", secondary_y=False)
-    fig.update_yaxes(title_text=score, range=[0, 1.02], tickformat=".0%", secondary_y=True, showgrid=False)
+    fig.update_yaxes(title_text=score, **axis, secondary_y=True, showgrid=False)
     return _layout(fig, title, revision=(snap or {}).get("id"))
 
 
@@ -213,6 +221,36 @@ def class_counts_figure(counts: dict[str, int] | None, per: str = "class") -> go
     _layout(fig, title, height=300)
     fig.update_layout(hovermode="closest", showlegend=False, margin=dict(b=45))
     return fig
+
+
+def number_histogram_figure(detail: dict | None) -> go.Figure:
+    """A number per example: how the values to predict are spread (the data report's histogram)."""
+    title = "The numbers to predict"
+    if not detail or "histogram" not in detail:
+        return empty_figure(title, "Load data to see the numbers.", height=280)
+    counts, edges = detail["histogram"]["counts"], detail["histogram"]["edges"]
+    fig = go.Figure(go.Bar(x=[(a + b) / 2 for a, b in zip(edges, edges[1:])], y=counts,
+                           width=[b - a for a, b in zip(edges, edges[1:])], marker_color=BLUE,
+                           hovertemplate="%{y} examples<extra></extra>"))
+    fig.update_xaxes(title_text="value")
+    fig.update_yaxes(title_text="examples")
+    return _layout(fig, title, height=300)
+
+
+def scatter_figure(points: list[list[float]] | None) -> go.Figure:
+    """A number per example: predicted against actual, with the line where they are equal."""
+    title = "Predicted against actual (on the line = right)"
+    if not points:
+        return empty_figure(title, "Pick a finished run.", height=360)
+    actual, predicted = [p[0] for p in points], [p[1] for p in points]
+    low, high = min(actual + predicted), max(actual + predicted)
+    fig = go.Figure([go.Scatter(x=[low, high], y=[low, high], mode="lines", line=dict(color=GREY, dash="dash"),
+                                name="predicted = actual", hoverinfo="skip"),
+                     go.Scatter(x=actual, y=predicted, mode="markers", marker=dict(color=BLUE, size=6, opacity=0.6),
+                                name="examples", hovertemplate="actual %{x:.4g}<br>predicted %{y:.4g}<extra></extra>")])
+    fig.update_xaxes(title_text="actual")
+    fig.update_yaxes(title_text="predicted")
+    return _layout(fig, title, height=380)
 
 
 def confusion_figure(labels: list[str] | None, matrix: list[list[int]] | None) -> go.Figure:

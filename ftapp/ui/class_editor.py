@@ -50,7 +50,7 @@ class ClassEditor:
         return [self.box, self.summary, self.similar, self.table, self.status, self.classes_plot]
 
     def render(self, data: dict | None) -> dict:
-        if not data or not data.get("ok") or data.get("task") == TASKS.multi:   # edits map one label per example
+        if not data or not data.get("ok") or data.get("task") in (TASKS.multi, TASKS.regression):   # one class each
             return {self.box: gr.Accordion(visible=False)}
         counts, label_map = data["class_counts"], data.get("label_map") or {}
         examples = data.get("class_examples") or {}

@@ -35,9 +35,9 @@ def _one_example_each(ds, width: int = 80) -> dict[str, str]:
 
 
 def run_task(data: dict) -> str:
-    """What a run trains on the loaded data: one class or several labels per example, as step 1
-    shows it (a column of numbers trains as classes until numbers can be trained)."""
-    return data["task"] if data.get("task") in (TASKS.single, TASKS.multi) else TASKS.single
+    """What a run trains on the loaded data: one class, several labels or a number per example, as
+    step 1 shows it."""
+    return data["task"] if data.get("task") in (TASKS.single, TASKS.multi, TASKS.regression) else TASKS.single
 
 
 class SessionData:
@@ -101,7 +101,7 @@ class SessionData:
                 # a sample of the texts: step 2 checks how well a model's tokenizer fits them
                 "sample_texts": list(ds.items[:300]) if ds is not None and ds.modality == "text" else [],
                 "load_count": n, "example": example or None, "task_choice": task,
-                "task": report.details.get("task", TASKS.single),   # what a run trains (a number: classes, for now)
+                "task": report.details.get("task", TASKS.single),   # what a run trains
                 # the class editor works on these: the labels as loaded, one example each, the edits
                 "raw_counts": dict(report.class_counts or {}), "class_examples": _one_example_each(ds),
                 "rows": list(zip(ds.origins, ds.labels)) if ds is not None else [],

@@ -15,7 +15,8 @@ from ftapp.ui.data_ops import run_task
 from ftapp.ui.texts import data_report_markdown, md_escape, skipped_markdown
 
 NONE = "— none —"
-TASK_CHOICES = [("One class", TASKS.single), ("Several labels (e.g. 'billing;bug')", TASKS.multi)]
+TASK_CHOICES = [("One class", TASKS.single), ("Several labels (e.g. 'billing;bug')", TASKS.multi),
+                ("A number (e.g. a score or a measurement)", TASKS.regression)]
 HELP = """\
 **What to upload**
 
@@ -49,7 +50,7 @@ class DataTab:
                                           elem_id="data-status", elem_classes=["status-box"])
                 self.task = gr.Radio(TASK_CHOICES, label="Each example has", elem_id="data-task", visible=False,
                                      info="Read off the label column: labels such as 'billing;bug' mean several per "
-                                          "example. Change it if ftapp read it wrong.")
+                                          "example, measurements a number. Change it if ftapp read it wrong.")
                 self.classes_plot = gr.Plot(charts.class_counts_figure(None), show_label=False, elem_id="data-classes")
         with gr.Row(visible=False) as self.columns_row:
             self.text_col = gr.Dropdown(label="Text column", choices=[], elem_id="data-text-column",
@@ -95,8 +96,9 @@ class DataTab:
         col_choices = [(c, c) for c in columns]
         skipped_text, n_skipped = skipped_markdown(report)
         out = {self.status: data_report_markdown(report, data["name"]),
-               self.classes_plot: charts.class_counts_figure(
-                   data.get("class_counts"), "label" if run_task(data) == TASKS.multi else "class"),
+               self.classes_plot: (charts.number_histogram_figure(report.get("details", {}).get("task_detail"))
+                                   if run_task(data) == TASKS.regression else charts.class_counts_figure(
+                                       data.get("class_counts"), "label" if run_task(data) == TASKS.multi else "class")),
                self.columns_row: gr.Row(visible=is_table),
                self.task: gr.Radio(value=run_task(data), visible=is_table and ds is not None),
                self.text_col: gr.Dropdown(choices=col_choices, value=data.get("text_column"), visible=is_table),
@@ -112,7 +114,7 @@ class DataTab:
         elif ds is not None:
             out[self.preview_table] = gr.Dataframe(value=_text_preview(ds), visible=True,
                                                    label="A few rows per combination of labels" if ds.separator
-                                                   else "A few rows per class")
+                                                   else "A few rows" if ds.numeric else "A few rows per class")
         out.update(self.editor.render(data))
         return out
 
@@ -203,7 +205,12 @@ def _image_preview(ds, per_class: int = 4) -> list:
     return sorted(out, key=lambda pl: pl[1])
 
 
-def _text_preview(ds, per_class: int = 3, max_chars: int = 240) -> pd.DataFrame:
+def _text_preview(ds, per_class: int = 3, max_chars: int = 240, numbers: int = 12) -> pd.DataFrame:
+    if ds.numeric:   # a number per example: rows from the lowest value to the highest, evenly spread
+        order = sorted(range(len(ds)), key=lambda i: float(ds.labels[i]))
+        picks = [order[round(k * (len(order) - 1) / max(numbers - 1, 1))] for k in range(min(numbers, len(order)))]
+        return pd.DataFrame([(ds.labels[i], ds.items[i][:max_chars]) for i in dict.fromkeys(picks)],
+                            columns=["number", "text"])
     seen: dict[str, int] = {}
     rows = []
     for text, label in zip(ds.items, ds.labels):

@@ -4,14 +4,14 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from ftapp.tasks import is_number, is_several, named_score
+from ftapp.tasks import TASKS, OneLabel, is_number, is_several, named_score
 
 
 from ftapp.ui import charts, review
 from ftapp.ui.common import Shared, guarded, run_picker
 from ftapp.ui.share_box import ShareBox
 from ftapp.ui.why import WhyView, explanation
-from ftapp.ui.texts import fmt_pct, md_escape
+from ftapp.ui.texts import fmt_pct, fmt_score, md_escape
 
 EXPLAIN = ("*Precision*: when the model says this class, how often it is right. *Recall*: of the real "
            "examples of this class, how many it finds. *F1* combines both (1.0 is perfect). *Support*: "
@@ -50,11 +50,13 @@ def headline(val: dict | None, test: dict | None, run) -> str:
     metrics = run.files.metrics() or {}
     lines = []
     if metrics.get("stage") == "first model":
-        lines.append("**First model** (frozen features + logistic regression): fine-tuning is still running. Try it "
-                     "and Export use this model now; these numbers update when the run ends.")
+        first = TASKS.get(metrics.get("task"), OneLabel).first_model
+        lines.append(f"**First model** ({first}): fine-tuning is still running. Try it and Export use this model "
+                     "now; these numbers update when the run ends.")
     if test:
         lines.append(f"**Test** ({test['n']} held-out examples that nothing was chosen on): {_scores(test)}. "
-                     f"{test.get('n_misclassified', 0)} wrong; details below are on these examples.")
+                     + ("The largest errors below are on these examples." if is_number(test) else
+                        f"{test.get('n_misclassified', 0)} wrong; details below are on these examples."))
     if val:
         kind = VALIDATION_KIND.get(val.get("validation"), "Validation")
         lines.append(f"{kind} ({val['n']} examples; {md_escape(metrics.get('validation', ''))}): {_scores(val)}.")
@@ -62,7 +64,7 @@ def headline(val: dict | None, test: dict | None, run) -> str:
     named = [b for key, b in base.items() if key != "headline" and isinstance(b, dict) and named_score(b)[1] is not None]
     if named:
         lines.append("Baselines on the same examples: " + " · ".join(
-            f"{md_escape(b['name'])} {fmt_pct(named_score(b)[1])}" for b in named) + ".")
+            f"{md_escape(b['name'])} {fmt_score(b)}" for b in named) + ".")
     if metrics.get("baseline_note"):
         lines.append(f"**{md_escape(metrics['baseline_note'])}**")
     lines.append(f"Model: {md_escape(run.settings.get('model', ''))} · data: "
@@ -81,6 +83,9 @@ def per_class_table(report: dict) -> pd.DataFrame:
     decision threshold."""
     def num(v):
         return "no examples" if v is None else round(v, 3)
+    if is_number(report):   # one number: its scores in a row each
+        return pd.DataFrame([{"measure": name, "value": round(report[key], 4)} for key, name in NUMBER_SCORES
+                             if report.get(key) is not None])
     if is_several(report):
         return pd.DataFrame([{"label": c["label"], "threshold": round(c["threshold"], 3), "precision": num(c["precision"]),
                               "recall": num(c["recall"]), "F1": num(c["f1"]), "support": c["support"]}
@@ -110,6 +115,8 @@ def unsure_note(u: dict | None, where: str) -> str:
 
 
 MAX_MATRIX_CLASSES = 30
+NUMBER_SCORES = (("r2", "R²"), ("spearman", "Spearman's rank correlation"), ("mae", "mean absolute error"),
+                 ("rmse", "root mean squared error"))
 
 
 class EvaluateTab:
@@ -195,7 +202,9 @@ class EvaluateTab:
         pairs = pd.DataFrame(most_confused(labels, matrix), columns=["true", "predicted", "count"])
         out = {**self._empty(headline(val, test, run)), self.per_class: per_class_table(report),
                self.pairs: gr.Dataframe(value=pairs, visible=len(pairs) > 0 and len(labels) > 8)}
-        if matrix and len(labels) <= MAX_MATRIX_CLASSES:   # several labels per example: no one-answer matrix
+        if is_number(report):   # a number per example: predicted against actual instead of a matrix
+            out[self.confusion] = gr.Plot(charts.scatter_figure(report.get("scatter")), visible=True)
+        elif matrix and len(labels) <= MAX_MATRIX_CLASSES:   # several labels per example: no one-answer matrix
             out[self.confusion] = gr.Plot(charts.confusion_figure(labels, matrix), visible=True)
         else:   # a matrix of hundreds of rows is unreadable: the pairs and the sortable table say more
             out[self.confusion] = gr.Plot(visible=False)
@@ -234,8 +243,8 @@ class EvaluateTab:
             out[self.mis_gallery] = gr.Gallery(value=items, visible=True)
         elif is_number(report):   # the largest errors first
             out[self.mis_table] = gr.Dataframe(value=pd.DataFrame(
-                [{"text": w["item"], "true": w["true"], "predicted": round(w["predicted"], 4),
-                  "error": round(w["error"], 4)} for w in report.get("largest_errors", [])[:200]]), visible=True)
+                [{"text": w["item"], "true": f"{w['true']:.4g}", "predicted": f"{w['predicted']:.4g}",
+                  "error": f"{w['error']:+.4g}"} for w in report.get("largest_errors", [])[:200]]), visible=True)
         elif is_several(report):   # which labels were missed or extra, the surest mistakes first
             out[self.mis_table] = gr.Dataframe(value=pd.DataFrame(
                 [{"text": w["item"], "true": answer(w["true"]), "predicted": answer(w["predicted"]),

@@ -66,6 +66,12 @@ def fmt_pct(x: float | None) -> str:
     return "" if x is None else f"{100 * x:.1f} %"
 
 
+def fmt_score(d: dict | None, prefix: str = "") -> str:
+    """A dict's headline score as shown: accuracy and micro-F1 as shares, R² as the number it is."""
+    name, value = named_score(d, prefix)
+    return "" if value is None else f"{value:.3f}" if name == "R²" else fmt_pct(value)
+
+
 def queue_text(position: int | None) -> str:
     if not position:
         return ""
@@ -127,8 +133,8 @@ def status_markdown(snap: dict | None, position: int | None = None, wait_minutes
     if status in TERMINAL and result:
         parts.append(result_text(result))
     elif status in TERMINAL and named_score(best, "val_")[1] is not None:
-        name, value = named_score(best, "val_")
-        parts.append(f"Best validation {name}: **{fmt_pct(value)}** (epoch {best.get('epoch')})")
+        parts.append(f"Best validation {named_score(best, 'val_')[0]}: **{fmt_score(best, 'val_')}** "
+                     f"(epoch {best.get('epoch')})")
     lines = [head + (" — " + " · ".join(p.strip() for p in parts if p.strip()) if parts else "")]
     details = []
     if snap.get("device"):
@@ -167,17 +173,21 @@ def result_text(r: dict) -> str:
     """The headline of a finished run: the held-out test score when there is one, else validation's
     (and what it is), then the baseline beside it."""
     name, val = named_score(r, "val_")
-    key = "micro_f1" if name == "micro-F1" else "accuracy"
+    key = {"micro-F1": "micro_f1", "R²": "r2"}.get(name, "accuracy")
+    # R² is not a share of anything: shown as the number it is
+    show = (lambda v: "—" if v is None else f"{v:.3f}") if key == "r2" else fmt_pct
+    shown_interval = (lambda ci: f" (95 % interval {ci[0]:.3f}–{ci[1]:.3f})" if ci else "") if key == "r2" \
+        else interval_text
     if r.get(f"test_{key}") is not None:
-        head = (f"Test {name} **{fmt_pct(r[f'test_{key}'])}**{interval_text(r.get(f'test_{key}_interval'))} on "
-                f"{r.get('n_test')} held-out examples nothing was chosen on (validation {fmt_pct(val)})")
+        head = (f"Test {name} **{show(r[f'test_{key}'])}**{shown_interval(r.get(f'test_{key}_interval'))} on "
+                f"{r.get('n_test')} held-out examples nothing was chosen on (validation {show(val)})")
     else:
         kind = "cross-validated" if r.get("cross_validated") else "validation"
-        head = (f"{name[0].upper() + name[1:]} **{fmt_pct(val)}**{interval_text(r.get(f'val_{key}_interval'))} on "
+        head = (f"{name[0].upper() + name[1:]} **{show(val)}**{shown_interval(r.get(f'val_{key}_interval'))} on "
                 f"{r.get('n_val')} examples ({kind}; somewhat optimistic when it also chose the settings)")
     base = r.get("baseline_name")
     if base:
-        head += f" · baseline {md_escape(base)}: {fmt_pct(named_score(r, 'baseline_val_')[1])}"
+        head += f" · baseline {md_escape(base)}: {fmt_score(r, 'baseline_val_')}"
     if r.get("baseline_note"):
         head += f". **{md_escape(r['baseline_note'])}**"
     return head
@@ -238,28 +248,28 @@ def short_model(name: str | None) -> str:
 
 
 def run_label(snap: dict) -> str:
-    acc = named_score(snap.get("best"), "val_")[1]
+    acc = fmt_score(snap.get("best"), "val_")
     bits = [fmt_time(snap.get("created")), short_model(snap.get("model")) or "?"]
     if snap.get("data_name"):
         bits.append(snap["data_name"])
     label = " · ".join(bits) + f" — {snap.get('status', '')}"
     if snap.get("id"):
         label = f"#{str(snap['id'])[-6:]} " + label
-    if acc is not None and snap.get("status") in TERMINAL:
-        label += f" ({fmt_pct(acc)})"
+    if acc and snap.get("status") in TERMINAL:
+        label += f" ({acc})"
     return label
 
 
-RUNS_HEADERS = ["Started", "Model", "Data", "Status", "Best val. accuracy (or micro-F1)", "Run id"]
+RUNS_HEADERS = ["Started", "Model", "Data", "Status", "Best val. score (accuracy, micro-F1 or R²)", "Run id"]
 
 
 def runs_rows(snaps: list[dict]) -> list[list]:
     rows = []
     for s in snaps:
-        acc = named_score(s.get("best"), "val_")[1]
+        acc = fmt_score(s.get("best"), "val_")
         status = s.get("status", "")
         rows.append([fmt_time(s.get("created")), short_model(s.get("model")), s.get("data_name") or "", status,
-                     fmt_pct(acc) if acc is not None else "", s.get("id", "")])
+                     acc, s.get("id", "")])
     return rows
 
 
@@ -271,7 +281,11 @@ def data_report_markdown(report: dict, name: str) -> str:
     lines = []
     details = report.get("details") or {}
     kind = {"image": "pictures", "text": "texts"}.get(modality, "examples")
-    if report.get("ok") and is_several(details):   # the counts are per label: a row counts once per label
+    if report.get("ok") and is_number(details) and details.get("task_detail"):
+        d = details["task_detail"]
+        lines.append(f"**Ready to train** — {name}: {d['rows']} {kind}, each with a number from {d['min']:g} to "
+                     f"{d['max']:g} to predict. Next: **2 · Model & settings**.")
+    elif report.get("ok") and is_several(details):   # the counts are per label: a row counts once per label
         lines.append(f"**Ready to train** — {name}: {details['task_detail']['rows']} {kind} with {len(counts)} labels "
                      f"(several per example). Next: **2 · Model & settings**.")
     elif report.get("ok"):
@@ -287,7 +301,7 @@ def data_report_markdown(report: dict, name: str) -> str:
     if report.get("path_column"):
         cols.append(f"pictures from column **{md_escape(report['path_column'])}**")
     if report.get("label_column"):
-        cols.append(f"{'labels' if is_several(details) else 'classes'} from column "
+        cols.append(f"{'numbers' if is_number(details) else 'labels' if is_several(details) else 'classes'} from column "
                     f"**{md_escape(report['label_column'])}**")
     if cols:
         lines.append("Using " + ", ".join(cols) + ".")
@@ -326,14 +340,14 @@ def _bullets(problems: list[dict]) -> str:
     return "\n".join(out)
 
 
-CANDIDATE_HEADERS = ["Settings", "Status", "Val. accuracy (or micro-F1)", "Val. loss", "Steps"]
+CANDIDATE_HEADERS = ["Settings", "Status", "Val. score (accuracy, micro-F1 or R²)", "Val. loss", "Steps"]
 STATUS_WORDS = {Candidate.FIRST: "first model", Candidate.TRAINING: "trying", Candidate.DROPPED: "dropped",
                 Candidate.CHOSEN: "chosen ✓", Candidate.CHECKED: "checked (cross-validation)"}
 
 
 def candidate_rows(candidates: list[dict]) -> list[list]:
     return [[c["name"], STATUS_WORDS.get(c.get("status"), c.get("status", "")),
-             fmt_pct(named_score(c, "val_")[1]), "" if c.get("val_loss") is None else f"{c['val_loss']:.3f}",
+             fmt_score(c, "val_"), "" if c.get("val_loss") is None else f"{c['val_loss']:.3f}",
              c.get("steps", "")] for c in candidates]
 
 

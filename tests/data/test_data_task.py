@@ -59,12 +59,20 @@ def test_several_labels_chosen_for_one_label_per_row(tmp_path):
     assert report.details["task"] == "multi" and ds.separator == ";" and ds.classes == ["a", "b"]
 
 
-def test_a_number_to_predict_is_reported_with_its_range(tmp_path):
+def test_a_number_to_predict_is_read_as_a_number(tmp_path):
     rows = [(f"a part that wore down after {i} hours of use", f"{0.1 * i + 0.05:.2f}") for i in range(60)]
-    _, report = load_dataset(_csv(tmp_path / "wear.csv", rows), workdir=tmp_path / "w", label_column="labels")
-    assert report.details["task"] == "number"
+    ds, report = load_dataset(_csv(tmp_path / "wear.csv", rows), workdir=tmp_path / "w", label_column="labels")
+    assert report.details["task"] == "regression" and ds.numeric and not report.warnings
+    assert "Numbers from 0.05 to 5.95 (60 rows)" in report.summary()
+
+
+def test_a_number_chosen_as_classes_says_what_it_does(tmp_path):
+    rows = [(f"a part that wore down after {i} hours of use", f"{0.1 * i + 0.05:.2f}") for i in range(60)]
+    ds, report = load_dataset(_csv(tmp_path / "wear.csv", rows), workdir=tmp_path / "w", label_column="labels",
+                              task="single")
+    assert not ds.numeric and len(ds.classes) == 60
     messages = " ".join(p.message for p in report.problems)
-    assert "numbers to predict" in messages and "from 0.05 to 5.95" in messages
+    assert "numbers to predict" in messages and "from 0.05 to 5.95" in messages and "A number" in messages
 
 
 def test_several_labels_are_described_by_label_frequency_and_pairs(tmp_path):

@@ -18,12 +18,13 @@ from ftapp.cli import main
 from ftapp.data import load_dataset
 
 
-def test_a_number_column_trains_as_a_number_only_when_chosen(tmp_path):
+def test_a_number_column_trains_as_a_number(tmp_path):
     data = write_number_csv(tmp_path / "reviews.csv", n=120)
     ds, report = load_dataset(data, workdir=tmp_path / "w", label_column="score")
-    assert not ds.numeric and report.details["task"] == "number"          # auto: classes, and the report says so
-    assert any("--task regression" in w.message for w in report.warnings)
-    ds, report = load_dataset(data, workdir=tmp_path / "w2", label_column="score", task="regression")
+    assert ds.numeric and report.details["task"] == "regression"          # auto: measurements are numbers
+    ds, report = load_dataset(data, workdir=tmp_path / "w2", label_column="score", task="single")
+    assert not ds.numeric and any("A number" in w.message for w in report.warnings)   # classes: it says so
+    ds, report = load_dataset(data, workdir=tmp_path / "w3", label_column="score", task="regression")
     assert ds.numeric and ds.classes == ["value"] and report.ok and not report.warnings
     assert sorted(ds.class_counts()) == ["q1", "q2", "q3", "q4"]         # what splits keep in proportion
     assert "Numbers from" in report.summary()

@@ -29,7 +29,7 @@ def running_app(tmp_path, hosted: bool):
         from ftapp.ui.app import build_demo, launch_kwargs
 
         demo = build_demo()
-        demo.pace_file = tmp_path / "pace-training"   # exists: the app's runs record a step every 0.1 s
+        demo.pace_file = tmp_path / "pace-training"   # exists: the app's runs record a step every 0.2 s
         _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **launch_kwargs(demo))
         wait_ready(url)
         yield demo, url

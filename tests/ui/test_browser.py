@@ -52,12 +52,15 @@ def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
+LOSS_POINTS = """() => {
+    const el = document.querySelector('#loss-plot .js-plotly-plot');
+    if (!el || !el.data) return 0;
+    return el.data.reduce((n, trace) => n + (trace.x ? trace.x.length : 0), 0);
+}"""   # every line's points: a small run cross-validates, and each part (then the final run) is a line of its own
+
+
 def loss_points(page) -> int:
-    return page.evaluate("""() => {
-        const el = document.querySelector('#loss-plot .js-plotly-plot');
-        if (!el || !el.data || !el.data.length) return 0;
-        return el.data[0].x ? el.data[0].x.length : 0;
-    }""")
+    return page.evaluate(LOSS_POINTS)
 
 
 def set_number(page, elem_id: str, value) -> None:
@@ -98,7 +101,7 @@ def download_zip(page, folder: Path) -> Path:
 
 @pytest.fixture
 def paced_training(local_app):
-    """The tiny model trains in a blink on a fast machine: pace it (0.1 s a step, recorded by the
+    """The tiny model trains in a blink on a fast machine: pace it (0.2 s a step, recorded by the
     engine as usual, in the run's worker process: tests/ui/pacing) so the test can watch the curve
     grow and reload in the middle of the run."""
     demo, _ = local_app
@@ -154,23 +157,19 @@ def test_whole_flow_in_browser(local_app, page, tiny_text_model, text_csv, tmp_p
     open_tab(page, "3 · Train")
     expect(page.locator("#train-start")).to_be_enabled()
     page.locator("#train-start").click()
-    page.wait_for_function("() => { const el = document.querySelector('#loss-plot .js-plotly-plot');"
-                           " return el && el.data && el.data.length && el.data[0].x.length >= 1; }",
-                           timeout=300_000 if readme else 90_000)
+    page.wait_for_function(f"() => ({LOSS_POINTS})() >= 1", timeout=300_000 if readme else 90_000)
     first = loss_points(page)
     status = page.locator("#train-status").inner_text()
     run_id = re.search(r"Run (\d{8}-\d{6}-[0-9a-f]+)", status).group(1)
     shot(page, "3-training")
-    page.wait_for_function(f"() => {{ const el = document.querySelector('#loss-plot .js-plotly-plot');"
-                           f" return el && el.data[0].x.length > {first}; }}", timeout=90_000)
+    page.wait_for_function(f"() => ({LOSS_POINTS})() > {first}", timeout=90_000)
 
     # reload: the page re-attaches to the same run and redraws its curve
     page.reload()
     expect(page.locator("#data-upload")).to_be_visible()
     open_tab(page, "3 · Train")
     expect(page.locator("#train-status")).to_contain_text(run_id)
-    page.wait_for_function("() => { const el = document.querySelector('#loss-plot .js-plotly-plot');"
-                           " return el && el.data && el.data.length && el.data[0].x.length >= 1; }")
+    page.wait_for_function(f"() => ({LOSS_POINTS})() >= 1")
     expect(page.locator("#train-status")).to_contain_text("finished", timeout=600_000 if readme else 120_000)
     expect(page.locator("#train-stop")).to_be_disabled()
     expect(page.locator("#runs-table")).to_contain_text(run_id)
@@ -505,3 +504,53 @@ def test_several_labels_per_example_in_browser(local_app, page, tiny_learner_mod
     target = download_zip(page, tmp_path)
     meta = json.loads(zipfile.ZipFile(target).read("model/ftapp_model.json"))
     assert meta["task"] == "multi" and len(meta["thresholds"]) == 4
+
+
+def test_a_number_per_example_in_browser(local_app, page, tiny_learner_model, tmp_path):
+    """A number per example (a score column), clicked through: step 1 reads it as a number and
+    shows how the values spread, Evaluate gives R² and predicted-against-actual, Try it a number
+    with its likely range, the export carries the task."""
+    import json
+
+    from playwright.sync_api import expect
+
+    from conftest import write_number_csv
+
+    data = write_number_csv(tmp_path / "reviews.csv", n=240)
+    _, url = local_app
+    expect.set_options(timeout=30_000)
+    page.goto(url)
+    page.locator("#data-upload input[type=file]").set_input_files(str(data))
+    expect(page.locator("#data-status")).to_contain_text("240 texts, each with a number from")
+    expect(page.locator("#data-task input[value='regression']")).to_be_checked()
+    expect(page.locator("#data-classes")).to_contain_text("The numbers to predict")
+    expect(page.locator("#data-class-editor")).not_to_be_visible()
+
+    open_tab(page, "2 · Model & settings")
+    model = page.locator("#model-select input")
+    model.click()
+    model.fill(tiny_learner_model)
+    model.press("Enter")
+    expect(page.locator("#frozen-readout")).to_contain_text("blocks frozen", timeout=60_000)
+    set_number(page, "learning-rate", -2.5)
+    set_number(page, "epochs", 30)
+    open_tab(page, "3 · Train")
+    page.locator("#train-start").click()
+    expect(page.locator("#train-status")).to_contain_text("finished", timeout=180_000)
+    expect(page.locator("#train-status")).to_contain_text("R²")
+
+    open_tab(page, "4 · Evaluate")
+    expect(page.locator("#eval-summary")).to_contain_text("R²")
+    expect(page.locator("#eval-summary")).to_contain_text("MAE")
+    expect(page.locator("#eval-confusion")).to_contain_text("Predicted against actual")
+    shot(page, "4-evaluate-number", readme=False)
+
+    open_tab(page, "5 · Try it")
+    page.locator("#try-text textarea").fill("review 900: great and great")
+    page.locator("#try-submit").click()
+    expect(page.locator("#try-answer")).to_contain_text("Predicted: ")
+    expect(page.locator("#try-answer")).to_contain_text("true values lay between")
+    expect(page.locator("#try-output")).not_to_be_visible()
+
+    meta = json.loads(zipfile.ZipFile(download_zip(page, tmp_path)).read("model/ftapp_model.json"))
+    assert meta["task"] == "regression" and len(meta["residual_interval"]) == 2

@@ -487,3 +487,16 @@ def test_not_sure_in_evaluate_and_try_it(demo):
     assert try_it.on_threshold(None, 0.5) == ""
     from ftapp.ui.texts import unsure_info
     assert "predates" in unsure_info({}, 0.0) and "always answers" in unsure_info({"unsure": unsure}, 0.0)
+
+
+def test_a_number_per_example_reads_as_numbers_not_shares():
+    from ftapp.ui.texts import answer_for, result_text
+
+    result = {"val_r2": 0.7, "test_r2": 0.65, "test_r2_interval": [0.5, 0.75], "n_test": 40,
+              "baseline_name": "TF-IDF + ridge regression", "baseline_val_r2": 0.4}
+    text = result_text(result)
+    assert text.startswith("Test R² **0.650** (95 % interval 0.500–0.750) on 40 held-out examples")
+    assert "validation 0.700" in text and "ridge regression: 0.400" in text and "65.0 %" not in text
+    line = answer_for({"value": 5.5}, 0.0, {"task": "regression", "residual_interval": [-1.0, 0.5]})
+    assert line.startswith("**Predicted: 5.5**") and "between 4.5 and 6" in line
+    assert runs_rows([snap(status="finished", best={"val_r2": 0.42, "epoch": 2})])[0][4] == "0.420"
