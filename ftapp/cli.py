@@ -341,8 +341,8 @@ def cmd_export(args) -> int:
         from ftapp.files import ONNX_CHECK
 
         check = json.loads((Path(out) / ONNX_CHECK).read_text())
-        _err(f"Checked with onnxruntime on {check['examples']} validation examples: same top class, largest "
-             f"probability difference {check['max_probability_difference']:.1e}.")
+        _err(f"Checked with onnxruntime on {check['examples']} validation examples: {check.get('agree', 'same top class')}"
+             f", largest difference {check['max_probability_difference']:.1e}.")
     elif args.format == "space":
         _err(f"Try it: python {Path(out) / 'app.py'}")
     return 0

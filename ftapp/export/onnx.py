@@ -104,6 +104,7 @@ def export_onnx(run_dir: str | Path, out: str | Path) -> Path:
     same = clf.task == NUMBER or (TASKS[clf.task].predicted(ours, clf.thresholds)
                                   == TASKS[clf.task].predicted(theirs, clf.thresholds)).all()
     check = {"examples": len(items), "same_top1": bool(same),
+             "agree": "same numbers" if clf.task == NUMBER else "same labels" if several else "same top class",
              "max_probability_difference": float(np.abs(ours - theirs).max()), "tolerance": tolerance,
              "onnxruntime": onnxruntime.__version__}
     check["ok"] = check["same_top1"] and check["max_probability_difference"] <= tolerance

@@ -343,18 +343,19 @@ def _plain(check: dict | None) -> dict | None:
 
 
 def keep_example_images(run_dir: Path, report: dict, ds: Dataset, prefix: str, n_examples: int = 24) -> None:
-    """Copy the pictures the app shows (misclassified ones, and for validation the try-it
-    examples) into the run folder: uploads are temporary, the run is not."""
+    """Copy the pictures the app shows (misclassified ones, or a number's largest errors, and for
+    validation the try-it examples) into the run folder: uploads are temporary, the run is not."""
     out = run_dir / RunFolder.EXAMPLES
     out.mkdir(exist_ok=True)
     picks = spread(ds.labels, n_examples) if prefix == "val" else []
-    wanted = {w["item"] for w in report["misclassified"]} | {ds.items[i] for i in picks}
+    wrong = report["misclassified"] if "misclassified" in report else report["largest_errors"]
+    wanted = {w["item"] for w in wrong} | {ds.items[i] for i in picks}
     mapping = {}
     for i, src in enumerate(sorted(wanted)):
         dst = out / f"{prefix}-{i:04d}{Path(src).suffix.lower()}"
         shutil.copyfile(src, dst)
         mapping[src] = str(dst.relative_to(run_dir))
-    for w in report["misclassified"]:
+    for w in wrong:
         w["item"] = mapping[w["item"]]
     if prefix == "val":
         report["examples"] = [{"item": mapping[ds.items[i]], "label": ds.labels[i]} for i in picks]

@@ -110,3 +110,27 @@ def test_number_space_bundle_answers_with_the_number(number_run, tmp_path):
         served.close()
     assert value == pytest.approx(_value(number_run.dir, "review 3: good and good"), abs=1e-3)
     assert answer.startswith("**Predicted: ")
+
+
+def test_a_number_per_picture(tmp_path, tiny_image_model):
+    """Pictures through a table with a number column: the run keeps copies of the pictures with the
+    largest errors (uploads are temporary), and the saved model predicts what the run scored, in
+    the column's unit (the training scale folded into its head)."""
+    from PIL import Image
+
+    from ftapp.inference import predict_run
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(130):
+        level = rng.uniform(20, 230)
+        Image.fromarray(np.clip(rng.normal(level, 15, (32, 32, 3)), 0, 255).astype(np.uint8)).save(tmp_path / f"p{i}.png")
+        rows.append(f"p{i}.png,{level:.2f}\n")
+    (tmp_path / "bright.csv").write_text("image,brightness\n" + "".join(rows))
+    run = train_run(tmp_path, tiny_image_model, tmp_path / "bright.csv", task="regression", epochs=3, lr=3e-3)
+    test = json.loads((run.dir / "test_report.json").read_text())     # scored by the kept model, as trained
+    assert test["task"] == "regression" and test["n"] >= 10
+    for w in test["largest_errors"][:3]:
+        assert (run.dir / w["item"]).is_file()
+        assert predict_run(run.dir, str(run.dir / w["item"]))["value"] == pytest.approx(w["predicted"], rel=1e-3,
+                                                                                       abs=1e-2)
