@@ -67,7 +67,7 @@ class Results:
         self._last_save = time.time()
         self._baseline: tuple = (None, None)     # (which training examples, the baseline fitted on them)
         self.unsure_below = 0.0                  # the kept model's "not sure" threshold, chosen on validation
-        self.task = tasks.of(enc.train_y)        # one class per example, or several labels (tasks.py)
+        self.task = tasks.of(enc.train_y)        # one class, several labels or a number per example (tasks.py)
         self.key = self.task.score_key           # the headline number: accuracy, micro-F1, or R²
         self.thresholds: dict[str, list] = {}    # several labels: each model's thresholds, tuned on validation
 
