@@ -69,8 +69,9 @@ def set_number(page, elem_id: str, value) -> None:
     box.press("Enter")
 
 
-def train_with(page, model_path: str) -> str:
-    """Step 2: a local model in the model box; step 3: Start, until finished. Returns the run id."""
+def train_with(page, model_path: str, fast: bool = False) -> str:
+    """Step 2: a local model in the model box (`fast`: a high learning rate, up to 30 epochs, for the
+    tiny model that learns); step 3: Start, until finished. Returns the run id."""
     from playwright.sync_api import expect
 
     open_tab(page, "2 · Model & settings")
@@ -78,7 +79,10 @@ def train_with(page, model_path: str) -> str:
     model.click()
     model.fill(model_path)
     model.press("Enter")
-    expect(page.locator("#frozen-readout")).to_contain_text("blocks frozen")
+    expect(page.locator("#frozen-readout")).to_contain_text("blocks frozen", timeout=60_000)
+    if fast:
+        set_number(page, "learning-rate", -2.5)
+        set_number(page, "epochs", 30)
     open_tab(page, "3 · Train")
     page.locator("#train-start").click()
     expect(page.locator("#train-status")).to_contain_text("finished", timeout=180_000)
@@ -456,19 +460,8 @@ def test_several_labels_per_example_in_browser(local_app, page, tiny_learner_mod
     expect(page.locator("#data-status")).to_contain_text("with 4 labels")
     shot(page, "1-data-several-labels", readme=False)
 
-    open_tab(page, "2 · Model & settings")
-    model = page.locator("#model-select input")
-    model.click()
-    model.fill(tiny_learner_model)
-    model.press("Enter")
-    expect(page.locator("#frozen-readout")).to_contain_text("blocks frozen", timeout=60_000)
-    set_number(page, "learning-rate", -2.5)
-    set_number(page, "epochs", 30)
-    open_tab(page, "3 · Train")
-    page.locator("#train-start").click()
-    expect(page.locator("#train-status")).to_contain_text("finished", timeout=180_000)
+    run_id = train_with(page, tiny_learner_model, fast=True)
     expect(page.locator("#train-status")).to_contain_text("micro-F1")
-    run_id = re.search(r"Run (\d{8}-\d{6}-[0-9a-f]+)", page.locator("#train-status").inner_text()).group(1)
 
     open_tab(page, "4 · Evaluate")
     expect(page.locator("#eval-summary")).to_contain_text("micro-F1")
@@ -526,17 +519,7 @@ def test_a_number_per_example_in_browser(local_app, page, tiny_learner_model, tm
     expect(page.locator("#data-classes")).to_contain_text("The numbers to predict")
     expect(page.locator("#data-class-editor")).not_to_be_visible()
 
-    open_tab(page, "2 · Model & settings")
-    model = page.locator("#model-select input")
-    model.click()
-    model.fill(tiny_learner_model)
-    model.press("Enter")
-    expect(page.locator("#frozen-readout")).to_contain_text("blocks frozen", timeout=60_000)
-    set_number(page, "learning-rate", -2.5)
-    set_number(page, "epochs", 30)
-    open_tab(page, "3 · Train")
-    page.locator("#train-start").click()
-    expect(page.locator("#train-status")).to_contain_text("finished", timeout=180_000)
+    train_with(page, tiny_learner_model, fast=True)
     expect(page.locator("#train-status")).to_contain_text("R²")
 
     open_tab(page, "4 · Evaluate")
