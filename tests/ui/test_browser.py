@@ -405,6 +405,8 @@ def test_check_my_data_then_review_and_retrain_with_fixes(local_app, page, tiny_
     open_tab(page, "4 · Evaluate")
     expect(page.locator("#eval-issues-note")).to_contain_text("likely label error")
     page.locator("#eval-accept-suggestions").click()
+    # the accepted labels must be in the table before Retrain sends it (a quick click would send none)
+    expect(page.locator("#eval-label-issues [data-testid='cell-0-6']")).not_to_have_text(re.compile(r"^\s*$"))
     page.locator("#eval-retrain").click()
     expect(page.locator("#eval-retrain-status")).to_contain_text("Started run")
     new_id = re.search(r"run \*?\*?(\d{8}-\d{6}-[0-9a-f]+)", page.locator("#eval-retrain-status").inner_text(),
