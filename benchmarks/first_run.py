@@ -53,6 +53,8 @@ EVALSETS = {
     "debtags_multilabel": ("debtags_multilabel/train.csv", "debtags_multilabel/test.csv", TEXT_MODEL, 0.641),
     # a number per example (run with --extra=--task --extra=regression): test R² against TF-IDF + ridge's
     "debian_size": ("debian_size/train.csv", "debian_size/test.csv", TEXT_MODEL, None),
+    # a number per picture (make_font_weights.py; --extra=--task --extra=regression): a type face's weight
+    "font_weights": ("font_weights/train.csv", "font_weights/test.csv", IMAGE_MODEL, None),
 }
 
 

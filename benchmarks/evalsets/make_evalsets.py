@@ -1007,7 +1007,10 @@ def summary_table(rows: list[dict]) -> str:
     lines = [head, "|---|---|---|---|---|---|---|"]
     for r in rows:
         b = r["baseline"]
-        if r["kind"] == "multi":
+        if b and "tfidf_ridge" in b:   # a number per text: R² (and Spearman) of TF-IDF + ridge
+            acc = f"R² {b['tfidf_ridge']['r2']:.3f} (ridge)"
+            f1 = f"Spearman {b['tfidf_ridge']['spearman']:.3f}"
+        elif r["kind"] == "multi":
             acc = f"{b['subset_accuracy']:.3f} (exact match)" if b else "-"
             f1 = f"{b['macro_f1']:.3f} (micro {b['micro_f1']:.3f})" if b else "-"
         else:

@@ -3,11 +3,11 @@ that task's words.
 
 A column of ";"-separated labels ("billing;bug") asks for several labels per example: with the
 task on "auto" that is what is trained (`decide_task`; the user may choose one label, and each
-combination is then a class of its own). A column of measured numbers ("3.75") asks for a number:
-the data report says so before training (`check_classes` calls `guess_task`), in words that name
-what to do today; training numbers is not built yet. `describe` gives the report
-what matters for that task: each label's frequency and which labels come together, or a number's
-range, quartiles, histogram and outliers.
+combination is then a class of its own). A column of measured numbers ("3.75") asks for a number,
+which "auto" trains; many whole numbers that each repeat (100, 400, 700 …) may be numbered classes or
+a measurement: they train as classes and the report names the other choice. `describe` gives the
+report what matters for that task: each label's frequency and which labels come together, or a
+number's range, quartiles, histogram and outliers.
 """
 from __future__ import annotations
 
@@ -50,6 +50,9 @@ def guess_task(counts: dict[str, int]) -> TaskGuess:
     if all(v is not None for v in values) and (any(v != int(v) for v in values) or (
             len(values) > FEW_VALUES and total / len(values) < REPEATS)):
         return TaskGuess("number", f"{len(values)} distinct numbers from {min(values):g} to {max(values):g}")
+    if all(v is not None for v in values) and len(values) > FEW_VALUES:   # numbered classes, or a measurement
+        return TaskGuess(TASKS.single, f"{len(values)} distinct whole numbers from {min(values):g} to "
+                                       f"{max(values):g}, {total / len(values):.0f} rows each on average")
     for sep in SEPARATORS:
         joined = {label: n for label, n in counts.items() if sep in label}
         share = sum(joined.values()) / total
@@ -96,6 +99,10 @@ def task_warning(guess: TaskGuess, decided: TaskGuess) -> str | None:
         return (f"looks like numbers to predict: {guess.detail}. Trained as classes, each value becomes a class of its "
                 "own: choose a number per example (step 1's \"A number\", or --task regression) to predict the value "
                 "itself, or put the values into a few named ranges (low / medium / high).")
+    if guess.kind == TASKS.single and guess.detail and decided.kind == TASKS.single:
+        return (f"holds {guess.detail}: trained as classes, as numbered categories are. If the values measure "
+                "something (a larger value means more, as with a score, a size or a weight), choose a number per "
+                "example (step 1's \"A number\", or --task regression) to predict the value itself.")
     return None
 
 

@@ -1,5 +1,5 @@
-"""The task read off the label column (several labels per example, or a number, not trained yet) and
-the data report in its words."""
+"""The task read off the label column (one label, several labels per example, or a number) and the
+data report in its words."""
 from __future__ import annotations
 
 import pytest
@@ -64,6 +64,19 @@ def test_a_number_to_predict_is_read_as_a_number(tmp_path):
     ds, report = load_dataset(_csv(tmp_path / "wear.csv", rows), workdir=tmp_path / "w", label_column="labels")
     assert report.details["task"] == "regression" and ds.numeric and not report.warnings
     assert "Numbers from 0.05 to 5.95 (60 rows)" in report.summary()
+
+
+def test_many_repeated_whole_numbers_train_as_classes_and_name_the_other_choice(tmp_path):
+    weights = [100, 200, 300, 400, 500, 600, 700, 800, 900, 250, 350, 450]    # e.g. type faces' declared weights
+    rows = [(f"a type face number {i}", str(weights[i % len(weights)])) for i in range(60)]
+    ds, report = load_dataset(_csv(tmp_path / "w.csv", rows), workdir=tmp_path / "w", label_column="labels")
+    assert report.details["task"] == "single" and not ds.numeric and len(ds.classes) == 12
+    (warning,) = [w for w in report.warnings if "whole numbers" in w.message]
+    assert "12 distinct whole numbers from 100 to 900, 5 rows each" in warning.message
+    assert "--task regression" in warning.message
+    ds, report = load_dataset(_csv(tmp_path / "w.csv", rows), workdir=tmp_path / "w2", label_column="labels",
+                              task="regression")
+    assert ds.numeric and not [w for w in report.warnings if "whole numbers" in w.message]
 
 
 def test_a_number_chosen_as_classes_says_what_it_does(tmp_path):
