@@ -87,6 +87,7 @@ def run(name: str, data: Path, model: str, test: Path | None = None, extra: tupl
             # the headline: accuracy, or micro-F1 for several labels per example
             "test_accuracy": next((metrics[k] for k in ("file_test_accuracy", "test_accuracy", "file_test_micro_f1",
                                                          "test_micro_f1", "file_test_r2", "test_r2") if k in metrics), None),
+            "test_spearman": next((metrics[k] for k in ("file_test_spearman", "test_spearman") if k in metrics), None),
             "val_accuracy": next((metrics[k] for k in ("val_accuracy", "val_micro_f1", "val_r2") if k in metrics), None),
             "chosen": metrics.get("chosen"),
             # on the test examples, at the "not sure" threshold chosen on validation
