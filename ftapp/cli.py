@@ -291,8 +291,8 @@ def cmd_predict(args) -> int:
     threshold = clf.unsure_below if args.unsure_below is None else args.unsure_below
     failures = 0
     for item in args.inputs:
-        if clf.modality == "image" and not os.path.isfile(item):
-            print(json.dumps({"input": item, "error": "no such image file"}))
+        if clf.modality != "text" and not os.path.isfile(item):
+            print(json.dumps({"input": item, "error": f"no such {'image' if clf.modality == 'image' else 'audio'} file"}))
             failures += 1
             continue
         try:

@@ -63,6 +63,11 @@ def _check_input(clf, item) -> None:
             raise ModelError("This model reads text: type a sentence.")
         if not (item or "").strip():
             raise ModelError("Type some text first.")
+    elif clf.modality == "audio":
+        if item is None or item == "":
+            raise ModelError("Upload a recording or record one with the microphone first.")
+        if isinstance(item, str) and not Path(item).is_file():
+            raise ModelError("This model hears recordings: upload a WAV, FLAC, OGG or MP3 file.")
     elif item is None or item == "":
         raise ModelError("Upload a picture or take one with the webcam first.")
     elif isinstance(item, str) and not Path(item).is_file():

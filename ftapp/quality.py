@@ -30,7 +30,8 @@ COLUMNS = ["row", "issue", "given", "suggested", "score", "detail", "example"]
 
 
 def find_issues(features: torch.Tensor, labels: list[str], classes: list[str], origins: list[str],
-                items: list[str], *, groups=None, seed: int = 0, oof_probs: np.ndarray | None = None) -> list[dict]:
+                items: list[str], *, groups=None, seed: int = 0, oof_probs: np.ndarray | None = None,
+                modality: str = "") -> list[dict]:
     """One dict per issue (COLUMNS), the most likely first within each kind. `oof_probs`: the
     first model's out-of-fold probabilities when training already computed them."""
     from ftapp.train.probe import fit_probe
@@ -46,7 +47,7 @@ def find_issues(features: torch.Tensor, labels: list[str], classes: list[str], o
                 "score": round(float(score), 4), "detail": detail, "example": text[:200]}
 
     probs = oof_probs if oof_probs is not None else fit_probe(x, y.tolist(), len(classes), groups=groups, seed=seed,
-                                                             oof=True).oof_probs
+                                                             oof=True, modality=modality).oof_probs
     if probs is not None:
         from cleanlab.filter import find_label_issues
 

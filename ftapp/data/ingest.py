@@ -26,6 +26,7 @@ from .hub import (hub_display_name, is_hub_source, is_saved_dataset, read_hub_da
                   read_saved_dataset)
 from .labels import label_key
 from .task import decide_task, describe as describe_task, guess_task, label_counts, not_numbers, task_warning
+from .audio import AUDIO_EXTENSIONS, check_audio
 from .images import IMAGE_EXTENSIONS, check_image, is_image_name, unsupported_reason
 from .report import DataReport, Dataset, Limits, display_name, human_size
 from .text import (OLD_EXCEL, LABEL_NAMES, PATH_NAMES, TABLE_EXTENSIONS, Table, choose_text_columns, complete_rows,
@@ -52,8 +53,8 @@ def load_dataset(source: str | os.PathLike, *, workdir: str | os.PathLike, modal
                  path_column: str | None = None, limits: Limits = Limits(),
                  task: str = TASKS.auto) -> tuple[Dataset | None, DataReport]:
     """`task`: "single", "multi" (several labels per example) or "auto" (read off the label column)."""
-    if modality not in (None, "image", "text"):
-        raise ValueError("modality must be None, 'image' or 'text'")  # caller's bug, not the user's data
+    if modality not in (None, "image", "text", "audio"):
+        raise ValueError("modality must be None, 'image', 'text' or 'audio'")  # caller's bug, not the user's data
     source = os.fspath(source)
     report = DataReport(source=hub_display_name(source) if is_hub_source(source) else display_name(source))
     try:
@@ -209,7 +210,8 @@ def _load_folder(root, origin_prefix, upload_root, modality, text_column, label_
     tables = [f for f in files if ext(f) in INNER_TABLE_EXTENSIONS | OLD_EXCEL]
     txts = [f for f in files if ext(f) == ".txt"]
     images = [f for f in files if ext(f) in IMAGE_EXTENSIONS]
-    in_class_folders = [f for f in txts + images if "/" in f]
+    sounds = [f for f in files if ext(f) in AUDIO_EXTENSIONS]
+    in_class_folders = [f for f in txts + images + sounds if "/" in f]
     # A lone .txt at the top with no class folders is a delimited table, not an example.
     if not tables and not in_class_folders and len(txts) == 1:
         tables = txts
@@ -233,13 +235,14 @@ def _load_folder(root, origin_prefix, upload_root, modality, text_column, label_
         return None
 
     if modality is None:
-        if not images and not txts:
+        if not images and not txts and not sounds:
             kinds = Counter(ext(f) or "(no extension)" for f in files)
-            report.error(report.source, "contains no pictures or .txt files (found: "
+            report.error(report.source, "contains no pictures, recordings or .txt files (found: "
                                         + ", ".join(f"{n} {e}" for e, n in kinds.most_common(5))
                                         + "). Put your examples in one sub-folder per class.")
             return None
-        modality = "image" if len(images) >= len(txts) else "text"
+        # the most common kind of example decides; the others are listed as skipped
+        modality = max((("image", len(images)), ("audio", len(sounds)), ("text", len(txts))), key=lambda c: c[1])[0]
     report.modality = modality
     return _load_class_folders(root, files, origin_prefix, modality, limits, report)
 
@@ -255,7 +258,7 @@ def _table_is_side_note(root: str, table: str, images: list[str], modality, path
 def _load_class_folders(root: str, files: list[str], origin_prefix: str, modality: str, limits: Limits,
                         report: DataReport) -> Dataset | None:
     """The folder that directly holds an example is its class, at any depth."""
-    want = IMAGE_EXTENSIONS if modality == "image" else {".txt"}
+    want = {"image": IMAGE_EXTENSIONS, "audio": AUDIO_EXTENSIONS}.get(modality, {".txt"})
     items, labels, origins = [], [], []
     class_dirs: dict[str, set[str]] = defaultdict(set)
     at_top = 0
@@ -271,6 +274,8 @@ def _load_class_folders(root: str, files: list[str], origin_prefix: str, modalit
         if e not in want:
             if modality == "image":
                 report.skip(rel, unsupported_reason(rel))
+            elif modality == "audio":
+                report.skip(rel, f"is not a recording this app reads; use {', '.join(sorted(AUDIO_EXTENSIONS))} files.")
             else:
                 report.skip(rel, "is not a .txt file; in a folder of texts only .txt files are used "
                                  "(one example per file).")
@@ -283,6 +288,12 @@ def _load_class_folders(root: str, files: list[str], origin_prefix: str, modalit
             continue
         if modality == "image":
             reason = check_image(full, limits.max_image_pixels)
+            if reason:
+                report.skip(rel, reason)
+                continue
+            item = os.path.abspath(full)
+        elif modality == "audio":
+            reason = check_audio(full)
             if reason:
                 report.skip(rel, reason)
                 continue
@@ -325,7 +336,7 @@ def _load_class_folders(root: str, files: list[str], origin_prefix: str, modalit
                                           f"together in one class '{cls}'. Rename a folder if they are different "
                                           f"classes.")
     if not items:
-        what = "pictures" if modality == "image" else ".txt files"
+        what = {"image": "pictures", "audio": "recordings"}.get(modality, ".txt files")
         if at_top:
             report.error(report.source, f"the {what} are not inside class folders. Make one sub-folder per class "
                                         f"(for example cats/ and dogs/) and put each example in its class folder.")
@@ -597,7 +608,7 @@ def check_classes(report: DataReport, counts: dict[str, int], task: str = TASKS.
     report.class_counts = dict(sorted(counts.items()))
 
     def noun(n: int) -> str:
-        word = "picture" if report.modality == "image" else "example"
+        word = {"image": "picture", "audio": "recording"}.get(report.modality, "example")
         return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
     if len(counts) < 2:

@@ -68,8 +68,8 @@ def quarters(values: list[float]) -> list[str]:
 
 @dataclass
 class Dataset:
-    modality: str  # "image" | "text"
-    items: list[str]  # image: absolute file paths; text: the texts
+    modality: str  # "image" | "text" | "audio"
+    items: list[str]  # image, audio: absolute file paths; text: the texts
     labels: list[str]
     origins: list[str]  # per item, where it came from (for messages)
     separator: str = ""  # several labels per example: what separates them in a label ("billing;bug")

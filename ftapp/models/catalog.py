@@ -11,12 +11,13 @@ from dataclasses import asdict, dataclass
 
 BUNDLED_TEXT = "all-MiniLM-L6-v2 (bundled)"
 BUNDLED_IMAGE = "EfficientNet-Lite0 (bundled)"
+BUNDLED_AUDIO = "Whisper tiny.en encoder (bundled)"
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str          # what the user picks; a Hub id for Hub models
-    modality: str      # "image" | "text"
+    modality: str      # "image" | "text" | "audio"
     offline: bool      # True when it ships with the app (works with no network)
     description: str   # one line: what it is, size, languages, speed on a laptop CPU
     languages: str = "en"   # text models: "en" | "multilingual"
@@ -30,6 +31,9 @@ CATALOG: tuple[ModelSpec, ...] = (
               "Small English sentence encoder (22M parameters, 6 blocks). Fast on CPU; good for short texts."),
     ModelSpec(BUNDLED_IMAGE, "image", True,
               "Mobile image classifier pre-trained on ImageNet (4.7M parameters, 8 blocks). Fast on CPU."),
+    ModelSpec(BUNDLED_AUDIO, "audio", True,
+              "OpenAI Whisper tiny.en's audio encoder (8M parameters, 4 blocks), hears 5 s per clip. Speech and "
+              "other sounds; fast on CPU."),
     # multilingual text
     ModelSpec("intfloat/multilingual-e5-small", "text", False,
               "Multilingual sentence encoder, about 100 languages (118M, 12 blocks). Fine on CPU for a few "
@@ -67,6 +71,14 @@ CATALOG: tuple[ModelSpec, ...] = (
               "ResNet-50 on ImageNet (25M, 4 stages). Solid all-rounder; slow on CPU."),
     ModelSpec("google/vit-base-patch16-224-in21k", "image", False,
               "Vision Transformer base on ImageNet-21k (86M, 12 blocks). Wants a GPU."),
+    # sounds and speech
+    ModelSpec("MIT/ast-finetuned-audioset-10-10-0.4593", "audio", False,
+              "Audio Spectrogram Transformer trained on AudioSet's 527 sound classes (87M, 12 blocks). Strong for "
+              "everyday sounds; wants a GPU."),
+    ModelSpec("microsoft/wavlm-base-plus", "audio", False,
+              "WavLM base plus (95M, 12 blocks): speech — speakers, commands, emotions. Wants a GPU."),
+    ModelSpec("facebook/wav2vec2-base", "audio", False,
+              "wav2vec 2.0 base (95M, 12 blocks), self-supervised on read English speech. Wants a GPU."),
 )
 
 
@@ -92,15 +104,15 @@ def looks_like_local_path(name: str) -> bool:
 
 
 def default_model(modality: str) -> str:
-    return BUNDLED_TEXT if modality == "text" else BUNDLED_IMAGE
+    return {"text": BUNDLED_TEXT, "audio": BUNDLED_AUDIO}.get(modality, BUNDLED_IMAGE)
 
 
 def default_frozen_layers(n_blocks: int, modality: str) -> int:
     """What a newcomer gets: keep the early, general-purpose blocks, adapt the later ones.
 
-    Text: freeze the first third (MiniLM: 2 of 6). Images: freeze all but the last two blocks
-    (EfficientNet-Lite0: 6 of 8), so training reuses ImageNet features and runs fast on CPU
-    thanks to the frozen-prefix cache.
+    Text: freeze the first third (MiniLM: 2 of 6). Images and sounds: freeze all but the last two
+    blocks (EfficientNet-Lite0: 6 of 8; Whisper tiny.en: 2 of 4), so training reuses the
+    pre-trained features and runs fast on CPU.
     """
     if n_blocks <= 1:
         return 0

@@ -21,7 +21,7 @@ from ftapp.tasks import NUMBER, ONE, SEVERAL, TASKS
 PROBLEM_TYPES = {SEVERAL: "multi_label_classification", NUMBER: "regression"}   # transformers' names
 from ftapp.models.heads import head_linear, write_sentence_transformers_files, write_setfit_head
 from ftapp.models.layout import Layout, find_layout
-from ftapp.models.preprocess import ImagePreprocessor, TextPreprocessor
+from ftapp.models.preprocess import AudioPreprocessor, ImagePreprocessor, TextPreprocessor
 from ftapp.train.config import EVAL_BATCH
 
 
@@ -30,7 +30,7 @@ def logits_of(output) -> torch.Tensor:
 
 
 class Classifier:
-    def __init__(self, model: nn.Module, preprocess: ImagePreprocessor | TextPreprocessor,
+    def __init__(self, model: nn.Module, preprocess: ImagePreprocessor | TextPreprocessor | AudioPreprocessor,
                  labels: list[str], source: str, kind: str):
         self.model = model
         self.preprocess = preprocess
@@ -239,9 +239,9 @@ class Classifier:
             if self.modality == "text":
                 self.preprocess.tokenizer.save_pretrained(directory)
                 meta["max_length"] = self.preprocess.max_length
-            else:
+            else:   # pictures, sounds: the processor pipeline() reads, and what ftapp reads back
                 self.preprocess.hf_processor.save_pretrained(directory)
-                meta["image"] = self.preprocess.spec.to_dict()
+                meta[self.modality] = self.preprocess.spec.to_dict()
         else:
             save_timm(self.model, directory, self.labels, self.preprocess.spec)
             meta["arch"] = self.model.arch

@@ -58,6 +58,8 @@ def find_layout(model: nn.Module, modality: str) -> Layout:
         names = [f"stage {i + 1}" for i in range(len(blocks) - 1)] + ["final 1x1 conv"]
         return Layout("timm-efficientnet", ["model.conv_stem", "model.bn1"], blocks, "pixel_values", names)
 
+    if modality == "audio" and (layout := _audio_layout(model)) is not None:
+        return layout
     base = getattr(model, "base_model_prefix", "")
     if base and _get(model, base) is not None:
         stem = _first(model, base, ["embeddings", "embedder"])
@@ -69,6 +71,22 @@ def find_layout(model: nn.Module, modality: str) -> Layout:
                           "inputs_embeds" if modality == "text" else "pixel_values",
                           [f"{kind} {i + 1}" for i in range(n)])
     return _generic_layout(model)
+
+
+def _audio_layout(model: nn.Module) -> Layout | None:
+    """Whisper (its encoder's convolutions and positions, then its layers) and the wav2vec 2.0
+    family (the waveform's convolutions and projection, then the transformer's layers). No
+    frozen-prefix cache yet: the head may read every layer (a weighted sum), so the frozen
+    layers run each step, without gradients."""
+    for stem, layers in ((["encoder.conv1", "encoder.conv2", "encoder.embed_positions"], "encoder.layers"),
+                         (["{b}.feature_extractor", "{b}.feature_projection"], "{b}.encoder.layers")):
+        base = getattr(model, "base_model_prefix", "")
+        stem, layers = [s.format(b=base) for s in stem], layers.format(b=base)
+        if all(_get(model, p) is not None for p in stem + [layers]):
+            n = len(model.get_submodule(layers))
+            return Layout("hf-audio", stem, [[f"{layers}.{i}"] for i in range(n)], None,
+                          [f"layer {i + 1}" for i in range(n)])
+    return None
 
 
 def _timm_layout(model: nn.Module) -> Layout:

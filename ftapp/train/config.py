@@ -13,7 +13,7 @@ import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
 # ---- numbers the engine works with (measured choices: see the README's defaults section) ----------
-DEFAULT_LR = {"text": 1e-4, "image": 1e-3}
+DEFAULT_LR = {"text": 1e-4, "image": 1e-3, "audio": 1e-4}
 IMBALANCE = 3.0          # class weights (auto) when the largest class has this many times the smallest
 MIN_TEST_PER_CLASS = 30  # below this, no test slice: the numbers are validation numbers, and say so
 SMALL_VAL = 60           # fewer validation examples than this: cross-validate instead of trusting them

@@ -65,7 +65,7 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
              batch_size=config.batch_size)
         emit("info", n_blocks=clf.n_blocks, total_params=sum(p.numel() for p in clf.model.parameters()),
              head=clf.kind)
-        emit("phase", phase="reading images" if splits.modality == "image" else "tokenizing")
+        emit("phase", phase={"image": "reading images", "audio": "reading recordings"}.get(splits.modality, "tokenizing"))
         enc = encode(clf, splits, device, precision, dist)
         training = Training(clf, config, device, precision, emit, run.stop_event, budget, clock, weights,
                             shutdown_event=run.shutdown_event, resume=state, dist=dist)

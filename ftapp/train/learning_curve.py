@@ -31,7 +31,8 @@ def _recalls(y: np.ndarray, preds: np.ndarray, classes: list[str]) -> dict[str, 
     return {classes[c]: float((preds[y == c] == c).mean()) for c in np.unique(y)}
 
 
-def learning_curve(features: torch.Tensor, y, parts: list[tuple], classes: list[str], seed: int = 0) -> dict:
+def learning_curve(features: torch.Tensor, y, parts: list[tuple], classes: list[str], seed: int = 0,
+                   modality: str = "") -> dict:
     """`parts`: (train indices, scored indices) pairs — one for a validation split, the folds for
     cross-validation. Returns the points (share, n, accuracy, per-class recall) and the advice."""
     y = np.asarray(y)
@@ -43,7 +44,7 @@ def learning_curve(features: torch.Tensor, y, parts: list[tuple], classes: list[
             tr = np.asarray(tr)
             sub = tr[_subsample(y[tr], share, seed)]
             n_used += len(sub)
-            probe = fit_probe(features[sub], y[sub].tolist(), len(classes), seed=seed, oof=False)
+            probe = fit_probe(features[sub], y[sub].tolist(), len(classes), seed=seed, oof=False, modality=modality)
             preds[te] = probe.logits(features[te]).argmax(-1).numpy()
         scored = preds >= 0
         points.append({"share": share, "n_train": round(n_used / len(parts)),

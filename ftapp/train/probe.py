@@ -25,6 +25,12 @@ import torch
 from ftapp.train.config import CV_FOLDS
 
 C = 2.0
+# Modalities whose frozen features share a large common part: Whisper's pooled encoder states have an
+# average length of 10.5 but only 0.98 around their mean (MiniLM: 1.0 and 0.94), so scaling them to unit
+# length leaves the differences between recordings tiny and the fit near-uniform (top probability 0.34
+# on three spoken classes, 3-fold accuracy 0.728); centred first: 0.62 and 0.765. Pictures and texts
+# stay as measured above.
+CENTRED = {"audio"}
 ABSENT = -30.0     # the bias of a class the fit never saw (a fold without it): probability ~0
 
 
@@ -73,12 +79,20 @@ def folds_for(y, groups=None, seed: int = 0, max_folds: int = CV_FOLDS) -> list 
 
 
 def fit_probe(features: torch.Tensor, labels: list[int], n_classes: int, *, groups=None, seed: int = 0,
-              class_weight: np.ndarray | None = None, oof: bool = True) -> Probe:
-    """Multinomial logistic regression (C = 2 on unit-length-scaled features); with `oof`, also
-    the out-of-fold probabilities of a (grouped, stratified) 3-fold cross-validation."""
+              class_weight: np.ndarray | None = None, oof: bool = True, modality: str = "") -> Probe:
+    """Multinomial logistic regression (C = 2 on unit-length-scaled features, centred first for
+    the `CENTRED` modalities); with `oof`, also the out-of-fold probabilities of a (grouped,
+    stratified) 3-fold cross-validation."""
+    x = features.double().numpy()
+    offset = x.mean(0) if modality in CENTRED and len(x) else np.zeros(x.shape[1])
+    probe = _fit(x - offset, labels, n_classes, groups, seed, class_weight, oof)
+    probe.bias -= probe.weight @ torch.tensor(offset, dtype=torch.float32)   # back onto the raw features
+    return probe
+
+
+def _fit(x: np.ndarray, labels, n_classes: int, groups, seed: int, class_weight, oof: bool) -> Probe:
     from sklearn.model_selection import cross_val_predict
 
-    x = features.double().numpy()
     y = np.asarray(labels)
     if y.ndim == 2:
         return fit_one_vs_rest(x, y)

@@ -269,7 +269,7 @@ class Results:
             shown = data.items if data.modality == "text" else [os.path.basename(p) for p in data.items]
             issues = quality.find_issues(outcome.features, data.labels, self.classes, data.origins, shown,
                                          groups=duplicate_groups(data), seed=self.config.seed,
-                                         oof_probs=outcome.probe_oof)
+                                         oof_probs=outcome.probe_oof, modality=data.modality)
             quality.write_csv(issues, self.run.dir / RunFolder.LABEL_ISSUES)
             quality.write_cleaned(shown, data.labels, data.origins, issues, self.run.dir / RunFolder.CLEANED_DATA,
                                   "text" if data.modality == "text" else "file")
@@ -289,7 +289,8 @@ class Results:
             parts = folds_for(y, duplicate_groups(self.splits.train_and_val), self.config.seed) or []
         if parts:
             self.files.write(RunFolder.LEARNING_CURVE,
-                             learning_curve(outcome.features, y, parts, self.classes, self.config.seed))
+                             learning_curve(outcome.features, y, parts, self.classes, self.config.seed,
+                                            self.splits.modality))
 
 
 def scored_report(task, classes: list[str], probs, y, ds: Dataset, thresholds=None, unsure_below: float = 0.0,

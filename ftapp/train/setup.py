@@ -25,7 +25,7 @@ def configure_model(config: TrainConfig, classes: list[str], modality: str, allo
         clf.set_dropout(config.dropout)
     if modality == "text":
         clf.preprocess.max_length = config.max_length
-    else:
+    elif modality == "image":
         clf.preprocess.set_augmentation(hflip=config.hflip)
     return clf
 

@@ -130,7 +130,8 @@ class Training(Callbacks):
     def probe(self, features: torch.Tensor, y, groups=None) -> Probe:
         cw = self.class_weights.numpy() if self.class_weights is not None else None
         return fit_probe(features, list(y), len(self.clf.labels), groups=groups, seed=self.config.seed,
-                         class_weight=cw if self.task.kind == tasks.ONE else None, oof=False)
+                         class_weight=cw if self.task.kind == tasks.ONE else None, oof=False,
+                         modality=self.clf.modality)
 
     def start_from(self, probe: Probe) -> dict:
         """The pre-trained weights with the first model's head; every recipe starts from this (LP-FT)."""

@@ -147,6 +147,8 @@ def baseline_note(model_acc: float, base_name: str, base_acc: float, test: dict 
     elif modality == "text":
         what = (f"Try another model, more examples{' per class' if score_name == 'accuracy' else ''}, or a longer "
                 "time budget.")
+    elif modality == "audio":
+        what = "Try another model, or more recordings per class."
     else:
         what = "Try another model, more pictures per class, or augmentation."
     what_score = "" if score_name == "accuracy" else f"{score_name} "
