@@ -108,4 +108,8 @@ def explain_image(clf, image, target: str | None = None, out_dir: str | Path | N
 def explain(clf, item, target: str | None = None, out_dir=None) -> dict:
     if clf.modality == "text":
         return explain_text(clf, item, target)
+    if clf.modality == "audio":
+        from ftapp.errors import UserFacingError
+
+        raise UserFacingError("\"Why?\" is not available for recordings yet; it is for texts and pictures.")
     return explain_image(clf, item, target, out_dir)

@@ -107,6 +107,49 @@ def make_tiny_image_model(folder: Path, family: str = "vit") -> Path:
     return folder
 
 
+def make_tiny_audio_model(folder: Path, seconds: int = 1) -> Path:
+    """A 2-layer Whisper encoder for sound classification with a `seconds` window (50 positions a
+    second), and its feature extractor: the bundled audio model's family at toy size."""
+    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForAudioClassification
+
+    config = WhisperConfig(d_model=16, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=32,
+                           decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=32, num_mel_bins=80,
+                           max_source_positions=50 * seconds, classifier_proj_size=16, num_labels=2)
+    with _seeded():
+        WhisperForAudioClassification(config).save_pretrained(folder)
+    WhisperFeatureExtractor(chunk_length=seconds, n_samples=16_000 * seconds,
+                            nb_max_frames=100 * seconds).save_pretrained(folder)
+    return folder
+
+
+def write_tone(path: Path, hz: float, seconds: float = 0.6, rate: int = 16_000, channels: int = 1,
+               subtype: str = "PCM_16", noise: float = 0.05, seed: int = 0) -> Path:
+    """A real sound file: a sine tone with a little noise (soundfile writes the format its name says)."""
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    x = 0.5 * np.sin(2 * np.pi * hz * t) + noise * rng.standard_normal(len(t))
+    sf.write(str(path), np.repeat(x[:, None], channels, axis=1) if channels > 1 else x, rate, subtype=subtype)
+    return path
+
+
+def write_tone_folders(root: Path, n_per_class: int = 12, classes=(("low", 220.0), ("high", 1760.0))) -> Path:
+    """Class folders of recordings a tiny model tells apart by pitch; rates and formats vary as users' do."""
+    for c, hz in classes:
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(n_per_class):
+            name, rate = (f"{c}_{i}.flac", 44_100) if i % 3 == 0 else (f"{c}_{i}.wav", 16_000)
+            write_tone(root / c / name, hz * (1 + 0.03 * (i % 5)), rate=rate, seed=i)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_audio_model(tmp_path_factory) -> str:
+    return str(make_tiny_audio_model(tmp_path_factory.mktemp("tiny-whisper")))
+
+
 @pytest.fixture(scope="session")
 def tiny_text_model(tmp_path_factory) -> str:
     return str(make_tiny_text_model(tmp_path_factory.mktemp("tiny-bert")))

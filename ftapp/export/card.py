@@ -65,7 +65,7 @@ def _results(title: str, report: dict, what: str) -> list[str]:
 def usage(kind: str, modality: str, folder: str = "model", several: bool = False, number: bool = False) -> list[str]:
     """How to load the model folder without ftapp (the tests run these snippets as written).
     `several`: several labels per example, each at its threshold from ftapp_model.json."""
-    example = "\"a text to classify\"" if modality == "text" else "\"picture.jpg\""
+    example = {"text": "\"a text to classify\"", "audio": "clip"}.get(modality, "\"picture.jpg\"")
     if kind == "sentence" and number:
         return ["```python", "from setfit import SetFitModel", "",
                 f"model = SetFitModel.from_pretrained(\"{folder}\")",
@@ -80,7 +80,7 @@ def usage(kind: str, modality: str, folder: str = "model", several: bool = False
         return ["```python", "from setfit import SetFitModel", "",
                 f"model = SetFitModel.from_pretrained(\"{folder}\")",
                 "print(model.predict([\"a text to classify\"]))", "```"]
-    task = "text-classification" if modality == "text" else "image-classification"
+    task = PIPELINE_TASKS[modality]
     if number:    # problem_type "regression" in config.json: the score is the number itself
         lines = ["```python", "from transformers import pipeline", "",
                  f"predict = pipeline(\"{task}\", model=\"{folder}\")", f"print(predict([{example}])[0][\"score\"])",
@@ -95,6 +95,8 @@ def usage(kind: str, modality: str, folder: str = "model", several: bool = False
     else:
         lines = ["```python", "from transformers import pipeline", "",
                  f"classify = pipeline(\"{task}\", model=\"{folder}\")", f"print(classify({example}))", "```"]
+    if modality == "audio":   # the pipeline opens files through ffmpeg and resamples through torchaudio: hand it samples
+        lines[1:1] = [*AUDIO_CLIP, f"clip = {{\"raw\": x, \"sampling_rate\": {AUDIO_RATE}}}"]
     if kind == "timm":
         lines += ["", "or with timm itself:", "", "```python", "import timm", "",
                   f"model = timm.create_model(\"local-dir:{folder}\", pretrained=True).eval()", "```"]
@@ -110,8 +112,28 @@ LABELS = ["p = 1 / (1 + np.exp(-logits[0]))",
 NUMBER = ["print(float(logits[0][0]))"]   # a number per example: the output is the number, in the target's unit
 
 
+THINGS = {"text": "text", "image": "picture", "audio": "recording"}
+PIPELINE_TASKS = {"text": "text-classification", "image": "image-classification", "audio": "audio-classification"}
+AUDIO_RATE = 16_000   # what the bundled and the catalog's audio models hear
+# a recording as the models hear it: mono, resampled (soundfile + scipy; no ffmpeg or torchaudio needed)
+AUDIO_CLIP = ["import soundfile as sf", "from scipy.signal import resample_poly", "",
+              "x, rate = sf.read(\"clip.wav\", dtype=\"float32\")", "x = x.mean(axis=1) if x.ndim == 2 else x",
+              f"x = resample_poly(x, {AUDIO_RATE}, rate).astype(\"float32\")"]
+
+
 def onnx_usage(modality: str, folder: str = "onnx", several: bool = False, number: bool = False) -> list[str]:
     answer = NUMBER if number else LABELS if several else ANSWER
+    if modality == "audio":
+        return ["```python", "import json, numpy as np, onnxruntime", "from transformers import AutoFeatureExtractor",
+                *AUDIO_CLIP, "",
+                f"pre = json.load(open(\"{folder}/{ONNX_PREPROCESSING}\"))",
+                f"extract = AutoFeatureExtractor.from_pretrained(\"{folder}\")",
+                "n = int(pre[\"seconds\"] * pre[\"sampling_rate\"])",
+                "x = np.pad(x[:n], (0, max(0, n - len(x))))",
+                "features = extract(x, sampling_rate=pre[\"sampling_rate\"], return_tensors=\"np\")[pre[\"input\"]]",
+                f"session = onnxruntime.InferenceSession(\"{folder}/{ONNX_MODEL}\")",
+                "logits = session.run(None, {pre[\"input\"]: features.astype(np.float32)})[0]",
+                *answer, "```"]
     if modality == "text":
         return ["```python", "import json, numpy as np, onnxruntime", "from tokenizers import Tokenizer", "",
                 f"pre = json.load(open(\"{folder}/{ONNX_PREPROCESSING}\"))",
@@ -139,7 +161,7 @@ def _data_lines(folder: RunFolder, settings: dict, meta: dict) -> list[str]:
     lines = ["## Data", ""]
     if settings.get("data_name"):
         lines.append(f"From {safe(settings['data_name'])}: {sum(counts.values())} labelled "
-                     f"{'texts' if meta['modality'] == 'text' else 'pictures'} in {len(counts)} classes "
+                     f"{THINGS[meta['modality']]}s in {len(counts)} classes "
                      f"({', '.join(f'{safe(c)} {n}' for c, n in sorted(counts.items(), key=lambda kv: -kv[1])[:30])}"
                      f"{', …' if len(counts) > 30 else ''}).")
     if info.get("n_train") is not None:
@@ -162,7 +184,7 @@ def _unsure(meta: dict, report: dict) -> str:
 
 
 def _limits(meta: dict, report: dict, test: dict | None) -> list[str]:
-    thing = "text" if meta["modality"] == "text" else "picture"
+    thing = THINGS[meta["modality"]]
     use = (f"- It predicts a number from a {thing}, within the range it learned from; on validation 90 % of the "
            "true values lay within `residual_interval` (ftapp_model.json) of its prediction." if is_number(meta) else
            f"- It says yes or no to each of the {len(meta['labels'])} labels above, each at its own threshold (chosen on "
@@ -172,7 +194,8 @@ def _limits(meta: dict, report: dict, test: dict | None) -> list[str]:
            f"of them even to a {thing} that belongs to none, so check its confidence. " + _unsure(meta, report))
     lines = ["## Intended use and limitations", "", use,
              f"- It learned from the examples described under Data; {thing}s unlike them ("
-             + ("another source, language, style or time" if thing == "text" else "another camera, light, place or time")
+             + {"text": "another source, language, style or time", "recording": "another microphone, room, "
+                "speaker or time"}.get(thing, "another camera, light, place or time")
              + ") can be sorted worse than the numbers below suggest."]
     shown = test or report or {}
     weak = [c for c in (shown.get("per_class") or shown.get("per_label") or []) if c.get("f1") is not None
@@ -209,7 +232,7 @@ def model_card(run_dir: Path) -> str:
     meta = folder.model_meta()
     metrics = folder.metrics() or {}
     published = folder.read(RunFolder.PUBLISHED) or {}
-    task = "text-classification" if meta["modality"] == "text" else "image-classification"
+    task = PIPELINE_TASKS[meta["modality"]]
     source = public_name(meta["source"])
     front = ["---", f"pipeline_tag: {task}", f"library_name: {LIBRARY[meta['kind']]}", "tags: [ftapp, fine-tuned]"]
     if "/" in source and not looks_like_local_path(meta["source"]):

@@ -27,25 +27,32 @@ class _Logits(torch.nn.Module):
         self.model = clf.model
 
     def forward(self, *inputs):
-        names = ["input_ids", "attention_mask"] if self.clf.modality == "text" else ["pixel_values"]
-        return self.clf.forward(dict(zip(names, inputs))).float()
+        return self.clf.forward(dict(zip(input_names(self.clf), inputs))).float()
+
+
+def input_names(clf) -> list[str]:
+    """The graph's inputs: token ids and mask, pixels, or a recording's features (Whisper: a log-mel
+    spectrogram, `input_features`)."""
+    return {"text": ["input_ids", "attention_mask"], "audio": [getattr(clf.preprocess, "key", "")]}.get(
+        clf.modality, ["pixel_values"])
 
 
 def _examples(run_dir: Path, clf) -> list:
-    """The validation examples the run kept (texts, or pictures copied into the run folder)."""
+    """The validation examples the run kept (texts, or pictures and recordings copied into the run folder)."""
     report = RunFolder(run_dir).report() or {}
     items = [e["item"] for e in report.get("examples") or []]
-    if clf.modality == "image":
+    if clf.modality != "text":
         items = [str(run_dir / i) for i in items if (run_dir / i).is_file()]
     return items or (["an example text", "another, longer example text to check the export"]
                      if clf.modality == "text" else [])
 
 
 def _export_graph(module, inputs: tuple, names: list[str], path: Path) -> None:
-    dynamic = {n: {0: "batch", 1: "sequence"} if n != "pixel_values" else {0: "batch"} for n in names}
+    text = names[0] == "input_ids"   # only texts vary in length; pictures and recordings have one shape
+    dynamic = {n: {0: "batch", 1: "sequence"} if text else {0: "batch"} for n in names}
     dynamic["logits"] = {0: "batch"}
     try:   # the current (dynamo) exporter first; the TorchScript one where it cannot trace a model
-        shapes = {n: {0: torch.export.Dim("batch"), 1: torch.export.Dim("sequence")} if n != "pixel_values"
+        shapes = {n: {0: torch.export.Dim("batch"), 1: torch.export.Dim("sequence")} if text
                   else {0: torch.export.Dim("batch")} for n in names}
         torch.onnx.export(module, inputs, str(path), input_names=names, output_names=["logits"], dynamo=True,
                           dynamic_shapes=(tuple(shapes[n] for n in names),), external_data=False, verbose=False,
@@ -74,7 +81,7 @@ def export_onnx(run_dir: str | Path, out: str | Path) -> Path:
         raise ExportError("This run kept no validation examples to check the ONNX export against.")
     encoded = clf.preprocess.encode(items)
     batch = clf.preprocess.collate(encoded)
-    names = ["input_ids", "attention_mask"] if clf.modality == "text" else ["pixel_values"]
+    names = input_names(clf)
     inputs = tuple(batch[n] for n in names)
     _export_graph(_Logits(clf).eval(), inputs, names, out / ONNX_MODEL)
 
@@ -85,6 +92,12 @@ def export_onnx(run_dir: str | Path, out: str | Path) -> Path:
     if clf.modality == "text":
         clf.preprocess.tokenizer.save_pretrained(out)
         pre.update(max_length=clf.preprocess.max_length, padding="right, with attention_mask")
+    elif clf.modality == "audio":   # the feature extractor's settings sit beside it (preprocessor_config.json)
+        clf.preprocess.hf_processor.save_pretrained(out)
+        spec = clf.preprocess.spec
+        pre.update(sampling_rate=spec.sampling_rate, seconds=spec.seconds, input=names[0],
+                   features="mono, resampled to sampling_rate, cut or zero-padded to seconds, then the feature "
+                            "extractor of preprocessor_config.json (transformers' AutoFeatureExtractor)")
     else:
         spec = clf.preprocess.spec
         pre.update(size=spec.size, mean=list(spec.mean), std=list(spec.std),

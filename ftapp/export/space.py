@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ftapp.export.bundle import check_repo, stage_model, upload
 from ftapp.export.public import ExportError
-from ftapp.export.card import safe
+from ftapp.export.card import PIPELINE_TASKS, safe
 from ftapp.runs import RunFolder
 from ftapp.tasks import NUMBER, ONE, SEVERAL
 
@@ -92,6 +92,19 @@ classify = pipeline("{task}", model=str(HERE / "model"), top_k=None)
 
 def probabilities(item):
     return {{r["label"]: r["score"] for r in classify([item])[0]}}''',
+    "audio-pipeline": '''import numpy as np
+from scipy.signal import resample_poly
+from transformers import pipeline
+
+classify = pipeline("audio-classification", model=str(HERE / "model"), top_k=None)
+RATE = classify.feature_extractor.sampling_rate
+
+
+def probabilities(recording):
+    rate, x = recording   # gr.Audio(type="numpy"): the sample rate and the samples (int16 from a microphone)
+    x = x.astype(np.float32) / 32768 if x.dtype.kind == "i" else x.astype(np.float32)
+    x = resample_poly(x.mean(axis=1) if x.ndim == 2 else x, RATE, rate).astype(np.float32)
+    return {{r["label"]: r["score"] for r in classify({{"raw": x, "sampling_rate": RATE}})}}''',
     "setfit": '''from setfit import SetFitModel
 
 model = SetFitModel.from_pretrained(str(HERE / "model"))
@@ -118,6 +131,8 @@ def _requirements(kind: str, modality: str) -> list[str]:
         names += ["timm"]
     if modality == "image":
         names += ["torchvision", "pillow"]
+    if modality == "audio":
+        names += ["scipy", "soundfile"]
     return [pinned(n) for n in names]
 
 
@@ -139,7 +154,7 @@ def export_space(run_dir: str | Path, out: str | Path) -> Path:
     stage_model(run_dir, out / "model")
     labels, modality = meta["labels"], meta["modality"]
     examples = (folder.report() or {}).get("examples") or []
-    if modality == "image":
+    if modality in ("image", "audio"):
         (out / "examples").mkdir()
         shown = []
         for i, e in enumerate(examples[:8]):
@@ -149,27 +164,30 @@ def export_space(run_dir: str | Path, out: str | Path) -> Path:
                 shutil.copyfile(src, dst)
                 shown.append(f"examples/{dst.name}")
         examples_code = "[[str(HERE / p)] for p in " + repr(shown) + "]"
-        input_code = 'gr.Image(type="pil", label="Picture", sources=["upload", "webcam"])'
+        input_code = ('gr.Image(type="pil", label="Picture", sources=["upload", "webcam"])' if modality == "image" else
+                      'gr.Audio(type="numpy", label="Recording", sources=["upload", "microphone"])')
     else:
         examples_code = repr([[e["item"]] for e in examples[:8]])
         input_code = 'gr.Textbox(lines=4, label="Text")'
     shown_labels = ", ".join(labels[:12]) + ("…" if len(labels) > 12 else "")
-    title = f"{'Text' if modality == 'text' else 'Picture'} classifier: {shown_labels}"[:80]
-    things = "texts" if modality == "text" else "pictures"
+    thing = {"text": "Text", "image": "Picture", "audio": "Sound"}[modality]
+    title = f"{thing} classifier: {shown_labels}"[:80]
+    things = {"text": "texts", "image": "pictures", "audio": "recordings"}[modality]
     task_kind = meta.get("task", ONE)
     several, number = task_kind == SEVERAL, task_kind == NUMBER
     description = (f"Predicts a number from {things}. Made with ftapp." if number else
                    f"Gives {things} any of {len(labels)} labels (several may apply). Made with ftapp." if several
                    else f"Sorts {things} into {len(labels)} classes. Made with ftapp.")
     if number:
-        title = f"{'Text' if modality == 'text' else 'Picture'} to number"
+        title = f"{thing} to number"
     decide = DECIDE[task_kind].format(unsure_below=float(meta.get("unsure_below") or 0.0),
                                       thresholds=repr(dict(zip(labels, meta.get("thresholds") or []))),
                                       residuals=repr(meta.get("residual_interval") or [0.0, 0.0]))
-    kind = ("setfit-number" if number else "setfit") if meta["kind"] == "sentence" else "pipeline"
+    kind = (("setfit-number" if number else "setfit") if meta["kind"] == "sentence" else
+            "audio-pipeline" if modality == "audio" else "pipeline")
     output = ('gr.Number(label="Prediction")' if number else
               f'gr.Label(num_top_classes={len(labels) if several else 5}, label="Prediction")')
-    task = "text-classification" if modality == "text" else "image-classification"
+    task = PIPELINE_TASKS[modality]
     (out / "app.py").write_text(APP.format(title=title, description=description, examples=examples_code,
                                            input=input_code, load=LOAD[kind].format(task=task), decide=decide,
                                            output=output))

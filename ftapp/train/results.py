@@ -114,7 +114,7 @@ class Results:
         self.clock.scoring(0.1)
         report, evaluated = self._report(outcome)
         report["baselines"] = self._baselines(outcome, evaluated, report)
-        if self.splits.modality == "image":
+        if self.splits.modality != "text":   # pictures, recordings: copies the app can still show later
             keep_example_images(run.dir, report, evaluated, "val")
         else:
             report["examples"] = [{"item": evaluated.items[i], "label": evaluated.labels[i]}
@@ -193,7 +193,7 @@ class Results:
             named = baselines.baseline_name(train.modality, y)
             report["baselines"] = {"probe": baselines.named(self.task.first_model, first, y, self.thresholds.get("probe")),
                                    "own": baselines.named(named, own, y, self.thresholds.get("own"))}
-            if train.modality == "image":
+            if train.modality != "text":
                 keep_example_images(self.run.dir, report, test, "test")
         self.files.write(RunFolder.TEST_REPORT, report)
         return {**headline(report, "test"), "test_source": "held-out slice"}
@@ -344,8 +344,9 @@ def _plain(check: dict | None) -> dict | None:
 
 
 def keep_example_images(run_dir: Path, report: dict, ds: Dataset, prefix: str, n_examples: int = 24) -> None:
-    """Copy the pictures the app shows (misclassified ones, or a number's largest errors, and for
-    validation the try-it examples) into the run folder: uploads are temporary, the run is not."""
+    """Copy the pictures or recordings the app shows (misclassified ones, or a number's largest
+    errors, and for validation the try-it examples) into the run folder: uploads are temporary, the
+    run is not."""
     out = run_dir / RunFolder.EXAMPLES
     out.mkdir(exist_ok=True)
     picks = spread(ds.labels, n_examples) if prefix == "val" else []

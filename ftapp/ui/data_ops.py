@@ -29,7 +29,7 @@ def _one_example_each(ds, width: int = 80) -> dict[str, str]:
     out: dict[str, str] = {}
     for item, label in zip(ds.items, ds.labels) if ds is not None else ():
         if label not in out:
-            text = os.path.basename(item) if ds.modality == "image" else " ".join(item.split())
+            text = " ".join(item.split()) if ds.modality == "text" else os.path.basename(item)
             out[label] = text if len(text) <= width else text[: width - 1] + "…"
     return out
 

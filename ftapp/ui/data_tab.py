@@ -111,6 +111,9 @@ class DataTab:
                self.skipped: skipped_text}
         if ds is not None and ds.modality == "image":
             out[self.preview_gallery] = gr.Gallery(value=_image_preview(ds), visible=True)
+        elif ds is not None and ds.modality == "audio":
+            out[self.preview_table] = gr.Dataframe(value=_audio_preview(ds), visible=True,
+                                                   label="A few recordings per class")
         elif ds is not None:
             out[self.preview_table] = gr.Dataframe(value=_text_preview(ds), visible=True,
                                                    label="A few rows per combination of labels" if ds.separator
@@ -203,6 +206,23 @@ def _image_preview(ds, per_class: int = 4) -> list:
             seen[label] = seen.get(label, 0) + 1
             out.append((path, label))
     return sorted(out, key=lambda pl: pl[1])
+
+
+def _audio_preview(ds, per_class: int = 3) -> pd.DataFrame:
+    """A few recordings per class: file name, length, sample rate, channels, silent or clipped."""
+    from ftapp.data.audio import describe
+
+    seen: dict[str, int] = {}
+    rows = []
+    for path, label in zip(ds.items, ds.labels):
+        if seen.get(label, 0) < per_class:
+            seen[label] = seen.get(label, 0) + 1
+            d = describe(path)
+            notes = ", ".join(n for n, on in (("silent", d["silent"]), ("clipped", d["clipped"])) if on)
+            rows.append((label, os.path.basename(path), f"{d['seconds']:.1f} s", f"{d['rate']:,} Hz",
+                         "stereo" if d["channels"] == 2 else f"{d['channels']} channel(s)", notes))
+    rows.sort(key=lambda r: r[0])
+    return pd.DataFrame(rows, columns=["class", "file", "length", "sample rate", "channels", "notes"])
 
 
 def _text_preview(ds, per_class: int = 3, max_chars: int = 240, numbers: int = 12) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Step 5 — Try it: feed the trained model a new text or picture."""
+"""Step 5 — Try it: feed the trained model a new text, picture or recording."""
 from __future__ import annotations
 
 import gradio as gr
@@ -11,13 +11,18 @@ from ftapp.tasks import is_number, is_several
 from ftapp.ui.texts import answer_for, answer_line, md_escape, unsure_info
 
 
-def predict(ctx: AppContext, owner: str, run_id: str | None, text: str | None, image) -> dict:
-    """Top-5 classes (several labels per example: every label) for a text or a picture from one of
-    `owner`'s finished runs."""
+def predict(ctx: AppContext, owner: str, run_id: str | None, text: str | None, image, audio=None) -> dict:
+    """Top-5 classes (several labels per example: every label) for a text, a picture or a recording
+    from one of `owner`'s finished runs."""
     from ftapp.inference import predict_run
 
     run = ctx.model_run(run_id, owner)
-    return predict_run(run.dir, image if run.files.modality() == "image" else text, top_k=5)
+    return predict_run(run.dir, item_for(run.files.modality(), text, image, audio), top_k=5)
+
+
+def item_for(modality: str, text, image, audio):
+    """What the model reads: the input box of the run's kind of data."""
+    return {"image": image, "audio": audio}.get(modality, text)
 
 
 class TryTab:
@@ -32,6 +37,9 @@ class TryTab:
                                        placeholder="Type or paste a text like the ones you trained on…")
                 self.image = gr.Image(label="Picture to classify", sources=["upload", "webcam"], type="filepath",
                                       elem_id="try-image", visible=False, height=280)
+                self.audio = gr.Audio(label="Recording to classify (upload, or record with the microphone)",
+                                      sources=["upload", "microphone"], type="filepath", elem_id="try-audio",
+                                      visible=False)
                 self.submit = gr.Button("Classify", variant="primary", elem_id="try-submit")
             with gr.Column(scale=1, min_width=320):
                 self.answer = gr.Markdown("", elem_id="try-answer")
@@ -50,13 +58,14 @@ class TryTab:
 
     @property
     def outputs(self) -> list:
-        return [self.info, self.text, self.image, self.output, self.answer, self.unsure, self.text_examples,
+        return [self.info, self.text, self.image, self.audio, self.output, self.answer, self.unsure, self.text_examples,
                 self.image_examples,
                 self.examples_state, self.share.link, self.share.status, *self.why.outputs]
 
     def render(self, owner: str, run_id: str | None) -> dict:
         out = {self.info: "Pick a finished run (train one in step 3 first).", self.text: gr.Textbox(visible=True),
-               self.image: gr.Image(visible=False, value=None), self.output: None, self.answer: "",
+               self.image: gr.Image(visible=False, value=None), self.audio: gr.Audio(visible=False, value=None),
+               self.output: None, self.answer: "",
                self.unsure: gr.Slider(value=0, info="Pick a run to see how its threshold was chosen."),
                self.text_examples: gr.Dataset(samples=[], visible=False),
                self.image_examples: gr.Gallery(value=None, visible=False), self.examples_state: [],
@@ -83,6 +92,8 @@ class TryTab:
             out.update({self.text: gr.Textbox(visible=False), self.image: gr.Image(visible=True, value=None),
                         self.image_examples: gr.Gallery(value=items, visible=bool(items)),
                         self.examples_state: [p for p, _ in items]})
+        elif run.files.modality() == "audio":
+            out.update({self.text: gr.Textbox(visible=False), self.audio: gr.Audio(visible=True, value=None)})
         else:
             out.update({self.text_examples: gr.Dataset(samples=[[e["item"]] for e in examples],
                                                        visible=bool(examples)),
@@ -98,17 +109,17 @@ class TryTab:
         return out
 
     @guarded()
-    def on_predict(self, browser_value, run_id, text, image, threshold, request: gr.Request):
+    def on_predict(self, browser_value, run_id, text, image, audio, threshold, request: gr.Request):
         owner = self.shared.who(browser_value, request)
-        probabilities = predict(self.shared.ctx, owner, run_id, text, image)
+        probabilities = predict(self.shared.ctx, owner, run_id, text, image, audio)
         meta = self.shared.ctx.model_run(run_id, owner).files.model_meta() or {}
         return {self.output: probabilities, self.answer: answer_for(probabilities, threshold or 0.0, meta)}
 
     @guarded()
-    def on_explain(self, browser_value, run_id, text, image, request: gr.Request):
+    def on_explain(self, browser_value, run_id, text, image, audio, request: gr.Request):
         owner = self.shared.who(browser_value, request)
         run = self.shared.ctx.model_run(run_id, owner)
-        item = image if run.files.modality() == "image" else text
+        item = item_for(run.files.modality(), text, image, audio)
         return self.why.show(explanation(self.shared.ctx, owner, run_id, item))
 
     @guarded()
@@ -121,21 +132,21 @@ class TryTab:
         if index is None or not examples or index >= len(examples):
             return gr.skip()
         text = examples[index]
-        return {self.text: text, **self.on_predict(browser_value, run_id, text, None, threshold, request)}
+        return {self.text: text, **self.on_predict(browser_value, run_id, text, None, None, threshold, request)}
 
     @guarded()
     def on_image_example(self, browser_value, run_id, threshold, examples, evt: gr.SelectData, request: gr.Request):
         if evt.index is None or not examples or evt.index >= len(examples):
             return gr.skip()
         path = examples[evt.index]
-        return {self.image: path, **self.on_predict(browser_value, run_id, None, path, threshold, request)}
+        return {self.image: path, **self.on_predict(browser_value, run_id, None, path, None, threshold, request)}
 
     def wire(self, tab: gr.Tab) -> None:
         sh, private = self.shared, dict(api_visibility="private")
         run_picker(sh, tab, self.run)
         self.run.change(self.on_run, inputs=[sh.owner, self.run], outputs=self.outputs + [sh.picked], **private)
         answer = [self.output, self.answer]
-        predict_args = dict(inputs=[sh.owner, self.run, self.text, self.image, self.unsure], outputs=answer,
+        predict_args = dict(inputs=[sh.owner, self.run, self.text, self.image, self.audio, self.unsure], outputs=answer,
                             concurrency_limit=4, concurrency_id="predict", **private)
         self.submit.click(self.on_predict, **predict_args)
         self.text.submit(self.on_predict, **predict_args)
@@ -146,5 +157,5 @@ class TryTab:
         self.image_examples.select(self.on_image_example, inputs=[sh.owner, self.run, self.unsure, self.examples_state],
                                    outputs=[self.image, *answer], **private)
         self.share.wire()
-        self.explain.click(self.on_explain, inputs=[sh.owner, self.run, self.text, self.image],
+        self.explain.click(self.on_explain, inputs=[sh.owner, self.run, self.text, self.image, self.audio],
                            outputs=self.why.outputs, concurrency_limit=2, concurrency_id="explain", **private)

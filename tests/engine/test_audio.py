@@ -1,0 +1,175 @@
+"""Sounds and speech: recordings in class folders, the bundled Whisper encoder (converted from its
+CTranslate2 file), training, predict and the exported folder in transformers' audio pipeline."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import write_tone, write_tone_folders
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+
+def test_the_bundled_whisper_weights_are_converted_right_it_transcribes_a_spoken_phrase():
+    """Encoder and decoder converted from the CTranslate2 file, greedy decoding: the words come out."""
+    import torch
+    from transformers import WhisperFeatureExtractor
+
+    from ftapp.data.audio import read_audio
+    from ftapp.models.whisper_offline import full_model
+
+    model, tokenizer = full_model()
+    x = read_audio(str(ASSETS / "hello-world.wav"), 16_000)          # an 8 kHz telephone prompt, resampled
+    features = WhisperFeatureExtractor()(x, sampling_rate=16_000, return_tensors="pt").input_features
+    ids = [tokenizer.token_to_id("<|startoftranscript|>"), tokenizer.token_to_id("<|notimestamps|>")]
+    end = tokenizer.token_to_id("<|endoftext|>")
+    with torch.no_grad():
+        encoded = model.model.encoder(features).last_hidden_state
+        for _ in range(12):
+            token = int(model(encoder_outputs=(encoded,), decoder_input_ids=torch.tensor([ids])).logits[0, -1].argmax())
+            if token == end:
+                break
+            ids.append(token)
+    assert tokenizer.decode(ids[2:]).strip().lower().rstrip("!.") == "hello world"
+
+
+def test_the_bundled_audio_model_loads_as_a_classifier_with_a_five_second_window():
+    from ftapp.models.catalog import BUNDLED_AUDIO
+    from ftapp.models.loading import load_pretrained
+
+    clf = load_pretrained(BUNDLED_AUDIO, ["yes", "no"], modality="audio")
+    assert clf.modality == "audio" and clf.n_blocks == 4 and clf.layout.stem[0] == "encoder.conv1"
+    assert clf.preprocess.spec.seconds == 5.0 and clf.preprocess.spec.sampling_rate == 16_000
+    probs = clf.predict_proba([str(ASSETS / "hello-world.wav"), (8_000, np.zeros(800, dtype=np.int16))])
+    assert probs.shape == (2, 2) and np.allclose(probs.sum(1).numpy(), 1, atol=1e-4)
+    clf.freeze(2)
+    frozen = {n for n, p in clf.model.named_parameters() if not p.requires_grad}
+    assert any(n.startswith("encoder.conv1") for n in frozen) and any("layers.1." in n for n in frozen)
+    assert not any("layers.2." in n for n in frozen) and not any(n.startswith("classifier") for n in frozen)
+
+
+def test_class_folders_of_recordings_load_with_their_rates_and_formats(tmp_path):
+    from ftapp.data import load_dataset
+
+    root = write_tone_folders(tmp_path / "tones", n_per_class=6)
+    write_tone(root / "low" / "stereo.wav", 220, channels=2, rate=8_000)          # 8 kHz stereo
+    write_tone(root / "high" / "deep.wav", 1760, subtype="PCM_24", rate=48_000)   # 24-bit
+    ds, report = load_dataset(root, workdir=tmp_path / "w")
+    assert report.ok and ds.modality == "audio" and ds.classes == ["high", "low"] and len(ds) == 14
+
+
+def _two_hours_of_silence(path: Path) -> Path:
+    """A real 2-hour FLAC (8 kHz, silence compresses to ~180 KB, written in under a second)."""
+    import soundfile as sf
+
+    with sf.SoundFile(str(path), "w", 8_000, 1, format="FLAC") as f:
+        for _ in range(120):
+            f.write(np.zeros(8_000 * 60, dtype="int16"))
+    return path
+
+
+def test_bad_recordings_are_skipped_with_a_reason_and_the_rest_train(tmp_path):
+    from ftapp.data import load_dataset
+
+    root = write_tone_folders(tmp_path / "tones", n_per_class=6)
+    (root / "low" / "notes.wav").write_text("this is not a recording")
+    full = write_tone(tmp_path / "whole.wav", 220, seconds=1.0)
+    (root / "low" / "cut.wav").write_bytes(full.read_bytes()[:30])                # truncated inside the header
+    write_tone(root / "high" / "empty.wav", 1760, seconds=0.0)                       # 0 s
+    _two_hours_of_silence(root / "high" / "two_hours.flac")
+    ds, report = load_dataset(root, workdir=tmp_path / "w")
+    assert report.ok and len(ds) == 12
+    skipped = {p.where.split("/")[-1]: p.message for p in report.problems}
+    assert "could not be read as audio" in skipped["notes.wav"] and "could not be read as audio" in skipped["cut.wav"]
+    assert "0 seconds" in skipped["empty.wav"]
+    assert "120 minutes long" in skipped["two_hours.flac"] and "cut it into short clips" in skipped["two_hours.flac"]
+
+
+def test_train_predict_and_the_export_loads_in_the_audio_pipeline(tmp_path, tiny_audio_model):
+    """The CLI end to end on recordings: a model that hears the difference, `ftapp predict` on a
+    WAV, and transformers' audio-classification pipeline giving the same top class."""
+    import subprocess
+    import sys
+
+    from transformers import pipeline
+
+    root = write_tone_folders(tmp_path / "tones", n_per_class=15)
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "ftapp.cli", "train", "--data", str(root), "--model", tiny_audio_model,
+                           "--out", str(out), "--epochs", "3"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["val_accuracy"] >= 0.9        # two pitches three octaves apart
+    clip = write_tone(tmp_path / "new.wav", 1760 * 1.01, seed=99)
+    said = subprocess.run([sys.executable, "-m", "ftapp.cli", "predict", "--model", str(out), str(clip)],
+                          capture_output=True, text=True)
+    answer = json.loads(said.stdout.strip().splitlines()[-1])
+    assert said.returncode == 0 and answer["label"] == "high"
+    import soundfile as sf
+
+    samples, rate = sf.read(str(clip), dtype="float32")   # the pipeline reads files through ffmpeg: hand it samples
+    heard = pipeline("audio-classification", model=str(out))({"raw": samples, "sampling_rate": rate})
+    assert heard[0]["label"] == answer["label"]
+    assert abs(heard[0]["score"] - answer["labels"][0]["score"]) < 0.02
+
+
+# ---- exports of a sound model: the card's snippets, ONNX, the demo Space ---------------------------------
+@pytest.fixture(scope="module")
+def audio_run(tmp_path_factory):
+    from conftest import make_tiny_audio_model, train_run
+
+    tmp = tmp_path_factory.mktemp("audio")
+    model = make_tiny_audio_model(tmp / "whisper")
+    return train_run(tmp, str(model), write_tone_folders(tmp / "tones", n_per_class=12), epochs=2)
+
+
+def test_sound_model_card_snippets_and_onnx_agree_with_ftapp(audio_run, tmp_path):
+    import re
+    import subprocess
+    import sys
+    import zipfile
+
+    from ftapp.export import export_onnx, export_zip
+    from ftapp.inference import predict_run
+
+    with zipfile.ZipFile(export_zip(audio_run.dir, tmp_path)) as zf:
+        zf.extractall(tmp_path)
+    folder = export_onnx(audio_run.dir, tmp_path / "onnx")
+    check = json.loads((folder / "onnx_check.json").read_text())
+    assert check["ok"] and check["examples"] >= 4 and json.loads((folder / "preprocessing.json").read_text())[
+        "input"] == "input_features"
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "pipeline_tag: audio-classification" in card and "It sorts a recording into one of the 2 classes" in card
+    clip = write_tone(tmp_path / "clip.wav", 250, rate=44_100, channels=2, seed=5)   # as users record: stereo, 44.1 kHz
+    probs = predict_run(audio_run.dir, str(clip))
+    top = max(probs, key=probs.get)
+    (folder / "clip.wav").write_bytes(clip.read_bytes())
+    blocks = [(code, tmp_path) for code in re.findall(r"```python\n(.*?)```", card, flags=re.S)] + \
+        [(code, folder) for code in re.findall(r"```python\n(.*?)```", (folder / "README.md").read_text(), flags=re.S)]
+    assert len(blocks) >= 3   # the pipeline, ONNX from the card, ONNX from its own README
+    for code, where in blocks:   # the pipeline prints every class's score; the ONNX snippets their answer
+        done = subprocess.run([sys.executable, "-c", code], cwd=where, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (code, done.stderr[-2000:])
+        assert top in done.stdout or done.stdout.strip() == "not sure", (code, done.stdout)
+
+
+def test_sound_space_bundle_answers_an_uploaded_recording(audio_run, tmp_path):
+    from gradio_client import handle_file
+    from test_exports import _Served
+
+    from ftapp.export import export_space
+    from ftapp.inference import predict_run
+
+    folder = export_space(audio_run.dir, tmp_path / "space")
+    assert "gr.Audio(" in (folder / "app.py").read_text() and any((folder / "examples").iterdir())
+    clip = write_tone(tmp_path / "clip.wav", 1800, seed=7)
+    probs = predict_run(audio_run.dir, str(clip))
+    served = _Served(folder)
+    try:
+        label, answer = served.client().predict(handle_file(str(clip)), api_name="/predict")
+    finally:
+        served.close()
+    assert label["label"] == max(probs, key=probs.get) and "Answer: " in answer
