@@ -1,6 +1,8 @@
 """Step 1 — Data: upload or pick an example, see the data report."""
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 import pandas as pd
 
