@@ -96,6 +96,7 @@ def build(ctx: AppContext) -> None:
         a_run = gr.Textbox(label="run_id")
         a_text = gr.Textbox(label="text")
         a_image = gr.Image(label="image", type="filepath")
+        a_audio = gr.Audio(label="audio", type="filepath")
         a_label = gr.Label(label="prediction")
         a_zip = gr.File(label="model_zip")
         a_format = gr.Textbox(label="export_format", value="zip")
@@ -125,12 +126,12 @@ def build(ctx: AppContext) -> None:
                     api_name="load_data", concurrency_limit=4)
 
     @guarded(api=True)
-    def predict(run_id=None, text=None, image=None, request: gr.Request = None) -> dict:
-        """Top-5 classes for a text or a picture, from a finished run (default: the latest)."""
+    def predict(run_id=None, text=None, image=None, audio=None, request: gr.Request = None) -> dict:
+        """Top-5 classes for a text, a picture or a recording, from a finished run (default: the latest)."""
         run, owner = pick(run_id, request)
-        return try_tab.predict(ctx, owner, run.id, text, image)
+        return try_tab.predict(ctx, owner, run.id, text, image, audio)
 
-    a_trigger.click(predict, inputs=[a_run, a_text, a_image], outputs=a_label, api_name="predict",
+    a_trigger.click(predict, inputs=[a_run, a_text, a_image, a_audio], outputs=a_label, api_name="predict",
                     concurrency_limit=4)
 
     @guarded(api=True)

@@ -29,7 +29,7 @@ CSS_PATH = Path(__file__).with_name("style.css")
 TITLE = "ftapp — fine-tune a classifier on your own data"
 HEADER = """\
 # ftapp
-**Teach a pre-trained model to sort your own pictures or texts into your categories** — upload labelled \
+**Teach a pre-trained model to sort your own pictures, texts or recordings into your categories** — upload labelled \
 examples, train, check the results and download the model. No code needed.
 """
 

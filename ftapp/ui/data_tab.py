@@ -24,6 +24,8 @@ HELP = """\
 
 - **Pictures:** a `.zip` with one folder per class, e.g. `normal/…`, `fracture/…`
 - **Texts:** a table (`.csv`, `.tsv`, `.xlsx`, `.jsonl`, `.parquet`) with a text column and a label column
+- **Recordings:** a `.zip` with one folder per class of `.wav`, `.flac`, `.ogg` or `.mp3` files, e.g. `normal/…`, `bearing_fault/…`
+  (the model hears the first 5 seconds of each)
 - At least 5 examples per class; 20 or more works better.
 """
 

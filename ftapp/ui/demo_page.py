@@ -31,6 +31,9 @@ class DemoPage:
                 self.text = gr.Textbox(label="Text to classify", lines=4, elem_id="demo-try-text", visible=False)
                 self.image = gr.Image(label="Picture to classify", sources=["upload", "webcam"], type="filepath",
                                       elem_id="demo-try-image", visible=False, height=280)
+                self.audio = gr.Audio(label="Recording to classify (upload, or record with the microphone)",
+                                      sources=["upload", "microphone"], type="filepath", elem_id="demo-try-audio",
+                                      visible=False)
                 self.submit = gr.Button("Classify", variant="primary", elem_id="demo-try-submit")
                 self.answer = gr.Markdown("", elem_id="demo-try-answer")
                 self.output = gr.Label(label="Prediction", num_top_classes=5, elem_id="demo-try-output")
@@ -50,7 +53,7 @@ class DemoPage:
 
     @property
     def outputs(self) -> list:
-        return [self.title, self.body, self.text, self.image, self.metrics, self.confusion, self.output,
+        return [self.title, self.body, self.text, self.image, self.audio, self.metrics, self.confusion, self.output,
                 self.text_examples, self.image_examples, self.download_row, self.token, self.examples]
 
     def _run(self, token: str | None):
@@ -68,7 +71,7 @@ class DemoPage:
         share = run.files.read(run.files.SHARE) or {}
         labels = meta.get("labels") or []
         modality = meta.get("modality")
-        thing = "texts" if modality == "text" else "pictures"
+        thing = {"text": "texts", "audio": "recordings"}.get(modality, "pictures")
         several, number = is_several(meta), is_number(meta)
         what = (f"Predicting a number from {thing}" if number else
                 f"Labelling {thing} with {len(labels)} labels (several may apply)" if several else
@@ -97,12 +100,13 @@ class DemoPage:
                                        visible=not (several or number)),   # several labels or a number: no matrix
                self.output: gr.Label(value=None, num_top_classes=len(labels) if several else 5, visible=not number),
                self.text: gr.Textbox(visible=modality == "text"), self.image: gr.Image(visible=modality == "image"),
+               self.audio: gr.Audio(visible=modality == "audio"),
                self.download_row: gr.Row(visible=bool(share.get("allow_download"))), self.token: token}
         if modality == "image":
             items = [(str(run.dir / e["item"]), e["label"]) for e in examples if (run.dir / e["item"]).is_file()]
             out.update({self.image_examples: gr.Gallery(value=items, visible=bool(items)),
                         self.examples: [p for p, _ in items]})
-        else:
+        elif modality == "text":
             out.update({self.text_examples: gr.Dataset(samples=[[e["item"]] for e in examples], visible=bool(examples)),
                         self.examples: [e["item"] for e in examples]})
         return out
@@ -113,12 +117,12 @@ class DemoPage:
         return self.render(dict(request.query_params).get("token"))
 
     @guarded()
-    def on_predict(self, token, text, image):
+    def on_predict(self, token, text, image, audio=None):
         from ftapp.inference import predict_run
+        from ftapp.ui.try_tab import item_for
 
         run = self._run(token)
-        modality = run.files.modality()
-        probabilities = predict_run(run.dir, image if modality == "image" else text, top_k=5)
+        probabilities = predict_run(run.dir, item_for(run.files.modality(), text, image, audio), top_k=5)
         return {self.output: probabilities,
                 self.answer: answer_for(probabilities, model_threshold(run), run.files.model_meta() or {})}
 
@@ -148,7 +152,7 @@ class DemoPage:
     def wire(self, demo: gr.Blocks) -> None:
         private = dict(api_visibility="private")
         demo.load(self.on_load, inputs=None, outputs=self.outputs, **private)
-        predict = dict(inputs=[self.token, self.text, self.image], outputs=[self.output, self.answer], concurrency_limit=4,
+        predict = dict(inputs=[self.token, self.text, self.image, self.audio], outputs=[self.output, self.answer], concurrency_limit=4,
                        concurrency_id="predict", **private)
         self.submit.click(self.on_predict, **predict)
         self.text.submit(self.on_predict, **predict)

@@ -49,7 +49,7 @@ class TryTab:
                 self.explain = gr.Button("Why?", size="sm", elem_id="try-explain", scale=0, min_width=120)
                 self.why = WhyView("try")
                 self.share = ShareBox(shared, self.run, "try-share", full=False)
-        gr.Markdown("#### Examples from the validation data (click one)")
+        self.examples_heading = gr.Markdown("#### Examples from the validation data (click one)")
         self.text_examples = gr.Dataset(components=[self.text], samples=[], label="Example texts", visible=False,
                                         elem_id="try-examples", samples_per_page=8, type="index")
         self.image_examples = gr.Gallery(label="Example pictures", visible=False, columns=8, height=180,
@@ -58,7 +58,8 @@ class TryTab:
 
     @property
     def outputs(self) -> list:
-        return [self.info, self.text, self.image, self.audio, self.output, self.answer, self.unsure, self.text_examples,
+        return [self.info, self.text, self.image, self.audio, self.output, self.answer, self.unsure, self.explain,
+                self.examples_heading, self.text_examples,
                 self.image_examples,
                 self.examples_state, self.share.link, self.share.status, *self.why.outputs]
 
@@ -67,6 +68,7 @@ class TryTab:
                self.image: gr.Image(visible=False, value=None), self.audio: gr.Audio(visible=False, value=None),
                self.output: None, self.answer: "",
                self.unsure: gr.Slider(value=0, info="Pick a run to see how its threshold was chosen."),
+               self.explain: gr.Button(visible=True), self.examples_heading: gr.Markdown(visible=True),
                self.text_examples: gr.Dataset(samples=[], visible=False),
                self.image_examples: gr.Gallery(value=None, visible=False), self.examples_state: [],
                **self.why.hidden()}
@@ -92,8 +94,9 @@ class TryTab:
             out.update({self.text: gr.Textbox(visible=False), self.image: gr.Image(visible=True, value=None),
                         self.image_examples: gr.Gallery(value=items, visible=bool(items)),
                         self.examples_state: [p for p, _ in items]})
-        elif run.files.modality() == "audio":
-            out.update({self.text: gr.Textbox(visible=False), self.audio: gr.Audio(visible=True, value=None)})
+        elif run.files.modality() == "audio":   # no "Why?" for sounds yet, and no clickable examples
+            out.update({self.text: gr.Textbox(visible=False), self.audio: gr.Audio(visible=True, value=None),
+                        self.explain: gr.Button(visible=False), self.examples_heading: gr.Markdown(visible=False)})
         else:
             out.update({self.text_examples: gr.Dataset(samples=[[e["item"]] for e in examples],
                                                        visible=bool(examples)),

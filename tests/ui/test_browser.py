@@ -437,6 +437,37 @@ def test_why_shows_a_heatmap_for_a_picture(local_app, page, tiny_image_model, im
     shot(page, "5-why-heatmap", readme=False)
 
 
+def test_recordings_train_and_try_it_answers_an_uploaded_clip(local_app, page, tiny_audio_model, tmp_path):
+    """Sounds, clicked through: a zip of class folders of recordings in step 1 (previewed with their
+    lengths and rates), training, and Try it answering a clip uploaded as a file (nothing recorded:
+    the browser has no microphone here)."""
+    from playwright.sync_api import expect
+
+    from conftest import write_tone, write_tone_folders
+
+    root = write_tone_folders(tmp_path / "tones", n_per_class=12)
+    data = tmp_path / "tones.zip"
+    with zipfile.ZipFile(data, "w") as zf:
+        for f in sorted(root.rglob("*.*")):
+            zf.write(f, f.relative_to(root))
+    _, url = local_app
+    expect.set_options(timeout=60_000)
+    page.goto(url)
+    page.locator("#data-upload input[type=file]").set_input_files(str(data))
+    expect(page.locator("#data-status")).to_contain_text("Ready to train")
+    expect(page.locator("#data-preview-table")).to_contain_text("16,000 Hz")
+    train_with(page, tiny_audio_model)
+    open_tab(page, "5 · Try it")
+    expect(page.locator("#try-audio")).to_be_visible()
+    expect(page.locator("#try-text")).to_be_hidden()
+    clip = write_tone(tmp_path / "new.wav", 1760, seed=3)
+    page.locator("#try-audio input[type=file]").set_input_files(str(clip))
+    page.locator("#try-submit").click()
+    expect(page.locator("#try-answer")).to_contain_text("Answer:")
+    expect(page.locator("#try-output")).to_contain_text("high")
+    shot(page, "5-try-a-recording", readme=False)
+
+
 def test_several_labels_per_example_in_browser(local_app, page, tiny_learner_model, tmp_path):
     """Several labels per example (a ';'-separated label column), clicked through as a user would:
     step 1 reads the task off the column and offers to change it, Evaluate shows each label with its
