@@ -8,16 +8,23 @@ recordings come from sources (drums, rooms, microphones, makers) not heard in tr
 Identical files (kits share samples) are kept once; instruments whose name fits no class or two
 (cowbell, clap, "Stick") are not used.
 
-    python benchmarks/evalsets/make_audio_sets.py --out /work/evalsets     # ~1 min cold (143 MB .deb)
+    python benchmarks/evalsets/make_audio_sets.py --out /work/evalsets     # ~1 min cold (two ~145 MB .debs)
 
-Writes <out>/drums5/{train,test}/<class>/<kit>__<file> and prints the log-mel + logistic-regression
-baseline on the same split (ftapp's own audio baseline features on Whisper's log-mel input).
+`words15`: fifteen spoken game phrases ("Hello", "Incoming", "Take cover", "Missed" …) from
+Hedgewars' voice packs (`hedgewars-data`: each pack is one actor playing one character — British,
+Pirate, Robot, Singer …), English packs only → the phrase. Three whole packs are held out: the test
+voices are unseen speakers. Six training recordings per phrase: a few-shot set.
+
+Writes <out>/drums5/{train,test}/<class>/<kit>__<file> and <out>/words15/{train,test}/<phrase>/<pack>.ogg,
+and prints the log-mel + logistic-regression baseline on each split (ftapp's own audio baseline
+features on Whisper's log-mel input).
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import random
 import re
 import shutil
 import subprocess
@@ -33,6 +40,11 @@ CLASSES = {   # instrument name → class; a name matching two classes is not us
     "tom": r"\btom",
 }
 EXCLUDE = r"rim|stick|roll"          # rim shots, side sticks and rolls are not the drum's own sound
+VOICES = "hedgewars-data"
+ENGLISH_PACKS = ["British", "Classic", "Default", "HillBilly", "Mobster", "Pirate", "Robot", "Singer", "Surfer"]
+PHRASES = ["Byebye", "Coward", "Firstblood", "Hello", "Hurry", "Incoming", "Kamikaze", "Missed", "Nooo", "Oops",
+           "Takecover", "Traitor", "Victory", "Watchit", "Yessir"]
+TEST_PACKS = 3
 TEST_KITS = ["The Black Pearl 1.0", "rumpf_kit_z01_h2", "HardElectro1", "VariBreaks"]  # acoustic, electronic, breaks
 
 
@@ -90,10 +102,34 @@ def baseline(train: list[tuple[str, Path]], test: list[tuple[str, Path]]) -> dic
     return {"accuracy": accuracy_score(y, pred), "macro_f1": f1_score(y, pred, average="macro")}
 
 
+def words15(cache: Path, out: Path, seed: int) -> dict:
+    root = cache / "hedgewars"
+    if not root.is_dir():
+        subprocess.run(["apt-get", "-q", "download", VOICES], cwd=cache, check=True, capture_output=True)
+        subprocess.run(["dpkg-deb", "-x", str(sorted(cache.glob(f"{VOICES}_*.deb"))[-1]), str(root)], check=True)
+    voices = root / "usr/share/games/hedgewars/Data/Sounds/voices"
+    packs = sorted(ENGLISH_PACKS)
+    random.Random(seed).shuffle(packs)
+    test = set(packs[:TEST_PACKS])
+    parts = {"train": [], "test": []}
+    for pack in sorted(ENGLISH_PACKS):
+        for phrase in PHRASES:
+            path = voices / pack / f"{phrase}.ogg"
+            if path.is_file():
+                part = "test" if pack in test else "train"
+                target = out / part / phrase / f"{pack}.ogg"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+                parts[part].append((phrase, target))
+    return {"counts": {p: len(rows) for p, rows in parts.items()}, "test_packs": sorted(test),
+            "baseline_logmel_lr": baseline(parts["train"], parts["test"])}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "ftapp-evalsets" / "audio")
+    ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()
     out = args.out / "drums5"
     shutil.rmtree(out, ignore_errors=True)
@@ -111,6 +147,11 @@ def main() -> None:
     counts = {part: {c: sum(1 for k, _ in rows if k == c) for c in CLASSES} for part, rows in parts.items()}
     summary = {"counts": counts, "test_kits": TEST_KITS, "baseline_logmel_lr": baseline(parts["train"], parts["test"])}
     (out / "SUMMARY.json").write_text(json.dumps(summary, indent=1))
+    log(json.dumps(summary))
+    words = args.out / "words15"
+    shutil.rmtree(words, ignore_errors=True)
+    summary = words15(args.cache, words, args.seed)
+    (words / "SUMMARY.json").write_text(json.dumps(summary, indent=1))
     log(json.dumps(summary))
 
 

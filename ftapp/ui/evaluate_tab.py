@@ -153,7 +153,10 @@ class EvaluateTab:
         self.mis_table = gr.Dataframe(label="Misclassified texts", visible=False, interactive=False, wrap=True,
                                       elem_id="eval-mistakes-table", max_height=360)
         self.mis_none = gr.Markdown("", elem_id="eval-mistakes-none")
-        gr.Markdown("Click a mistake to see why the model said what it said.", elem_classes=["help"])
+        self.mis_audio = gr.Audio(label="The recording clicked above", visible=False, interactive=False,
+                                  elem_id="eval-mistake-audio")
+        gr.Markdown("Click a mistake to see why the model said what it said (recordings: to hear it).",
+                    elem_classes=["help"])
         self.why = WhyView("eval")
         gr.Markdown("#### Review the data: likely label errors, near-duplicates with another label, outliers")
         self.issues_note = gr.Markdown("", elem_id="eval-issues-note")
@@ -173,7 +176,7 @@ class EvaluateTab:
     @property
     def outputs(self) -> list:
         return [self.summary, self.per_class, self.confusion, self.pairs, self.curve, self.curve_note,
-                self.unsure, self.unsure_note, self.mis_gallery, self.mis_table,
+                self.unsure, self.unsure_note, self.mis_gallery, self.mis_table, self.mis_audio,
                 self.mis_none, self.issues_note, self.issues, self.cleaned, self.share.link, self.share.status,
                 *self.why.outputs]
 
@@ -186,7 +189,8 @@ class EvaluateTab:
                 self.issues_note: "", self.issues: gr.Dataframe(value=None, visible=False), **self.why.hidden(),
                 self.cleaned: gr.DownloadButton(value=None, visible=False),
                 self.mis_gallery: gr.Gallery(value=None, visible=False),
-                self.mis_table: gr.Dataframe(value=None, visible=False), self.mis_none: ""}
+                self.mis_table: gr.Dataframe(value=None, visible=False), self.mis_none: "",
+                self.mis_audio: gr.Audio(value=None, visible=False)}
 
     def render(self, owner: str, run_id: str | None) -> dict:
         if not run_id:
@@ -249,9 +253,11 @@ class EvaluateTab:
             out[self.mis_table] = gr.Dataframe(value=pd.DataFrame(
                 [{"text": w["item"], "true": answer(w["true"]), "predicted": answer(w["predicted"]),
                   "missed": answer(w["missed"]), "extra": answer(w["extra"])} for w in wrong[:200]]), visible=True)
-        else:
+        else:   # texts, or the recordings' file names (click one to hear it)
+            what = "recording" if run.files.modality() == "audio" else "text"
             out[self.mis_table] = gr.Dataframe(value=pd.DataFrame(
-                [{"text": w["item"], "true": w["true"], "predicted": w["predicted"],
+                [{what: w["item"].rsplit("/", 1)[-1] if what == "recording" else w["item"], "true": w["true"],
+                  "predicted": w["predicted"],
                   "confidence": f"{100 * w['confidence']:.0f} %"} for w in wrong[:200]]), visible=True)
         return out
 
@@ -277,7 +283,7 @@ class EvaluateTab:
     def _mistakes(self, run) -> list[dict]:
         report = run.files.read(run.files.TEST_REPORT) or run.files.report() or {}
         wrong = report.get("misclassified") or []
-        if run.files.modality() == "image":   # as the gallery shows them
+        if run.files.modality() != "text":   # as the gallery shows them (and the recordings kept)
             wrong = [w for w in wrong[:60] if (run.dir / w["item"]).is_file()]
         return wrong
 
@@ -290,6 +296,8 @@ class EvaluateTab:
         if row is None or row >= len(wrong):
             return gr.skip()
         w = wrong[row]
+        if run.files.modality() == "audio":   # no "Why?" for sounds yet: play it
+            return {self.mis_audio: gr.Audio(value=str(run.dir / w["item"]), visible=True)}
         item = str(run.dir / w["item"]) if run.files.modality() == "image" else w["item"]
         target = w["predicted"] if isinstance(w["predicted"], str) else (w["extra"] or w["missed"])[0]
         return self.why.show(explanation(self.shared.ctx, owner, run_id, item, target=target))
@@ -318,7 +326,7 @@ class EvaluateTab:
                         api_visibility="private")
         self.share.wire()
         for view in (self.mis_table, self.mis_gallery):
-            view.select(self.on_mistake, inputs=[self.shared.owner, self.run], outputs=self.why.outputs,
+            view.select(self.on_mistake, inputs=[self.shared.owner, self.run], outputs=self.why.outputs + [self.mis_audio],
                         concurrency_limit=2, concurrency_id="explain", api_visibility="private")
         self.accept.click(self.on_accept, inputs=[self.issues], outputs=[self.issues], api_visibility="private")
         self.retrain.click(self.on_retrain, inputs=[self.shared.owner, self.run, self.issues],

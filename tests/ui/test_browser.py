@@ -446,6 +446,9 @@ def test_recordings_train_and_try_it_answers_an_uploaded_clip(local_app, page, t
     from conftest import write_tone, write_tone_folders
 
     root = write_tone_folders(tmp_path / "tones", n_per_class=12)
+    for i in range(3):   # a few recordings in the wrong folder, so that Evaluate has mistakes to play
+        write_tone(root / "low" / f"wrong_{i}.wav", 1760, seed=50 + i)
+        write_tone(root / "high" / f"wrong_{i}.wav", 220, seed=60 + i)
     data = tmp_path / "tones.zip"
     with zipfile.ZipFile(data, "w") as zf:
         for f in sorted(root.rglob("*.*")):
@@ -466,6 +469,12 @@ def test_recordings_train_and_try_it_answers_an_uploaded_clip(local_app, page, t
     expect(page.locator("#try-answer")).to_contain_text("Answer:")
     expect(page.locator("#try-output")).to_contain_text("high")
     shot(page, "5-try-a-recording", readme=False)
+    open_tab(page, "4 · Evaluate")
+    expect(page.locator("#eval-summary")).to_contain_text("accuracy")
+    first = page.locator("#eval-mistakes-table [data-testid='cell-0-0']")
+    if first.count():   # six recordings in the wrong folder make mistakes all but certain; a clicked one plays
+        first.click()
+        expect(page.locator("#eval-mistake-audio")).to_be_visible()
 
 
 def test_several_labels_per_example_in_browser(local_app, page, tiny_learner_model, tmp_path):
