@@ -81,6 +81,44 @@ def resample(x: np.ndarray, source_rate: int, rate: int) -> np.ndarray:
     return resample_poly(x, rate // g, source_rate // g).astype(np.float32)
 
 
+HEARD_SECONDS = 5   # the bundled model's window: what the report says a longer recording loses
+
+
+def summarise(paths: list[str], labels: list[str]) -> dict:
+    """What the data report says about the recordings: lengths per class, sample rates, channels,
+    and how many are silent, clipped or longer than the bundled model hears."""
+    rows = [(label, describe(p)) for p, label in zip(paths, labels)]
+    per_class = {}
+    for label in sorted(set(labels)):
+        seconds = sorted(d["seconds"] for lab, d in rows if lab == label)
+        per_class[label] = {"min": seconds[0], "median": seconds[len(seconds) // 2], "max": seconds[-1]}
+    count = lambda key: sum(1 for _, d in rows if d[key])   # noqa: E731
+    rates: dict[int, int] = {}
+    for _, d in rows:
+        rates[d["rate"]] = rates.get(d["rate"], 0) + 1
+    return {"kind": "audio", "rows": len(rows), "seconds": per_class, "rates": dict(sorted(rates.items())),
+            "stereo": sum(1 for _, d in rows if d["channels"] > 1), "silent": count("silent"),
+            "clipped": count("clipped"), "longer": sum(1 for _, d in rows if d["seconds"] > HEARD_SECONDS),
+            "heard_seconds": HEARD_SECONDS}
+
+
+def summary_lines(d: dict) -> list[str]:
+    """The data report's lines for `summarise`'s result."""
+    rates = ", ".join(f"{rate:,} Hz ({n})" for rate, n in d["rates"].items())
+    lines = [f"{d['rows']} recordings at {rates}" + (f"; {d['stereo']} in stereo (mixed to mono)" if d["stereo"] else "")
+             + "; each is resampled to the model's rate.",
+             "  lengths per class (shortest / median / longest): " + "; ".join(
+                 f"{c} {s['min']:.1f} / {s['median']:.1f} / {s['max']:.1f} s" for c, s in d["seconds"].items())]
+    if d["longer"]:
+        lines.append(f"  {d['longer']} recording(s) are longer than {d['heard_seconds']} s: the bundled model hears "
+                     f"their first {d['heard_seconds']} s. Cut long recordings into clips of the sound itself.")
+    if d["silent"]:
+        lines.append(f"  {d['silent']} recording(s) are silent: check they hold the sound of their class.")
+    if d["clipped"]:
+        lines.append(f"  {d['clipped']} recording(s) are clipped (too loud when recorded); they are kept.")
+    return lines
+
+
 def describe(path: str) -> dict:
     """What the data report says about one recording: seconds, rate, channels, silent, clipped."""
     import soundfile as sf

@@ -335,6 +335,10 @@ def _load_class_folders(root: str, files: list[str], origin_prefix: str, modalit
             report.warn(f"class '{cls}'", f"the folders {shown} have the same name, so their contents were put "
                                           f"together in one class '{cls}'. Rename a folder if they are different "
                                           f"classes.")
+    if items and modality == "audio":
+        from .audio import summarise
+
+        report.details["audio"] = summarise(items, labels)
     if not items:
         what = {"image": "pictures", "audio": "recordings"}.get(modality, ".txt files")
         if at_top:

@@ -199,6 +199,10 @@ class DataReport:
                              + " — every count is in data_report.json")
         if self.details.get("task_detail"):
             lines += task_summary_lines(self.details["task_detail"])
+        if self.details.get("audio"):
+            from .audio import summary_lines as audio_lines
+
+            lines += audio_lines(self.details["audio"])
         if self.dropped:
             lines.append("Rows left out: " + ", ".join(f"{n} ({why})" for why, n in self.dropped.items()))
         for title, probs in (("Skipped", self.skipped), ("Warnings", self.warnings), ("Errors", self.errors)):

@@ -192,6 +192,11 @@ def _limits(meta: dict, report: dict, test: dict | None) -> list[str]:
            if is_several(meta) else
            f"- It sorts a {thing} into one of the {len(meta['labels'])} classes above, and only those: it gives one "
            f"of them even to a {thing} that belongs to none, so check its confidence. " + _unsure(meta, report))
+    hears = meta.get("audio") or {}
+    if hears:   # what the model hears of a recording
+        seconds = f"{hears['seconds']:g} second" + ("" if hears["seconds"] == 1 else "s")
+        use += (f"\n- It hears the first {seconds} of a recording, mixed to mono and resampled to "
+                f"{hears['sampling_rate']:,} Hz; longer recordings are cut, shorter ones padded with silence.")
     lines = ["## Intended use and limitations", "", use,
              f"- It learned from the examples described under Data; {thing}s unlike them ("
              + {"text": "another source, language, style or time", "recording": "another microphone, room, "

@@ -280,7 +280,7 @@ def data_report_markdown(report: dict, name: str) -> str:
     name = md_escape(name)
     lines = []
     details = report.get("details") or {}
-    kind = {"image": "pictures", "text": "texts"}.get(modality, "examples")
+    kind = {"image": "pictures", "text": "texts", "audio": "recordings"}.get(modality, "examples")
     if report.get("ok") and is_number(details) and details.get("task_detail"):
         d = details["task_detail"]
         lines.append(f"**Ready to train** — {name}: {d['rows']} {kind}, each with a number from {d['min']:g} to "
@@ -308,6 +308,11 @@ def data_report_markdown(report: dict, name: str) -> str:
     detail = details.get("task_detail")
     if detail:   # several labels per row, or numbers: what the column holds, in that task's words
         first, *rest = task_summary_lines(detail)
+        lines.append(md_escape(first) + "".join(f"\n- {md_escape(line.strip())}" for line in rest))
+    if details.get("audio"):   # recordings: rates, lengths per class, what the model will hear
+        from ftapp.data.audio import summary_lines as audio_lines
+
+        first, *rest = audio_lines(details["audio"])
         lines.append(md_escape(first) + "".join(f"\n- {md_escape(line.strip())}" for line in rest))
     dropped = report.get("dropped") or {}
     if dropped:

@@ -59,6 +59,9 @@ def test_class_folders_of_recordings_load_with_their_rates_and_formats(tmp_path)
     write_tone(root / "high" / "deep.wav", 1760, subtype="PCM_24", rate=48_000)   # 24-bit
     ds, report = load_dataset(root, workdir=tmp_path / "w")
     assert report.ok and ds.modality == "audio" and ds.classes == ["high", "low"] and len(ds) == 14
+    summary = report.summary()
+    assert "14 recordings at 8,000 Hz (1), 16,000 Hz (8), 44,100 Hz (4), 48,000 Hz (1); 1 in stereo" in summary
+    assert "high 0.6 / 0.6 / 0.6 s; low 0.6 / 0.6 / 0.6 s" in summary and "longer than" not in summary
 
 
 def _two_hours_of_silence(path: Path) -> Path:
@@ -143,6 +146,7 @@ def test_sound_model_card_snippets_and_onnx_agree_with_ftapp(audio_run, tmp_path
         "input"] == "input_features"
     card = (tmp_path / "model" / "README.md").read_text()
     assert "pipeline_tag: audio-classification" in card and "It sorts a recording into one of the 2 classes" in card
+    assert "It hears the first 1 second of a recording, mixed to mono and resampled to 16,000 Hz" in card
     clip = write_tone(tmp_path / "clip.wav", 250, rate=44_100, channels=2, seed=5)   # as users record: stereo, 44.1 kHz
     probs = predict_run(audio_run.dir, str(clip))
     top = max(probs, key=probs.get)
