@@ -5,7 +5,9 @@
   labels per example: that label's own probability) is its weight;
   one batched forward pass per 32 words, well under a second for the bundled model on CPU;
 - pictures: occlusion — a grey square slides over the picture and the drop in the predicted
-  class's probability becomes a heatmap, drawn over the picture (a PNG).
+  class's probability becomes a heatmap, drawn over the picture (a PNG);
+- recordings: occlusion over time — a stretch of the model's input spectrogram is replaced by
+  silence, slid along the recording, and the drop becomes red over a picture of the spectrogram.
 
 Both work on every architecture (no gradients through model internals, no per-family layer
 choice), which is why they were picked over integrated gradients or Grad-CAM.
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ftapp.tasks import TASKS
+from ftapp.tasks import ONE, TASKS
 
 
 def _probs(clf, logits) -> torch.Tensor:
@@ -105,11 +107,57 @@ def explain_image(clf, image, target: str | None = None, out_dir: str | Path | N
     return {"label": clf.labels[t], "heatmap": str(out)}
 
 
+STRETCHES = 25   # a recording's window is cut into this many stretches, each silenced in turn (half overlapping)
+
+
+def explain_audio(clf, recording, target: str | None = None, out_dir: str | Path | None = None) -> dict:
+    """{"label", "heatmap": a PNG of the spectrogram (low pitches at the bottom, time to the right)
+    with the stretches that drove the prediction in red, "caption"}."""
+    from captum.attr import Occlusion
+    from PIL import Image
+
+    from ftapp.errors import UserFacingError
+
+    clf.model.eval()
+    key = clf.preprocess.key
+    x = clf.preprocess.collate(clf.preprocess.encode([recording]))[key].to(clf.device)
+    if x.ndim != 3:   # a waveform model's input (wav2vec 2.0): no spectrogram to draw
+        raise UserFacingError("\"Why?\" for recordings needs a spectrogram model such as the bundled Whisper.")
+    with torch.no_grad():
+        probs = _probs(clf, clf.forward({key: x}))[0]
+    t = clf.labels.index(target) if target in clf.labels else int(probs.argmax())
+    bands, frames = x.shape[1:]
+    window = max(2, frames // STRETCHES)
+
+    def forward(features):   # log-odds: a confident model's probability stays 1.0 whatever is silenced
+        with torch.no_grad():
+            logits = clf.forward({key: features}).float()
+        if clf.task != ONE:   # several labels: a label's logit is its log-odds; a number: the number itself
+            return logits[:, t]
+        others = logits.clone()
+        others[:, t] = -torch.inf
+        return logits[:, t] - torch.logsumexp(others, -1)
+    attr = Occlusion(forward).attribute(x, sliding_window_shapes=(bands, window), strides=(bands, max(1, window // 2)),
+                                        baselines=float(x.min()), perturbations_per_eval=16)
+    heat = attr[0].sum(0).clamp_min(0).cpu().numpy()
+    heat = heat / heat.max() if heat.max() > 0 else heat
+    spec = x[0].float().cpu().numpy()[::-1]                      # low pitches at the bottom
+    grey = ((spec - spec.min()) / (np.ptp(spec) or 1.0) * 255).astype(np.uint8)
+    picture = Image.fromarray(grey, mode="L").convert("RGB")
+    red = Image.new("RGB", picture.size, (255, 0, 0))
+    alpha = Image.fromarray((np.tile(heat, (bands, 1)) * 160).astype(np.uint8), mode="L")
+    picture.paste(red, (0, 0), alpha)
+    out = Path(out_dir or tempfile.mkdtemp(prefix="ftapp-explain-")) / "heatmap.png"
+    picture.resize((600, 200)).save(out)
+    seconds = clf.preprocess.spec.seconds
+    return {"label": clf.labels[t], "heatmap": str(out),
+            "caption": f"Why '{clf.labels[t]}': when in the recording (its first {seconds:g} s, left to right) the "
+                       "sound drove the prediction (red), over its spectrogram (low pitches at the bottom)"}
+
+
 def explain(clf, item, target: str | None = None, out_dir=None) -> dict:
     if clf.modality == "text":
         return explain_text(clf, item, target)
     if clf.modality == "audio":
-        from ftapp.errors import UserFacingError
-
-        raise UserFacingError("\"Why?\" is not available for recordings yet; it is for texts and pictures.")
+        return explain_audio(clf, item, target, out_dir)
     return explain_image(clf, item, target, out_dir)

@@ -296,11 +296,12 @@ class EvaluateTab:
         if row is None or row >= len(wrong):
             return gr.skip()
         w = wrong[row]
-        if run.files.modality() == "audio":   # no "Why?" for sounds yet: play it
-            return {self.mis_audio: gr.Audio(value=str(run.dir / w["item"]), visible=True)}
-        item = str(run.dir / w["item"]) if run.files.modality() == "image" else w["item"]
+        item = str(run.dir / w["item"]) if run.files.modality() != "text" else w["item"]
         target = w["predicted"] if isinstance(w["predicted"], str) else (w["extra"] or w["missed"])[0]
-        return self.why.show(explanation(self.shared.ctx, owner, run_id, item, target=target))
+        out = self.why.show(explanation(self.shared.ctx, owner, run_id, item, target=target))
+        if run.files.modality() == "audio":   # hear it too
+            out[self.mis_audio] = gr.Audio(value=item, visible=True)
+        return out
 
     @guarded()
     def on_accept(self, table):

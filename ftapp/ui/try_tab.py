@@ -94,9 +94,9 @@ class TryTab:
             out.update({self.text: gr.Textbox(visible=False), self.image: gr.Image(visible=True, value=None),
                         self.image_examples: gr.Gallery(value=items, visible=bool(items)),
                         self.examples_state: [p for p, _ in items]})
-        elif run.files.modality() == "audio":   # no "Why?" for sounds yet, and no clickable examples
+        elif run.files.modality() == "audio":   # no clickable examples for sounds yet
             out.update({self.text: gr.Textbox(visible=False), self.audio: gr.Audio(visible=True, value=None),
-                        self.explain: gr.Button(visible=False), self.examples_heading: gr.Markdown(visible=False)})
+                        self.examples_heading: gr.Markdown(visible=False)})
         else:
             out.update({self.text_examples: gr.Dataset(samples=[[e["item"]] for e in examples],
                                                        visible=bool(examples)),

@@ -14,6 +14,9 @@ def explanation(ctx: AppContext, owner: str, run_id: str | None, item, target: s
     return explain_run(run.dir, item, target)
 
 
+HEATMAP_LABEL = "Why: where the picture drove the prediction (red)"
+
+
 class WhyView:
     """A HighlightedText for texts and an Image for pictures; `show(result)` fills the right one."""
 
@@ -21,7 +24,7 @@ class WhyView:
         self.words = gr.HighlightedText(label="Why: the words that pushed the prediction (red) or against it (blue)",
                                         visible=False, show_legend=False, combine_adjacent=False,
                                         elem_id=f"{prefix}-explanation")
-        self.heatmap = gr.Image(label="Why: where the picture drove the prediction (red)", visible=False,
+        self.heatmap = gr.Image(label=HEATMAP_LABEL, visible=False,
                                 interactive=False, height=280, elem_id=f"{prefix}-heatmap")
 
     @property
@@ -30,7 +33,9 @@ class WhyView:
 
     def show(self, result: dict) -> dict:
         if "heatmap" in result:
-            return {self.heatmap: gr.Image(value=result["heatmap"], visible=True), self.words: gr.HighlightedText(visible=False)}
+            return {self.heatmap: gr.Image(value=result["heatmap"], visible=True,
+                                           label=result.get("caption") or HEATMAP_LABEL),
+                    self.words: gr.HighlightedText(visible=False)}
         top = max((abs(w) for _, w in result["words"]), default=0) or 1.0
         value = [(word + " ", round(w / top, 3)) for word, w in result["words"]]
         return {self.words: gr.HighlightedText(value=value, visible=True, label=f"Why '{result['label']}': the words "

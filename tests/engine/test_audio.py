@@ -177,3 +177,23 @@ def test_sound_space_bundle_answers_an_uploaded_recording(audio_run, tmp_path):
     finally:
         served.close()
     assert label["label"] == max(probs, key=probs.get) and "Answer: " in answer
+
+
+def test_why_shows_when_in_a_recording_the_sound_drove_the_answer(audio_run, tmp_path):
+    """Occlusion over time: a clip that is silent, then the high tone; the stretch with the tone
+    weighs more than the silence before it."""
+    import soundfile as sf
+    from PIL import Image
+
+    from ftapp.inference import explain_run
+
+    rate = 16_000
+    t = np.arange(rate // 2) / rate
+    x = np.concatenate([np.zeros(rate // 2), 0.5 * np.sin(2 * np.pi * 1760 * t)]).astype(np.float32)
+    sf.write(str(tmp_path / "late.wav"), x, rate)
+    result = explain_run(audio_run.dir, str(tmp_path / "late.wav"), target="high")
+    picture = np.asarray(Image.open(result["heatmap"]).convert("RGB")).astype(int)
+    redness = (picture[..., 0] - picture[..., 1]).mean(0)          # per column: how red
+    half = picture.shape[1] // 2
+    assert result["label"] == "high" and "when in the recording" in result["caption"]
+    assert redness[half:].mean() > redness[:half].mean()

@@ -468,6 +468,8 @@ def test_recordings_train_and_try_it_answers_an_uploaded_clip(local_app, page, t
     page.locator("#try-submit").click()
     expect(page.locator("#try-answer")).to_contain_text("Answer:")
     expect(page.locator("#try-output")).to_contain_text("high")
+    page.locator("#try-explain").click()
+    expect(page.locator("#try-heatmap")).to_contain_text("when in the recording")
     shot(page, "5-try-a-recording", readme=False)
     open_tab(page, "4 · Evaluate")
     expect(page.locator("#eval-summary")).to_contain_text("accuracy")
@@ -475,6 +477,7 @@ def test_recordings_train_and_try_it_answers_an_uploaded_clip(local_app, page, t
     if first.count():   # six recordings in the wrong folder make mistakes all but certain; a clicked one plays
         first.click()
         expect(page.locator("#eval-mistake-audio")).to_be_visible()
+        expect(page.locator("#eval-heatmap img")).to_be_visible()   # when in the clip the sound drove the answer
 
 
 def test_several_labels_per_example_in_browser(local_app, page, tiny_learner_model, tmp_path):
