@@ -58,6 +58,7 @@ EVALSETS = {
     "font_weights": ("font_weights/train.csv", "font_weights/test.csv", IMAGE_MODEL, None),
     # drum sounds of unseen kits (make_audio_sets.py): test accuracy against its log-mel + logistic regression
     "drums5": ("drums5/train", "drums5/test", AUDIO_MODEL, 0.752),
+    "words15": ("words15/train", "words15/test", AUDIO_MODEL, 0.222),   # spoken phrases, unseen voices
 }
 
 

@@ -354,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("models", help="list the models ftapp offers")
     m.add_argument("--json", action="store_true")
-    m.add_argument("--modality", choices=["image", "text"])
+    m.add_argument("--modality", choices=["image", "text", "audio"])
     m.set_defaults(fn=cmd_models)
 
     t = sub.add_parser("train", help="fine-tune a model on labelled data")

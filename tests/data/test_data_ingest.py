@@ -56,7 +56,7 @@ def test_modality_decided_by_majority_and_can_be_forced(tmp_path):
     ds, rep = load_dataset(src, workdir=tmp_path / "w", modality="text")
     assert ds.modality == "text" and len(ds) == 4
     with pytest.raises(ValueError):
-        load_dataset(src, workdir=tmp_path / "w", modality="audio")
+        load_dataset(src, workdir=tmp_path / "w", modality="video")
 
 
 def test_image_table_in_zip_paths_relative_to_table_or_zip_root(tmp_path):

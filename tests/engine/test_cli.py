@@ -18,8 +18,8 @@ def test_models_json_lists_bundled_offline_models_first():
     assert out.returncode == 0, out.stderr
     models = json.loads(out.stdout)
     assert {"name", "modality", "offline"} <= set(models[0])
-    assert [m["offline"] for m in models[:2]] == [True, True]
-    assert {m["modality"] for m in models if m["offline"]} == {"image", "text"}
+    assert [m["offline"] for m in models[:3]] == [True, True, True]
+    assert {m["modality"] for m in models if m["offline"]} == {"image", "text", "audio"}
 
 
 @pytest.fixture(scope="module")
