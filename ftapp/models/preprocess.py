@@ -118,9 +118,13 @@ class AudioSpec:
 
 class AudioPreprocessor:
     """Recordings (file paths, or (rate, samples) as a microphone gives them) → the feature
-    extractor's input for a fixed window. No augmentation for sound yet: every epoch sees the
-    same features, which is also what lets the first model's features be computed once."""
+    extractor's input for a fixed window, computed once. Augmentation (asked for) works on those
+    features each epoch, SpecAugment-style (Park et al., 2019): a delay of up to a tenth of the
+    window (never an earlier start: that would cut a sound's onset), a gain of up to ±6 dB, and two
+    stretches of time and two bands of pitch silenced. Band masks hide pitch: where classes differ
+    only by pitch (a note, a tone), leave augmentation off."""
     modality = "audio"
+    SHIFT, GAIN, TIME_MASK, BAND_MASK = 0.1, 0.15, 0.05, 8   # window share; log-mel units (6 dB); share; bands
 
     def __init__(self, extractor, seconds: float | None = None):
         self.hf_processor = extractor   # saved beside the exported model: pipeline() reads it
@@ -153,4 +157,22 @@ class AudioPreprocessor:
         return [self.load(i) for i in items]
 
     def collate(self, tensors: list[torch.Tensor], augment: bool = False, seeds=None) -> dict:
-        return {self.key: torch.stack([t.float() for t in tensors])}   # (stacking float16 fails under CPU autocast)
+        x = torch.stack([t.float() for t in tensors])   # (stacking float16 fails under CPU autocast)
+        if augment and x.ndim == 3:   # spectrograms (bands × frames); a waveform model's input is left as is
+            x = torch.stack([self._augment(f, None if seeds is None else seeds[i]) for i, f in enumerate(x)])
+        return {self.key: x}
+
+    def _augment(self, f: torch.Tensor, seed: int | None) -> torch.Tensor:
+        g = torch.Generator().manual_seed(seed % 2**63) if seed is not None else None
+        u = lambda: float(torch.rand((), generator=g))   # noqa: E731
+        bands, frames = f.shape
+        quiet = float(f.min())
+        delay = int(u() * self.SHIFT * frames)
+        f = torch.cat([torch.full((bands, delay), quiet), f[:, : frames - delay]], dim=1) if delay else f.clone()
+        f += (2 * u() - 1) * self.GAIN
+        for _ in range(2):
+            width, start = int(u() * self.TIME_MASK * frames), u()
+            f[:, int(start * (frames - width)): int(start * (frames - width)) + width] = quiet
+            width, start = int(u() * self.BAND_MASK), u()
+            f[int(start * (bands - width)): int(start * (bands - width)) + width] = quiet
+        return f

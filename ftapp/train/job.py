@@ -152,4 +152,4 @@ def _fail(run: Run, message: str) -> None:
 def _workers(config: TrainConfig, modality: str) -> int:
     from ftapp.train.loop import augment_workers
 
-    return augment_workers() if config.augment and modality == "image" else 0
+    return augment_workers() if config.augment and modality != "text" else 0

@@ -276,7 +276,7 @@ class Fitter(Callbacks, FitterState):
             return self.done
         clf, L = self.clf, self.length
         k = self.recipe.frozen if self.cached else None
-        augment = self.config.augment and clf.modality == "image" and not self.cached
+        augment = self.config.augment and clf.modality != "text" and not self.cached
         started = time.time()
         try:
             end = L.total_steps if until_step is None else min(until_step, L.total_steps)

@@ -385,7 +385,7 @@ class SettingsTab:
                         self.frozen_readout: freezing_readout(opts, opts["default_frozen"]) if opts
                         else f"Reading the blocks of {md_escape(model)}…",
                         self.fields["lr"]: x, self.lr_readout: lr_readout(x),
-                        self.fields["augment"]: gr.Checkbox(visible=modality == "image"),
+                        self.fields["augment"]: gr.Checkbox(visible=modality != "text"),
                         self.fields["hflip"]: gr.Checkbox(visible=modality == "image")})
         out[self.changed] = modality != previous_modality
         return out

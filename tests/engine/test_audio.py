@@ -197,3 +197,23 @@ def test_why_shows_when_in_a_recording_the_sound_drove_the_answer(audio_run, tmp
     half = picture.shape[1] // 2
     assert result["label"] == "high" and "when in the recording" in result["caption"]
     assert redness[half:].mean() > redness[:half].mean()
+
+
+def test_sound_augmentation_is_seeded_keeps_the_shape_and_never_starts_early(tiny_audio_model, tmp_path):
+    from ftapp.models.loading import load_pretrained
+
+    clf = load_pretrained(tiny_audio_model, ["low", "high"], modality="audio")
+    pre = clf.preprocess
+    feats = pre.encode([str(write_tone(tmp_path / "a.wav", 440, seconds=0.3))])
+    plain = pre.collate(feats)["input_features"]
+    a, b = (pre.collate(feats, augment=True, seeds=[s])["input_features"] for s in (7, 7))
+    c = pre.collate(feats, augment=True, seeds=[8])["input_features"]
+    assert a.shape == plain.shape and torch_equal(a, b) and not torch_equal(a, c) and not torch_equal(a, plain)
+    onset = int(plain[0].amax(0).argmax())   # the loudest frame moves later or stays, never earlier
+    assert int(a[0].amax(0).argmax()) >= onset - 1
+
+
+def torch_equal(x, y) -> bool:
+    import torch
+
+    return bool(torch.equal(x, y))
