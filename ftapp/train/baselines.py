@@ -52,9 +52,28 @@ class TextBaseline:
         return _in_class_order(self.model, _scores(self.model, texts), n_classes)
 
 
-class PictureBaseline:
+class _FeaturesBaseline:
+    """Hand-made features of each example (`features`), standardised, + logistic regression at `c`."""
+    c = 1.0
+
+    def fit(self, items: list[torch.Tensor], y: list[int]) -> "_FeaturesBaseline":
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        self.model = make_pipeline(StandardScaler(), classifier(self.c, y))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.model.fit(self.features(items), np.asarray(y))
+        return self
+
+    def proba(self, items: list[torch.Tensor], n_classes: int) -> np.ndarray:
+        return _in_class_order(self.model, _scores(self.model, self.features(items)), n_classes)
+
+
+class PictureBaseline(_FeaturesBaseline):
     name = "colour and gradient histograms + logistic regression"
     key = "histogram"
+    c = C
 
     @staticmethod
     def features(pictures: list[torch.Tensor]) -> np.ndarray:
@@ -73,23 +92,12 @@ class PictureBaseline:
             out.append(np.concatenate([colour / colour.sum(), shape]))
         return np.asarray(out)
 
-    def fit(self, pictures: list[torch.Tensor], y: list[int]) -> "PictureBaseline":
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
-        self.model = make_pipeline(StandardScaler(), classifier(C, y))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.model.fit(self.features(pictures), np.asarray(y))
-        return self
-
-    def proba(self, pictures: list[torch.Tensor], n_classes: int) -> np.ndarray:
-        return _in_class_order(self.model, _scores(self.model, self.features(pictures)), n_classes)
 
 
-class AudioBaseline:
+class AudioBaseline(_FeaturesBaseline):
     name = "log-mel statistics + logistic regression"
     key = "logmel"
+    c = AUDIO_C
 
     @staticmethod
     def features(spectrograms: list[torch.Tensor]) -> np.ndarray:
@@ -101,18 +109,6 @@ class AudioBaseline:
         delta = x.diff(dim=-1)
         return torch.cat([x.mean(-1), x.std(-1), delta.abs().mean(-1), delta.std(-1)], dim=1).numpy()
 
-    def fit(self, spectrograms: list[torch.Tensor], y: list[int]) -> "AudioBaseline":
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
-        self.model = make_pipeline(StandardScaler(), classifier(AUDIO_C, y))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.model.fit(self.features(spectrograms), np.asarray(y))
-        return self
-
-    def proba(self, spectrograms: list[torch.Tensor], n_classes: int) -> np.ndarray:
-        return _in_class_order(self.model, _scores(self.model, self.features(spectrograms)), n_classes)
 
 
 def classifier(c: float, y):
