@@ -120,11 +120,13 @@ def summary_lines(d: dict) -> list[str]:
 
 
 def describe(path: str) -> dict:
-    """What the data report says about one recording: seconds, rate, channels, silent, clipped."""
+    """What the data report says about one recording: seconds, rate, channels, and whether its first
+    10 s (twice what the bundled model hears; decoding more would slow step 1 on big uploads) are
+    silent or clipped."""
     import soundfile as sf
 
     info = sf.info(path)
-    x, _ = sf.read(path, dtype="float32", always_2d=True, frames=min(info.frames, info.samplerate * 60))
+    x, _ = sf.read(path, dtype="float32", always_2d=True, frames=min(info.frames, info.samplerate * 10))
     peak = float(np.abs(x).max()) if x.size else 0.0
     return {"seconds": info.frames / info.samplerate, "rate": info.samplerate, "channels": info.channels,
             "silent": peak < SILENT, "clipped": float(np.mean(np.abs(x) >= 0.999)) > 0.001}
