@@ -68,7 +68,7 @@ def find_layout(model: nn.Module, modality: str) -> Layout:
             n = len(model.get_submodule(layers))
             kind = "layer" if "stage" not in layers else "stage"
             return Layout(f"hf-{modality}", [stem], [[f"{layers}.{i}"] for i in range(n)],
-                          "inputs_embeds" if modality == "text" else "pixel_values",
+                          {"text": "inputs_embeds", "audio": "input_values"}.get(modality, "pixel_values"),
                           [f"{kind} {i + 1}" for i in range(n)])
     return _generic_layout(model)
 

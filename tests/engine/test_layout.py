@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import make_tiny_image_model, make_tiny_sentence_model, make_tiny_text_model
+from conftest import make_tiny_image_model, make_tiny_sentence_model, make_tiny_text_model, write_tone
 from ftapp.models import BUNDLED_IMAGE, load_pretrained
 from ftapp.train import prefix_cache
 
@@ -20,12 +20,26 @@ TEXT_FAMILIES = ["bert", "roberta", "distilbert", "xlm-roberta", "deberta-v2", "
 IMAGE_FAMILIES = ["vit", "resnet", "convnext", "dinov2", "convnextv2"]
 
 
-@pytest.fixture(scope="module", params=TEXT_FAMILIES + ["sentence"] + IMAGE_FAMILIES + ["efficientnet"])
+def _tiny_ast(folder):
+    """The Audio Spectrogram Transformer (a ViT over a recording's spectrogram) at toy size."""
+    from transformers import ASTConfig, ASTFeatureExtractor, ASTForAudioClassification
+
+    config = ASTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                       num_mel_bins=16, max_length=48, num_labels=2)
+    ASTForAudioClassification(config).save_pretrained(folder)
+    ASTFeatureExtractor(num_mel_bins=16, max_length=48).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module", params=TEXT_FAMILIES + ["sentence"] + IMAGE_FAMILIES + ["efficientnet", "ast"])
 def family_model(request, tmp_path_factory):
     fam = request.param
     if fam == "efficientnet":
         return fam, load_pretrained(BUNDLED_IMAGE, ["a", "b", "c"]), _images()
     folder = tmp_path_factory.mktemp(fam)
+    if fam == "ast":
+        clips = [str(write_tone(folder / f"{hz}.wav", hz, seconds=0.4)) for hz in (220, 880, 3000)]
+        return fam, load_pretrained(str(_tiny_ast(folder / "model")), ["a", "b", "c"], modality="audio"), clips
     if fam == "sentence":
         return fam, load_pretrained(str(make_tiny_sentence_model(folder)), ["a", "b", "c"], modality="text"), TEXTS
     if fam in TEXT_FAMILIES:
