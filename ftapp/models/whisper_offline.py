@@ -150,7 +150,14 @@ def classifier_folder(seconds: int = WINDOW_SECONDS) -> Path:
         (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
         WhisperFeatureExtractor(feature_size=config.num_mel_bins, sampling_rate=SAMPLE_RATE, chunk_length=seconds,
                                 n_samples=SAMPLE_RATE * seconds, nb_max_frames=100 * seconds).save_pretrained(tmp)
-        os.replace(tmp, folder)
+        try:
+            os.replace(tmp, folder)
+        except OSError:   # another process converted it meanwhile: keep theirs
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not (folder / "config.json").is_file():
+                raise
     return folder
 
 
