@@ -62,6 +62,29 @@ def test_full_flow_local(local_app, tiny_text_model, tmp_path):
     assert runs[0]["id"] == st["id"]
 
 
+def test_recordings_through_the_api(local_app, tiny_audio_model, tmp_path):
+    """A zip of class folders of recordings: load_data reads them as sounds, start_training trains,
+    predict answers an uploaded clip and refuses text for a sound model."""
+    from conftest import write_tone, write_tone_folders
+
+    root = write_tone_folders(tmp_path / "tones", n_per_class=10)
+    data = tmp_path / "tones.zip"
+    with zipfile.ZipFile(data, "w") as zf:
+        for f in sorted(root.rglob("*.*")):
+            zf.write(f, f.relative_to(root))
+    _, url = local_app
+    c = client(url)
+    rep = c.predict(file=handle_file(str(data)), api_name="/load_data")
+    assert rep["ok"] and rep["modality"] == "audio" and rep["class_counts"] == {"high": 10, "low": 10}
+    st = c.predict(model=tiny_audio_model, epochs=2, api_name="/start_training")
+    final = wait_finished(c, st["id"])
+    assert final["status"] == "finished", final["message"]
+    pred = c.predict(run_id=st["id"], audio=handle_file(str(write_tone(tmp_path / "x.wav", 1760))), api_name="/predict")
+    assert pred["label"] == "high"
+    with pytest.raises(AppError, match="recording"):
+        c.predict(run_id=st["id"], text="a text for a sound model", api_name="/predict")
+
+
 def test_image_flow_and_evaluation_views(local_app, tiny_image_model, image_zip, tmp_path):
     demo, url = local_app
     c = client(url)
