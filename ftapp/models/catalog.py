@@ -110,10 +110,15 @@ def default_model(modality: str) -> str:
 def default_frozen_layers(n_blocks: int, modality: str) -> int:
     """What a newcomer gets: keep the early, general-purpose blocks, adapt the later ones.
 
-    Text: freeze the first third (MiniLM: 2 of 6). Images and sounds: freeze all but the last two
-    blocks (EfficientNet-Lite0: 6 of 8; Whisper tiny.en: 2 of 4), so training reuses the
-    pre-trained features and runs fast on CPU.
+    Text: freeze the first third (MiniLM: 2 of 6). Images: freeze all but the last two blocks
+    (EfficientNet-Lite0: 6 of 8), so training reuses ImageNet features and runs fast on CPU
+    thanks to the frozen-prefix cache. Sounds: freeze every block; the head (Whisper: its mix of
+    the layers, projection and classifier) trains. Measured on drums5 (unseen kits, seeds 0–2):
+    0.864 / 0.752 / 0.792 against 0.864 / 0.728 / 0.816 with 2 of 4 frozen, and the same 0.356 on
+    words15 (unseen voices), in 0.6–0.8 of the time (README, "Sounds").
     """
+    if modality == "audio":
+        return n_blocks
     if n_blocks <= 1:
         return 0
     return n_blocks // 3 if modality == "text" else max(n_blocks - 2, 0)
