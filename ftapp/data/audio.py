@@ -18,6 +18,8 @@ import numpy as np
 from ftapp.errors import UserFacingError
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".oga", ".opus", ".aif", ".aiff"}
+MODEL_RATE = 16_000       # what the bundled model and the catalog's audio models hear (samples a second)
+BUNDLED_WINDOW = 5        # seconds of each recording the bundled model hears: chosen by measurement (README, "Sounds")
 MAX_SECONDS = 600         # longer files are left out at ingestion: the model hears a few seconds of each
 MIN_SECONDS = 0.05
 SILENT = 1e-4             # peak amplitude under which a recording counts as silent
@@ -25,10 +27,6 @@ SILENT = 1e-4             # peak amplitude under which a recording counts as sil
 
 class AudioError(UserFacingError, ValueError):
     """A recording cannot be used; the message is written for the user."""
-
-
-def is_audio_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
 
 
 def check_audio(path: str, max_seconds: float = MAX_SECONDS) -> str | None:
@@ -81,9 +79,6 @@ def resample(x: np.ndarray, source_rate: int, rate: int) -> np.ndarray:
     return resample_poly(x, rate // g, source_rate // g).astype(np.float32)
 
 
-HEARD_SECONDS = 5   # the bundled model's window: what the report says a longer recording loses
-
-
 def summarise(paths: list[str], labels: list[str]) -> dict:
     """What the data report says about the recordings: lengths per class, sample rates, channels,
     and how many are silent, clipped or longer than the bundled model hears."""
@@ -98,8 +93,8 @@ def summarise(paths: list[str], labels: list[str]) -> dict:
         rates[d["rate"]] = rates.get(d["rate"], 0) + 1
     return {"kind": "audio", "rows": len(rows), "seconds": per_class, "rates": dict(sorted(rates.items())),
             "stereo": sum(1 for _, d in rows if d["channels"] > 1), "silent": count("silent"),
-            "clipped": count("clipped"), "longer": sum(1 for _, d in rows if d["seconds"] > HEARD_SECONDS),
-            "heard_seconds": HEARD_SECONDS}
+            "clipped": count("clipped"), "longer": sum(1 for _, d in rows if d["seconds"] > BUNDLED_WINDOW),
+            "heard_seconds": BUNDLED_WINDOW}
 
 
 def summary_lines(d: dict) -> list[str]:

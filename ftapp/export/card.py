@@ -7,6 +7,7 @@ import html
 import re
 from pathlib import Path
 
+from ftapp.data.audio import MODEL_RATE as AUDIO_RATE   # what the audio models hear
 from ftapp.export.public import public_name, public_settings
 from ftapp.models.catalog import looks_like_local_path
 from ftapp.files import ONNX_MODEL, ONNX_PREPROCESSING
@@ -114,7 +115,6 @@ NUMBER = ["print(float(logits[0][0]))"]   # a number per example: the output is 
 
 THINGS = {"text": "text", "image": "picture", "audio": "recording"}
 PIPELINE_TASKS = {"text": "text-classification", "image": "image-classification", "audio": "audio-classification"}
-AUDIO_RATE = 16_000   # what the bundled and the catalog's audio models hear
 # a recording as the models hear it: mono, resampled (soundfile + scipy; no ffmpeg or torchaudio needed)
 AUDIO_CLIP = ["import soundfile as sf", "from scipy.signal import resample_poly", "",
               "x, rate = sf.read(\"clip.wav\", dtype=\"float32\")", "x = x.mean(axis=1) if x.ndim == 2 else x",

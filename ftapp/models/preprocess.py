@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ftapp.data import open_image
+from ftapp.data.audio import BUNDLED_WINDOW, MODEL_RATE
 
 
 @dataclass
@@ -109,8 +110,8 @@ class TextPreprocessor:
 
 @dataclass
 class AudioSpec:
-    sampling_rate: int = 16_000
-    seconds: float = 5.0          # the window: longer clips are cut to their first seconds, shorter ones padded
+    sampling_rate: int = MODEL_RATE
+    seconds: float = BUNDLED_WINDOW   # the window: longer clips are cut to their first seconds, shorter ones padded
 
     def to_dict(self) -> dict:
         return asdict(self)

