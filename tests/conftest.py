@@ -107,14 +107,16 @@ def make_tiny_image_model(folder: Path, family: str = "vit") -> Path:
     return folder
 
 
-def make_tiny_audio_model(folder: Path, seconds: int = 1) -> Path:
+def make_tiny_audio_model(folder: Path, seconds: int = 1, layer_sum: bool = True) -> Path:
     """A 2-layer Whisper encoder for sound classification with a `seconds` window (50 positions a
-    second), and its feature extractor: the bundled audio model's family at toy size."""
+    second), and its feature extractor: the bundled audio model's family at toy size (its head reads
+    a weighted sum of the layers, as the bundled one's does, unless `layer_sum` is False)."""
     from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForAudioClassification
 
     config = WhisperConfig(d_model=16, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=32,
                            decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=32, num_mel_bins=80,
-                           max_source_positions=50 * seconds, classifier_proj_size=16, num_labels=2)
+                           max_source_positions=50 * seconds, classifier_proj_size=16, num_labels=2,
+                           use_weighted_layer_sum=layer_sum)
     with _seeded():
         WhisperForAudioClassification(config).save_pretrained(folder)
     WhisperFeatureExtractor(chunk_length=seconds, n_samples=16_000 * seconds,

@@ -21,6 +21,10 @@ class Layout:
     blocks: list[list[str]]       # module paths of each block, in forward order
     input_key: str | None         # model kwarg through which cached states re-enter; None = no cache
     block_names: list[str] = field(default_factory=list)
+    # Whisper's classifier reads its encoder's states only through a linear projection averaged over
+    # time, so with every block frozen each layer's time-average is all it needs: cached once, they
+    # re-enter as `encoder_outputs` (prefix_cache.SUMMARY) and the encoder never runs again.
+    summary: bool = False
 
     @property
     def n_blocks(self) -> int:
@@ -75,17 +79,19 @@ def find_layout(model: nn.Module, modality: str) -> Layout:
 
 def _audio_layout(model: nn.Module) -> Layout | None:
     """Whisper (its encoder's convolutions and positions, then its layers) and the wav2vec 2.0
-    family (the waveform's convolutions and projection, then the transformer's layers). No
-    frozen-prefix cache yet: the head may read every layer (a weighted sum), so the frozen
-    layers run each step, without gradients."""
+    family (the waveform's convolutions and projection, then the transformer's layers). The head
+    may read every layer (a weighted sum), so cached states cannot re-enter after block k: the
+    frozen layers run each step, without gradients — except Whisper with every block frozen
+    (`summary`)."""
     for stem, layers in ((["encoder.conv1", "encoder.conv2", "encoder.embed_positions"], "encoder.layers"),
                          (["{b}.feature_extractor", "{b}.feature_projection"], "{b}.encoder.layers")):
         base = getattr(model, "base_model_prefix", "")
         stem, layers = [s.format(b=base) for s in stem], layers.format(b=base)
         if all(_get(model, p) is not None for p in stem + [layers]):
             n = len(model.get_submodule(layers))
+            whisper = stem[0] == "encoder.conv1" and hasattr(model, "projector")
             return Layout("hf-audio", stem, [[f"{layers}.{i}"] for i in range(n)], None,
-                          [f"layer {i + 1}" for i in range(n)])
+                          [f"layer {i + 1}" for i in range(n)], summary=whisper)
     return None
 
 

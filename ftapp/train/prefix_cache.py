@@ -32,7 +32,12 @@ class _StopForward(Exception):
 
 
 def cache_supported(clf, k: int, augment: bool) -> bool:
-    return k >= 1 and not augment and clf.layout.input_key is not None
+    return k >= 1 and not augment and (clf.layout.input_key is not None or summarised(clf, k))
+
+
+def summarised(clf, k: int) -> bool:
+    """Whisper with every block frozen: each layer's time-average is cached instead (Layout.summary)."""
+    return clf.layout.summary and k == clf.n_blocks
 
 
 @dataclass
@@ -58,9 +63,13 @@ def compute_states(clf, encoded: list, boundaries, batch_size: int, device, on_b
     boundaries = sorted(set(boundaries))
     captured: dict = {}
     handles = []
-    for k in boundaries:
+    summary = [k for k in boundaries if summarised(clf, k)]
+    if summary:   # the encoder's output: every layer's states (and the last, normalised), averaged over time
+        handles.append(model.get_submodule("encoder").register_forward_hook(
+            lambda _m, _i, out: captured.__setitem__(summary[0], _time_means(out))))
+    for k in (b for b in boundaries if b not in summary):
         module = model.get_submodule(clf.layout.blocks[k - 1][-1])
-        last = k == boundaries[-1] and not head_inputs
+        last = k == boundaries[-1] and not head_inputs and not summary
 
         def grab(_module, _inputs, output, k=k, last=last):
             captured[k] = output
@@ -135,6 +144,12 @@ def _gathered(dist, mine, states, features, as_tuple, boundaries, n: int, text: 
     return states, features, as_tuple
 
 
+def _time_means(encoded) -> torch.Tensor:
+    """[B, layers + 2, D]: each hidden state's mean over time, then the final (normalised) state's."""
+    hidden = encoded.hidden_states or (encoded.last_hidden_state,)
+    return torch.stack([h.mean(1) for h in (*hidden, encoded.last_hidden_state)], dim=1)
+
+
 def _allocate(shape) -> torch.Tensor:
     """In memory when it fits comfortably (a quarter of free RAM, at most 2 GB); else on disk."""
     numel = 1
@@ -152,8 +167,9 @@ def _allocate(shape) -> torch.Tensor:
 
 @contextlib.contextmanager
 def bypass_prefix(clf, k: int, as_tuple: int):
-    """Within the block, the model starts at block k: stem and first k blocks hand their input on."""
-    paths = clf.layout.prefix_paths(k)
+    """Within the block, the model starts at block k: stem and first k blocks hand their input on
+    (a summarised model skips its encoder by itself: nothing to swap)."""
+    paths = [] if summarised(clf, k) else clf.layout.prefix_paths(k)
     originals = {}
     try:
         for i, path in enumerate(paths):
@@ -192,4 +208,8 @@ def cached_batch(clf, states, indices, device) -> dict:
             mask[j, : r.shape[0]] = 1
         return {key: h.to(device, non_blocking=True), "attention_mask": mask.to(device, non_blocking=True)}
     idx = torch.as_tensor(indices)
+    if key is None:   # summarised (Whisper, every block frozen): each layer's time-average as a 1-frame state
+        h = states[idx].to(device, non_blocking=True)[:, :, None, :]
+        hidden = tuple(h[:, i] for i in range(h.shape[1] - 1))
+        return {"encoder_outputs": (h[:, -1], hidden)}
     return {key: states[idx].to(device, non_blocking=True)}

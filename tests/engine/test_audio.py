@@ -217,3 +217,31 @@ def torch_equal(x, y) -> bool:
     import torch
 
     return bool(torch.equal(x, y))
+
+
+@pytest.mark.parametrize("layer_sum", [True, False])
+def test_every_block_frozen_whisper_trains_from_each_layers_time_average(tmp_path, layer_sum):
+    """The summarised cache is only an optimisation: with every block frozen, the model fed its
+    layers' time-averages as `encoder_outputs` gives the logits of the whole model."""
+    import torch
+
+    from conftest import make_tiny_audio_model
+    from ftapp.models.loading import load_pretrained
+    from ftapp.train import prefix_cache
+
+    clf = load_pretrained(str(make_tiny_audio_model(tmp_path / "m", layer_sum=layer_sum)), ["a", "b", "c"],
+                          modality="audio")
+    clips = [str(write_tone(tmp_path / f"{hz}.wav", hz, seconds=0.5)) for hz in (220, 880, 3000)]
+    enc = clf.preprocess.encode(clips)
+    clf.model.eval()
+    with torch.no_grad():
+        reference = clf.forward(clf.preprocess.collate(enc))
+    k = clf.n_blocks
+    assert prefix_cache.cache_supported(clf, k, augment=False) and not prefix_cache.cache_supported(clf, k - 1, False)
+    clf.freeze(k)
+    frozen = prefix_cache.compute_states(clf, enc, [k], 2, torch.device("cpu"), head_inputs=True)
+    with prefix_cache.bypass_prefix(clf, k, frozen.as_tuple), torch.no_grad():
+        cached = clf.forward(prefix_cache.cached_batch(clf, frozen.states[k], [0, 1, 2], torch.device("cpu")))
+    torch.testing.assert_close(cached, reference, atol=1e-5, rtol=1e-4)
+    with torch.no_grad():   # and the head's inputs are what the head reads
+        torch.testing.assert_close(clf.head(frozen.head_inputs), reference, atol=1e-5, rtol=1e-4)
