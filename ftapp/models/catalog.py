@@ -113,9 +113,9 @@ def default_frozen_layers(n_blocks: int, modality: str) -> int:
     Text: freeze the first third (MiniLM: 2 of 6). Images: freeze all but the last two blocks
     (EfficientNet-Lite0: 6 of 8), so training reuses ImageNet features and runs fast on CPU
     thanks to the frozen-prefix cache. Sounds: freeze every block; the head (Whisper: its mix of
-    the layers, projection and classifier) trains. Measured on drums5 (unseen kits, seeds 0–2):
-    0.864 / 0.752 / 0.792 against 0.864 / 0.728 / 0.816 with 2 of 4 frozen, and the same 0.356 on
-    words15 (unseen voices), in 0.6–0.8 of the time (README, "Sounds").
+    the layers, projection and classifier) trains from cached time-averages. Measured on drums5
+    (unseen kits, seeds 0–2): 0.864 / 0.760 / 0.792 in 19–22 s against 0.864 / 0.728 / 0.816 in
+    240–295 s with 2 of 4 frozen, and the same 0.356 on words15 (unseen voices) (README, "Sounds").
     """
     if modality == "audio":
         return n_blocks
