@@ -114,6 +114,21 @@ def summary_lines(d: dict) -> list[str]:
     return lines
 
 
+def spectrogram_picture(path: str, out: str, seconds: float = BUNDLED_WINDOW) -> str:
+    """A picture of the recording's first seconds as the model's input resembles it: time to the
+    right, low pitches at the bottom, louder brighter (log power; scipy's spectrogram). Returns `out`."""
+    from PIL import Image
+    from scipy.signal import spectrogram
+
+    x = read_audio(path, MODEL_RATE, seconds)
+    x = np.pad(x, (0, max(0, 400 - len(x))))
+    _, _, power = spectrogram(x, fs=MODEL_RATE, nperseg=400, noverlap=240)
+    db = np.log10(power + 1e-10)
+    db = np.clip((db - (db.max() - 8)) / 8, 0, 1)[::-1]          # the top 80 dB, as Whisper's features keep
+    Image.fromarray((db * 255).astype(np.uint8), mode="L").resize((320, 120)).save(out)
+    return out
+
+
 def describe(path: str) -> dict:
     """What the data report says about one recording: seconds, rate, channels, and whether its first
     10 s (twice what the bundled model hears; decoding more would slow step 1 on big uploads) are

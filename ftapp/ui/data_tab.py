@@ -116,6 +116,7 @@ class DataTab:
         if ds is not None and ds.modality == "image":
             out[self.preview_gallery] = gr.Gallery(value=_image_preview(ds), visible=True)
         elif ds is not None and ds.modality == "audio":
+            out[self.preview_gallery] = gr.Gallery(value=_spectrograms(ds), visible=True)
             out[self.preview_table] = gr.Dataframe(value=_audio_preview(ds), visible=True,
                                                    label="A few recordings per class")
         elif ds is not None:
@@ -210,6 +211,17 @@ def _image_preview(ds, per_class: int = 4) -> list:
             seen[label] = seen.get(label, 0) + 1
             out.append((path, label))
     return sorted(out, key=lambda pl: pl[1])
+
+
+def _spectrograms(ds, per_class: int = 2) -> list:
+    """Pictures of a few recordings per class (time to the right, low pitches at the bottom)."""
+    import tempfile
+
+    from ftapp.data.audio import spectrogram_picture
+
+    folder = tempfile.mkdtemp(prefix="ftapp-spectrograms-")
+    return [(spectrogram_picture(path, os.path.join(folder, f"{i}.png")), f"{label} — {os.path.basename(path)}")
+            for i, (path, label) in enumerate(_image_preview(ds, per_class))]
 
 
 def _audio_preview(ds, per_class: int = 3) -> pd.DataFrame:

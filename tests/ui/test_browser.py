@@ -459,6 +459,7 @@ def test_recordings_train_and_try_it_answers_an_uploaded_clip(local_app, page, t
     page.locator("#data-upload input[type=file]").set_input_files(str(data))
     expect(page.locator("#data-status")).to_contain_text("Ready to train")
     expect(page.locator("#data-preview-table")).to_contain_text("16,000 Hz")
+    expect(page.locator("#data-preview-images img")).to_have_count(4)   # a spectrogram of two recordings per class
     train_with(page, tiny_audio_model)
     open_tab(page, "5 · Try it")
     expect(page.locator("#try-audio")).to_be_visible()
