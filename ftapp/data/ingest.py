@@ -28,7 +28,7 @@ from .labels import label_key
 from .task import decide_task, describe as describe_task, guess_task, label_counts, not_numbers, task_warning
 from .audio import AUDIO_EXTENSIONS, check_audio
 from .images import IMAGE_EXTENSIONS, check_image, is_image_name, unsupported_reason
-from .report import DataReport, Dataset, Limits, display_name, human_size
+from .report import DataReport, Dataset, Limits, display_name, examples_noun, human_size
 from .text import (OLD_EXCEL, LABEL_NAMES, PATH_NAMES, TABLE_EXTENSIONS, Table, choose_text_columns, complete_rows,
                    encoding_warning, find_column, is_id_column, normalise_numeric_labels, read_table, read_text_file,
                    resolve_chosen, text_examples_from_table, truncation_message)
@@ -611,9 +611,8 @@ def check_classes(report: DataReport, counts: dict[str, int], task: str = TASKS.
         counts = Counter(label_counts(counts, decided.separator))
     report.class_counts = dict(sorted(counts.items()))
 
-    def noun(n: int) -> str:
-        word = {"image": "picture", "audio": "recording"}.get(report.modality, "example")
-        return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    def noun(n: int) -> str:   # texts are "examples" here (a row of a table holds more than its text)
+        return f"{n} {examples_noun(None if report.modality == 'text' else report.modality, n)}"
 
     if len(counts) < 2:
         (only, n), = counts.items()

@@ -54,6 +54,13 @@ class Limits:
 
 
 VALUE = "value"    # the one output of a model that predicts a number
+EXAMPLE_NOUNS = {"text": "text", "image": "picture", "audio": "recording"}   # what one example of each kind is called
+
+
+def examples_noun(modality: str | None, n: int = 2) -> str:
+    """"texts", "pictures", "recordings" (or "example(s)" when the kind is not known yet); singular for n == 1."""
+    word = EXAMPLE_NOUNS.get(modality or "", "example")
+    return word if n == 1 else word + "s"
 
 
 def quarters(values: list[float]) -> list[str]:

@@ -5,7 +5,7 @@ import hashlib
 import random
 from collections import Counter, defaultdict
 
-from .report import WARNING, Dataset, Problem, quarters
+from .report import WARNING, Dataset, Problem, examples_noun, quarters
 
 
 def grouped_folds(labels, groups, n_splits: int, seed: int = 0) -> list[tuple[list[int], list[int]]] | None:
@@ -131,7 +131,7 @@ def find_leaks(train: Dataset, val: Dataset) -> list[Problem]:
     if not pairs:
         return []
     i, j = pairs[0]
-    what = "texts" if val.modality == "text" else "pictures"
+    what = examples_noun(val.modality)
     return [Problem(WARNING, val.origins[j],
                     f"{len(pairs)} validation {what} are identical to training {what} (for example this one and "
                     f"{train.origins[i]}), so the validation score may look better than it really is. "

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from ftapp.data.audio import MODEL_RATE as AUDIO_RATE   # what the audio models hear
+from ftapp.data.report import examples_noun
 from ftapp.export.public import public_name, public_settings
 from ftapp.models.catalog import looks_like_local_path
 from ftapp.files import ONNX_MODEL, ONNX_PREPROCESSING
@@ -113,7 +114,6 @@ LABELS = ["p = 1 / (1 + np.exp(-logits[0]))",
 NUMBER = ["print(float(logits[0][0]))"]   # a number per example: the output is the number, in the target's unit
 
 
-THINGS = {"text": "text", "image": "picture", "audio": "recording"}
 PIPELINE_TASKS = {"text": "text-classification", "image": "image-classification", "audio": "audio-classification"}
 # a recording as the models hear it: mono, resampled (soundfile + scipy; no ffmpeg or torchaudio needed)
 AUDIO_CLIP = ["import soundfile as sf", "from scipy.signal import resample_poly", "",
@@ -161,7 +161,7 @@ def _data_lines(folder: RunFolder, settings: dict, meta: dict) -> list[str]:
     lines = ["## Data", ""]
     if settings.get("data_name"):
         lines.append(f"From {safe(settings['data_name'])}: {sum(counts.values())} labelled "
-                     f"{THINGS[meta['modality']]}s in {len(counts)} classes "
+                     f"{examples_noun(meta['modality'])} in {len(counts)} classes "
                      f"({', '.join(f'{safe(c)} {n}' for c, n in sorted(counts.items(), key=lambda kv: -kv[1])[:30])}"
                      f"{', …' if len(counts) > 30 else ''}).")
     if info.get("n_train") is not None:
@@ -184,7 +184,7 @@ def _unsure(meta: dict, report: dict) -> str:
 
 
 def _limits(meta: dict, report: dict, test: dict | None) -> list[str]:
-    thing = THINGS[meta["modality"]]
+    thing = examples_noun(meta["modality"], 1)
     use = (f"- It predicts a number from a {thing}, within the range it learned from; on validation 90 % of the "
            "true values lay within `residual_interval` (ftapp_model.json) of its prediction." if is_number(meta) else
            f"- It says yes or no to each of the {len(meta['labels'])} labels above, each at its own threshold (chosen on "

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ftapp.export.bundle import check_repo, stage_model, upload
 from ftapp.export.public import ExportError
+from ftapp.data.report import examples_noun
 from ftapp.export.card import PIPELINE_TASKS, safe
 from ftapp.runs import RunFolder
 from ftapp.tasks import NUMBER, ONE, SEVERAL
@@ -170,9 +171,9 @@ def export_space(run_dir: str | Path, out: str | Path) -> Path:
         examples_code = repr([[e["item"]] for e in examples[:8]])
         input_code = 'gr.Textbox(lines=4, label="Text")'
     shown_labels = ", ".join(labels[:12]) + ("…" if len(labels) > 12 else "")
-    thing = {"text": "Text", "image": "Picture", "audio": "Sound"}[modality]
+    thing = {"audio": "Sound"}.get(modality, examples_noun(modality, 1).capitalize())
     title = f"{thing} classifier: {shown_labels}"[:80]
-    things = {"text": "texts", "image": "pictures", "audio": "recordings"}[modality]
+    things = examples_noun(modality)
     task_kind = meta.get("task", ONE)
     several, number = task_kind == SEVERAL, task_kind == NUMBER
     description = (f"Predicts a number from {things}. Made with ftapp." if number else

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from ftapp.data.report import examples_noun
 from ftapp.export.public import public_name
 from ftapp.ui import charts
 from ftapp.ui.common import guarded, model_threshold
@@ -71,7 +72,7 @@ class DemoPage:
         share = run.files.read(run.files.SHARE) or {}
         labels = meta.get("labels") or []
         modality = meta.get("modality")
-        thing = {"text": "texts", "audio": "recordings"}.get(modality, "pictures")
+        thing = examples_noun(modality)
         several, number = is_several(meta), is_number(meta)
         what = (f"Predicting a number from {thing}" if number else
                 f"Labelling {thing} with {len(labels)} labels (several may apply)" if several else

@@ -6,6 +6,7 @@ import math
 import re
 import time
 
+from ftapp.data.report import examples_noun
 from ftapp.data.task import summary_lines as task_summary_lines
 from ftapp.runs import TERMINAL, Candidate, Status
 from ftapp.tasks import is_number, is_several, named_score
@@ -280,7 +281,7 @@ def data_report_markdown(report: dict, name: str) -> str:
     name = md_escape(name)
     lines = []
     details = report.get("details") or {}
-    kind = {"image": "pictures", "text": "texts", "audio": "recordings"}.get(modality, "examples")
+    kind = examples_noun(modality)
     if report.get("ok") and is_number(details) and details.get("task_detail"):
         d = details["task_detail"]
         lines.append(f"**Ready to train** — {name}: {d['rows']} {kind}, each with a number from {d['min']:g} to "

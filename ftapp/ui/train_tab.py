@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from ftapp.data.report import examples_noun
 from ftapp.ui import charts
 from ftapp.ui.common import Shared, guarded
 from ftapp.ui.core import UserError, resumable
@@ -192,7 +193,7 @@ class TrainTab:
     def on_data(self, request: gr.Request):
         data = self.shared.ctx.session_data(request.session_hash) or {}
         if data.get("ok"):
-            kind = "pictures" if data.get("modality") == "image" else "texts"
+            kind = examples_noun(data.get("modality"))
             hint = (f"Ready: **{md_escape(data['name'])}** — {data['n_items']} {kind}, "
                     f"{len(data.get('class_counts') or {})} classes. Settings come from step 2.")
             ctx = self.shared.ctx
