@@ -42,6 +42,7 @@ SENTENCE_HEAD = "ftapp_head.safetensors"   # a sentence-embedding model's classi
 
 # ---- an ONNX export --------------------------------------------------------------------------------
 ONNX_MODEL = "model.onnx"
+ONNX_INT8 = "model.int8.onnx"         # the same graph with int8 weights (onnxruntime's dynamic quantisation)
 ONNX_CHECK = "onnx_check.json"        # onnxruntime against torch on validation examples
 ONNX_PREPROCESSING = "preprocessing.json"
 

@@ -1,6 +1,8 @@
 """ONNX export: the model as one graph (dynamic batch and sequence axes), the preprocessing it needs
 beside it, and a check with onnxruntime on the run's validation examples (same top-1,
-probabilities within 1e-3) that is recorded with the export and refuses a graph that differs."""
+probabilities within 1e-3) that is recorded with the export and refuses a graph that differs.
+Beside it, an int8 copy (onnxruntime's dynamic quantisation of the weights): its size, speed and
+agreement with the model are measured on the same examples and recorded, never assumed."""
 from __future__ import annotations
 
 import json
@@ -11,7 +13,7 @@ import numpy as np
 import torch
 
 from ftapp.export.public import ExportError
-from ftapp.files import ONNX_CHECK, ONNX_MODEL, ONNX_PREPROCESSING
+from ftapp.files import ONNX_CHECK, ONNX_INT8, ONNX_MODEL, ONNX_PREPROCESSING
 from ftapp.runs import RunFolder
 from ftapp.tasks import NUMBER, SEVERAL, TASKS
 
@@ -104,14 +106,8 @@ def export_onnx(run_dir: str | Path, out: str | Path) -> Path:
                    resize="squash to size x size, bilinear; pixels / 255, then (x - mean) / std, channels first")
     (out / ONNX_PREPROCESSING).write_text(json.dumps(pre, indent=2))
 
-    session = onnxruntime.InferenceSession(str(out / ONNX_MODEL), providers=["CPUExecutionProvider"])
     ours = clf.proba_encoded(encoded).numpy()
-    theirs = []
-    for i in range(0, len(encoded), 16):      # several batch sizes and lengths: the axes are dynamic
-        b = clf.preprocess.collate(encoded[i: i + 16])
-        logits = session.run(None, {n: b[n].numpy() for n in names})[0]
-        theirs.append(TASKS[clf.task].probs(logits).numpy())
-    theirs = np.concatenate(theirs)
+    theirs, seconds = _run(out / ONNX_MODEL, clf, encoded, names)
     # a number: the same value within the tolerance relative to its size; classes and labels: the same answers
     tolerance = TOLERANCE * max(1.0, float(np.abs(ours).max())) if clf.task == NUMBER else TOLERANCE
     same = clf.task == NUMBER or (TASKS[clf.task].predicted(ours, clf.thresholds)
@@ -121,16 +117,76 @@ def export_onnx(run_dir: str | Path, out: str | Path) -> Path:
              "max_probability_difference": float(np.abs(ours - theirs).max()), "tolerance": tolerance,
              "onnxruntime": onnxruntime.__version__}
     check["ok"] = check["same_top1"] and check["max_probability_difference"] <= tolerance
-    (out / ONNX_CHECK).write_text(json.dumps(check, indent=2))
     if not check["ok"]:
+        (out / ONNX_CHECK).write_text(json.dumps(check, indent=2))
         raise ExportError(f"The ONNX model does not predict what the trained model predicts (largest difference "
                           f"{check['max_probability_difference']:.2g}). The zip export is unaffected.")
+    check["int8"] = _int8(out, clf, encoded, names, ours, seconds)
+    (out / ONNX_CHECK).write_text(json.dumps(check, indent=2))
     number = clf.task == NUMBER
     agree = ("values within" if number else f"same {'labels' if several else 'top class'}, probabilities within")
     (out / "README.md").write_text(f"# ONNX export\n\nChecked with onnxruntime on {len(items)} validation examples: "
-                                   f"{agree} {tolerance:g} ({ONNX_CHECK}).\n\n"
+                                   f"{agree} {tolerance:g} ({ONNX_CHECK}).\n\n{int8_line(check['int8'])}\n\n"
                                    + "\n".join(onnx_usage(clf.modality, ".", several, number)))
     return out
+
+
+def int8_line(int8: dict) -> str:
+    """The int8 copy in one sentence, from its measurements."""
+    if "error" in int8:
+        return f"No int8 copy: onnxruntime could not quantise this graph ({int8['error']})."
+    if "none" in int8:
+        return f"No int8 copy: {int8['none']}."
+    agree = (f"numbers within {int8['max_probability_difference']:.2g} of the model's" if int8["same_answers"] is None
+             else f"the model's answer on {100 * int8['same_answers']:.0f} % of them (largest probability difference "
+                  f"{int8['max_probability_difference']:.2g})")
+    return (f"`{int8['file']}` is the same graph with int8 matrix weights: {int8['megabytes']:g} MB instead of "
+            f"{int8['megabytes_full']:g} MB, {int8['time_vs_full']:g}× the time on these examples, {agree}. Load "
+            "it in place of `model.onnx` where size or speed matters more than that difference.")
+
+
+def _run(path: Path, clf, encoded: list, names: list[str]) -> tuple[np.ndarray, float]:
+    """onnxruntime's answers (probabilities, or the number) on the examples, and the seconds it took."""
+    import time
+
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    out, started = [], time.perf_counter()
+    for i in range(0, len(encoded), 16):      # several batch sizes and lengths: the axes are dynamic
+        b = clf.preprocess.collate(encoded[i: i + 16])
+        logits = session.run(None, {n: b[n].numpy() for n in names})[0]
+        out.append(TASKS[clf.task].probs(logits).numpy())
+    return np.concatenate(out), time.perf_counter() - started
+
+
+def _int8(out: Path, clf, encoded: list, names: list[str], ours: np.ndarray, fp32_seconds: float) -> dict:
+    """The int8 copy and what it costs: size, time on the examples against the full-precision graph,
+    and how often it gives the model's answer. A model it cannot quantise gets the reason instead."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    try:
+        # matrix products only: int8 convolutions (ConvInteger) ran 12× slower on this CPU and moved an
+        # EfficientNet's numbers by hundreds of units; transformers' weights are nearly all matrices
+        quantize_dynamic(str(out / ONNX_MODEL), str(out / ONNX_INT8), weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul", "Gemm"])
+        theirs, seconds = _run(out / ONNX_INT8, clf, encoded, names)
+    except Exception as exc:  # noqa: BLE001 — the full-precision export stands on its own
+        (out / ONNX_INT8).unlink(missing_ok=True)
+        return {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}" if str(exc) else type(exc).__name__}
+    full, small = (out / ONNX_MODEL).stat().st_size, (out / ONNX_INT8).stat().st_size
+    if small > 0.9 * full:   # weights mostly in convolutions (pictures' nets): nothing worth a second file
+        (out / ONNX_INT8).unlink()
+        return {"none": f"int8 matrix weights would make the file only {100 * (1 - small / full):.0f} % smaller "
+                        "(most of its weights are embeddings or convolutions, which this int8 copy leaves as they are)"}
+    task = TASKS[clf.task]
+    same = None if clf.task == NUMBER else (task.predicted(ours, clf.thresholds) == task.predicted(theirs, clf.thresholds))
+    return {"file": ONNX_INT8, "megabytes": round((out / ONNX_INT8).stat().st_size / 2**20, 2),
+            "megabytes_full": round((out / ONNX_MODEL).stat().st_size / 2**20, 2),
+            "time_vs_full": round(seconds / max(fp32_seconds, 1e-9), 2),
+            # a number is never exactly the same: its largest difference (in its own unit) says it
+            "same_answers": None if same is None else round(float(same.reshape(len(same), -1).all(1).mean()), 4),
+            "max_probability_difference": float(np.abs(ours - theirs).max())}
 
 
 def zip_onnx(run_dir: str | Path, dest_dir: str | Path) -> Path:

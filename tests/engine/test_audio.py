@@ -144,6 +144,10 @@ def test_sound_model_card_snippets_and_onnx_agree_with_ftapp(audio_run, tmp_path
     check = json.loads((folder / "onnx_check.json").read_text())
     assert check["ok"] and check["examples"] >= 4 and json.loads((folder / "preprocessing.json").read_text())[
         "input"] == "input_features"
+    int8 = check["int8"]   # the int8 copy: smaller, measured against the model, described by those numbers
+    assert (folder / "model.int8.onnx").is_file() and int8["megabytes"] < 0.9 * int8["megabytes_full"], int8
+    assert 0 <= int8["same_answers"] <= 1 and int8["time_vs_full"] > 0
+    assert f"the model's answer on {100 * int8['same_answers']:.0f} %" in (folder / "README.md").read_text()
     card = (tmp_path / "model" / "README.md").read_text()
     assert "pipeline_tag: audio-classification" in card and "It sorts a recording into one of the 2 classes" in card
     assert "It hears the first 1 second of a recording, mixed to mono and resampled to 16,000 Hz" in card

@@ -88,6 +88,10 @@ def test_onnx_text_export_agrees_with_the_model_and_its_readme_runs(which, reque
     assert pre["labels"] == meta["labels"] and pre["unsure_below"] == meta["unsure_below"]
     (code,) = _python_blocks((out / "README.md").read_text())
     assert _run_snippet(code, out).strip() == _answer(run.dir, "a text to classify")
+    # the tiny models' weights are mostly their embedding table, which int8 matrices do not shrink: no copy,
+    # and the README says why (tests/engine/test_audio.py checks a copy that is made)
+    assert "only" in check["int8"]["none"] and not (out / "model.int8.onnx").exists()
+    assert "No int8 copy: int8 matrix weights would make the file only" in (out / "README.md").read_text()
 
 
 def test_exports_of_an_unfinished_run_say_so(tmp_path):
