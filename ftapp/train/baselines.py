@@ -21,7 +21,6 @@ import torch
 from ftapp.train.probe import logistic_regression
 
 # Chosen on photos5 and red/blue test squares (test accuracy): 16-pixel cells / 4 colour bins / C = 0.01
-AUDIO_C = 0.1        # as the first model's on standardised sound features (probe.STANDARDISED_C); not tuned apart
 # gave 0.731 / 1.0; 8-pixel cells 0.692 / 0.85 (their 1,764 shape numbers drown the 64 colour ones);
 # 8 colour bins 0.596–0.692; C = 0.1 or 1 0.673.
 SMALL_SIDE = 64      # pictures are shrunk to this before their histograms are taken
