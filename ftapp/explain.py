@@ -94,17 +94,23 @@ def explain_image(clf, image, target: str | None = None, out_dir: str | Path | N
         return _prob_of(clf, t)(pixel_values=pixel_values)
     attr = Occlusion(forward).attribute(x, sliding_window_shapes=(3, window, window), strides=(3, stride, stride),
                                         baselines=0.0, perturbations_per_eval=32)
-    heat = attr[0].sum(0).clamp_min(0).cpu().numpy()
-    heat = heat / heat.max() if heat.max() > 0 else heat
     picture = Image.fromarray(tensor.permute(1, 2, 0).numpy()).convert("RGB")
-    red = np.zeros((*heat.shape, 3), dtype=np.uint8)
-    red[..., 0] = 255
-    overlay = Image.fromarray(red)
-    alpha = Image.fromarray((heat * 160).astype(np.uint8), mode="L")
-    picture.paste(overlay, (0, 0), alpha)
+    out = _red_over(picture, attr[0].sum(0), (max(224, size), max(224, size)), out_dir)
+    return {"label": clf.labels[t], "heatmap": out}
+
+
+def _red_over(picture, drops: torch.Tensor, size: tuple[int, int], out_dir) -> str:
+    """The picture with red where the prediction dropped most when that part was hidden (the largest
+    drop fully red at 160/255 opacity; rises count as nothing), resized and saved as a PNG; its path."""
+    from PIL import Image
+
+    heat = drops.clamp_min(0).cpu().numpy()
+    heat = heat / heat.max() if heat.max() > 0 else heat
+    alpha = Image.fromarray((heat * 160).astype(np.uint8), mode="L").resize(picture.size)
+    picture.paste(Image.new("RGB", picture.size, (255, 0, 0)), (0, 0), alpha)
     out = Path(out_dir or tempfile.mkdtemp(prefix="ftapp-explain-")) / "heatmap.png"
-    picture.resize((max(224, size), max(224, size))).save(out)
-    return {"label": clf.labels[t], "heatmap": str(out)}
+    picture.resize(size).save(out)
+    return str(out)
 
 
 STRETCHES = 25   # a recording's window is cut into this many stretches, each silenced in turn (half overlapping)
@@ -139,18 +145,12 @@ def explain_audio(clf, recording, target: str | None = None, out_dir: str | Path
         return logits[:, t] - torch.logsumexp(others, -1)
     attr = Occlusion(forward).attribute(x, sliding_window_shapes=(bands, window), strides=(bands, max(1, window // 2)),
                                         baselines=float(x.min()), perturbations_per_eval=16)
-    heat = attr[0].sum(0).clamp_min(0).cpu().numpy()
-    heat = heat / heat.max() if heat.max() > 0 else heat
     spec = x[0].float().cpu().numpy()[::-1]                      # low pitches at the bottom
     grey = ((spec - spec.min()) / (np.ptp(spec) or 1.0) * 255).astype(np.uint8)
     picture = Image.fromarray(grey, mode="L").convert("RGB")
-    red = Image.new("RGB", picture.size, (255, 0, 0))
-    alpha = Image.fromarray((np.tile(heat, (bands, 1)) * 160).astype(np.uint8), mode="L")
-    picture.paste(red, (0, 0), alpha)
-    out = Path(out_dir or tempfile.mkdtemp(prefix="ftapp-explain-")) / "heatmap.png"
-    picture.resize((600, 200)).save(out)
+    out = _red_over(picture, attr[0].sum(0).expand(bands, -1), (600, 200), out_dir)   # one drop per moment
     seconds = clf.preprocess.spec.seconds
-    return {"label": clf.labels[t], "heatmap": str(out),
+    return {"label": clf.labels[t], "heatmap": out,
             "caption": f"Why '{clf.labels[t]}': when in the recording (its first {seconds:g} s, left to right) the "
                        "sound drove the prediction (red), over its spectrogram (low pitches at the bottom)"}
 

@@ -1,7 +1,8 @@
 """Reading and checking recordings (soundfile + scipy; no torch here).
 
-`check_audio` runs once per file at ingestion: it reads the header (format, rate, channels,
-length) and decodes the first seconds, which catches files that are not audio or are cut off.
+`inspect` runs once per file at ingestion: it reads the header (format, rate, channels, length)
+and decodes the first seconds, which catches files that are not audio or are cut off, and gives
+the facts the data report sums up (`summarise`).
 `read_audio` is what the trainer and the predictor use: mono, resampled to the model's rate.
 
 Resampling: `scipy.signal.resample_poly` (already installed with scikit-learn). Measured on this
@@ -29,25 +30,34 @@ class AudioError(UserFacingError, ValueError):
     """A recording cannot be used; the message is written for the user."""
 
 
-def check_audio(path: str, max_seconds: float = MAX_SECONDS) -> str | None:
-    """Why the file cannot be used (a sentence for the data report), or None when it can."""
+def inspect(path: str, max_seconds: float = MAX_SECONDS) -> tuple[str | None, dict | None]:
+    """Read once at ingestion: why the file cannot be used (a sentence for the data report; None
+    when it can), and else what the report says of it (`_facts`). The header gives the length;
+    decoding the first 10 s (a header alone does not prove the data is readable) gives silence and
+    clipping — twice what the bundled model hears, and little enough for big uploads."""
     import soundfile as sf
 
     try:
         info = sf.info(path)
         if info.frames <= 0 or info.samplerate <= 0:
-            return "holds no sound (0 seconds) and was left out."
+            return "holds no sound (0 seconds) and was left out.", None
         seconds = info.frames / info.samplerate
         if seconds < MIN_SECONDS:
-            return f"is only {seconds * 1000:.0f} ms long and was left out."
+            return f"is only {seconds * 1000:.0f} ms long and was left out.", None
         if seconds > max_seconds:
             return (f"is {seconds / 60:.0f} minutes long, more than the {max_seconds / 60:.0f} minutes allowed per "
-                    "recording; cut it into short clips (a few seconds each) and upload those.")
-        with sf.SoundFile(path) as f:   # decode a little: a header alone does not prove the data is readable
-            f.read(min(info.frames, info.samplerate), dtype="float32", always_2d=True)
+                    "recording; cut it into short clips (a few seconds each) and upload those."), None
+        with sf.SoundFile(path) as f:
+            x = f.read(min(info.frames, info.samplerate * 10), dtype="float32", always_2d=True)
     except Exception as exc:  # noqa: BLE001 - libsndfile's errors vary by format; any means unusable
-        return f"could not be read as audio ({_short(exc)}); use WAV, FLAC, OGG or MP3 files."
-    return None
+        return f"could not be read as audio ({_short(exc)}); use WAV, FLAC, OGG or MP3 files.", None
+    return None, _facts(info, x)
+
+
+def _facts(info, x: np.ndarray) -> dict:
+    peak = float(np.abs(x).max()) if x.size else 0.0
+    return {"seconds": info.frames / info.samplerate, "rate": info.samplerate, "channels": info.channels,
+            "silent": peak < SILENT, "clipped": float(np.mean(np.abs(x) >= 0.999)) > 0.001}
 
 
 def _short(exc: Exception) -> str:
@@ -79,10 +89,10 @@ def resample(x: np.ndarray, source_rate: int, rate: int) -> np.ndarray:
     return resample_poly(x, rate // g, source_rate // g).astype(np.float32)
 
 
-def summarise(paths: list[str], labels: list[str]) -> dict:
-    """What the data report says about the recordings: lengths per class, sample rates, channels,
-    and how many are silent, clipped or longer than the bundled model hears."""
-    rows = [(label, describe(p)) for p, label in zip(paths, labels)]
+def summarise(facts: list[dict], labels: list[str]) -> dict:
+    """What the data report says about the recordings (`inspect`'s facts of each): lengths per class,
+    sample rates, channels, and how many are silent, clipped or longer than the bundled model hears."""
+    rows = list(zip(labels, facts))
     per_class = {}
     for label in sorted(set(labels)):
         seconds = sorted(d["seconds"] for lab, d in rows if lab == label)
@@ -127,16 +137,3 @@ def spectrogram_picture(path: str, out: str, seconds: float = BUNDLED_WINDOW) ->
     db = np.clip((db - (db.max() - 8)) / 8, 0, 1)[::-1]          # the top 80 dB, as Whisper's features keep
     Image.fromarray((db * 255).astype(np.uint8), mode="L").resize((320, 120)).save(out)
     return out
-
-
-def describe(path: str) -> dict:
-    """What the data report says about one recording: seconds, rate, channels, and whether its first
-    10 s (twice what the bundled model hears; decoding more would slow step 1 on big uploads) are
-    silent or clipped."""
-    import soundfile as sf
-
-    info = sf.info(path)
-    x, _ = sf.read(path, dtype="float32", always_2d=True, frames=min(info.frames, info.samplerate * 10))
-    peak = float(np.abs(x).max()) if x.size else 0.0
-    return {"seconds": info.frames / info.samplerate, "rate": info.samplerate, "channels": info.channels,
-            "silent": peak < SILENT, "clipped": float(np.mean(np.abs(x) >= 0.999)) > 0.001}

@@ -26,7 +26,7 @@ from .hub import (hub_display_name, is_hub_source, is_saved_dataset, read_hub_da
                   read_saved_dataset)
 from .labels import label_key
 from .task import decide_task, describe as describe_task, guess_task, label_counts, not_numbers, task_warning
-from .audio import AUDIO_EXTENSIONS, check_audio
+from .audio import AUDIO_EXTENSIONS, inspect as inspect_audio, summarise as summarise_audio
 from .images import IMAGE_EXTENSIONS, check_image, is_image_name, unsupported_reason
 from .report import DataReport, Dataset, Limits, display_name, examples_noun, human_size
 from .text import (OLD_EXCEL, LABEL_NAMES, PATH_NAMES, TABLE_EXTENSIONS, Table, choose_text_columns, complete_rows,
@@ -260,6 +260,7 @@ def _load_class_folders(root: str, files: list[str], origin_prefix: str, modalit
     """The folder that directly holds an example is its class, at any depth."""
     want = {"image": IMAGE_EXTENSIONS, "audio": AUDIO_EXTENSIONS}.get(modality, {".txt"})
     items, labels, origins = [], [], []
+    sounds: list[dict] = []   # recordings: what inspect_audio found of each kept one, for the report
     class_dirs: dict[str, set[str]] = defaultdict(set)
     at_top = 0
     fallback_files: list[str] = []
@@ -293,10 +294,11 @@ def _load_class_folders(root: str, files: list[str], origin_prefix: str, modalit
                 continue
             item = os.path.abspath(full)
         elif modality == "audio":
-            reason = check_audio(full)
+            reason, facts = inspect_audio(full)
             if reason:
                 report.skip(rel, reason)
                 continue
+            sounds.append(facts)
             item = os.path.abspath(full)
         else:
             try:
@@ -336,9 +338,7 @@ def _load_class_folders(root: str, files: list[str], origin_prefix: str, modalit
                                           f"together in one class '{cls}'. Rename a folder if they are different "
                                           f"classes.")
     if items and modality == "audio":
-        from .audio import summarise
-
-        report.details["audio"] = summarise(items, labels)
+        report.details["audio"] = summarise_audio(sounds, labels)
     if not items:
         what = {"image": "pictures", "audio": "recordings"}.get(modality, ".txt files")
         if at_top:

@@ -58,7 +58,7 @@ def _config(v: dict, seconds: int | None):
         decoder_start_token_id=50257, bos_token_id=50257, eos_token_id=50256, pad_token_id=50256)
 
 
-def _attention(prefix: str, v: dict, to: str, fused: str, out: str) -> dict:
+def _attention(v: dict, to: str, fused: str, out: str) -> dict:
     """CTranslate2 fuses q, k, v (or k, v) along the first axis; Whisper's k projection has no bias."""
     weight, bias = v[f"{fused}/weight"], v[f"{fused}/bias"]
     parts = ["q", "k", "v"] if weight.shape[0] == 3 * weight.shape[1] else ["k", "v"]
@@ -87,7 +87,7 @@ def encoder_state(v: dict, seconds: int | None, prefix: str = "encoder") -> dict
           **_norm(v, "encoder/layer_norm", f"{prefix}.layer_norm")}
     for i in range(_layers(v, "encoder")):
         s, t = f"encoder/layer_{i}", f"{prefix}.layers.{i}"
-        sd.update(_attention(s, v, f"{t}.self_attn", f"{s}/self_attention/linear_0", f"{s}/self_attention/linear_1"))
+        sd.update(_attention(v, f"{t}.self_attn", f"{s}/self_attention/linear_0", f"{s}/self_attention/linear_1"))
         sd.update(_norm(v, f"{s}/self_attention/layer_norm", f"{t}.self_attn_layer_norm"))
         sd.update(_linear(v, f"{s}/ffn/linear_0", f"{t}.fc1"))
         sd.update(_linear(v, f"{s}/ffn/linear_1", f"{t}.fc2"))
@@ -101,13 +101,12 @@ def decoder_state(v: dict, prefix: str = "model.decoder") -> dict:
           **_norm(v, "decoder/layer_norm", f"{prefix}.layer_norm")}
     for i in range(_layers(v, "decoder")):
         s, t = f"decoder/layer_{i}", f"{prefix}.layers.{i}"
-        sd.update(_attention(s, v, f"{t}.self_attn", f"{s}/self_attention/linear_0", f"{s}/self_attention/linear_1"))
+        sd.update(_attention(v, f"{t}.self_attn", f"{s}/self_attention/linear_0", f"{s}/self_attention/linear_1"))
         sd.update(_norm(v, f"{s}/self_attention/layer_norm", f"{t}.self_attn_layer_norm"))
         # cross-attention: linear_0 is q, linear_1 fuses k and v, linear_2 is the output projection
         sd[f"{t}.encoder_attn.q_proj.weight"], sd[f"{t}.encoder_attn.q_proj.bias"] = (
             v[f"{s}/attention/linear_0/weight"], v[f"{s}/attention/linear_0/bias"])
-        kv = _attention(s, v, f"{t}.encoder_attn", f"{s}/attention/linear_1", f"{s}/attention/linear_2")
-        sd.update(kv)
+        sd.update(_attention(v, f"{t}.encoder_attn", f"{s}/attention/linear_1", f"{s}/attention/linear_2"))
         sd.update(_norm(v, f"{s}/attention/layer_norm", f"{t}.encoder_attn_layer_norm"))
         sd.update(_linear(v, f"{s}/ffn/linear_0", f"{t}.fc1"))
         sd.update(_linear(v, f"{s}/ffn/linear_1", f"{t}.fc2"))

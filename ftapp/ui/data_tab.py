@@ -114,7 +114,7 @@ class DataTab:
                self.skipped_acc: gr.Accordion(label=f"Skipped files and rows ({n_skipped})", visible=n_skipped > 0),
                self.skipped: skipped_text}
         if ds is not None and ds.modality == "image":
-            out[self.preview_gallery] = gr.Gallery(value=_image_preview(ds), visible=True)
+            out[self.preview_gallery] = gr.Gallery(value=_a_few_per_class(ds), visible=True)
         elif ds is not None and ds.modality == "audio":
             out[self.preview_gallery] = gr.Gallery(value=_spectrograms(ds), visible=True)
             out[self.preview_table] = gr.Dataframe(value=_audio_preview(ds), visible=True,
@@ -203,7 +203,7 @@ class DataTab:
         self.apply_fixes.click(self.on_apply_fixes, inputs=[self.check_table], outputs=[self.check_note], **private)
 
 
-def _image_preview(ds, per_class: int = 4) -> list:
+def _a_few_per_class(ds, per_class: int = 4) -> list:
     seen: dict[str, int] = {}
     out = []
     for path, label in zip(ds.items, ds.labels):
@@ -221,23 +221,19 @@ def _spectrograms(ds, per_class: int = 2) -> list:
 
     folder = tempfile.mkdtemp(prefix="ftapp-spectrograms-")
     return [(spectrogram_picture(path, os.path.join(folder, f"{i}.png")), f"{label} — {os.path.basename(path)}")
-            for i, (path, label) in enumerate(_image_preview(ds, per_class))]
+            for i, (path, label) in enumerate(_a_few_per_class(ds, per_class))]
 
 
 def _audio_preview(ds, per_class: int = 3) -> pd.DataFrame:
     """A few recordings per class: file name, length, sample rate, channels, silent or clipped."""
-    from ftapp.data.audio import describe
+    from ftapp.data.audio import inspect
 
-    seen: dict[str, int] = {}
     rows = []
-    for path, label in zip(ds.items, ds.labels):
-        if seen.get(label, 0) < per_class:
-            seen[label] = seen.get(label, 0) + 1
-            d = describe(path)
-            notes = ", ".join(n for n, on in (("silent", d["silent"]), ("clipped", d["clipped"])) if on)
-            rows.append((label, os.path.basename(path), f"{d['seconds']:.1f} s", f"{d['rate']:,} Hz",
-                         "stereo" if d["channels"] == 2 else f"{d['channels']} channel(s)", notes))
-    rows.sort(key=lambda r: r[0])
+    for path, label in _a_few_per_class(ds, per_class):   # the first few of each class, as for pictures
+        d = inspect(path)[1]
+        notes = ", ".join(n for n, on in (("silent", d["silent"]), ("clipped", d["clipped"])) if on)
+        rows.append((label, os.path.basename(path), f"{d['seconds']:.1f} s", f"{d['rate']:,} Hz",
+                     "stereo" if d["channels"] == 2 else f"{d['channels']} channel(s)", notes))
     return pd.DataFrame(rows, columns=["class", "file", "length", "sample rate", "channels", "notes"])
 
 
