@@ -147,6 +147,14 @@ def write_tone_folders(root: Path, n_per_class: int = 12, classes=(("low", 220.0
     return root
 
 
+def zip_of(folder: Path, path: Path) -> Path:
+    """The folder's files in a zip at `path`, as a user zips class folders (paths relative to it)."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for f in sorted(folder.rglob("*.*")):
+            zf.write(f, f.relative_to(folder))
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_audio_model(tmp_path_factory) -> str:
     return str(make_tiny_audio_model(tmp_path_factory.mktemp("tiny-whisper")))

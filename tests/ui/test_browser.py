@@ -443,16 +443,13 @@ def test_recordings_train_and_try_it_answers_an_uploaded_clip(local_app, page, t
     the browser has no microphone here)."""
     from playwright.sync_api import expect
 
-    from conftest import write_tone, write_tone_folders
+    from conftest import write_tone, write_tone_folders, zip_of
 
     root = write_tone_folders(tmp_path / "tones", n_per_class=12)
     for i in range(3):   # a few recordings in the wrong folder, so that Evaluate has mistakes to play
         write_tone(root / "low" / f"wrong_{i}.wav", 1760, seed=50 + i)
         write_tone(root / "high" / f"wrong_{i}.wav", 220, seed=60 + i)
-    data = tmp_path / "tones.zip"
-    with zipfile.ZipFile(data, "w") as zf:
-        for f in sorted(root.rglob("*.*")):
-            zf.write(f, f.relative_to(root))
+    data = zip_of(root, tmp_path / "tones.zip")
     _, url = local_app
     expect.set_options(timeout=60_000)
     page.goto(url)

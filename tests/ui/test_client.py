@@ -65,13 +65,9 @@ def test_full_flow_local(local_app, tiny_text_model, tmp_path):
 def test_recordings_through_the_api(local_app, tiny_audio_model, tmp_path):
     """A zip of class folders of recordings: load_data reads them as sounds, start_training trains,
     predict answers an uploaded clip and refuses text for a sound model."""
-    from conftest import write_tone, write_tone_folders
+    from conftest import write_tone, write_tone_folders, zip_of
 
-    root = write_tone_folders(tmp_path / "tones", n_per_class=10)
-    data = tmp_path / "tones.zip"
-    with zipfile.ZipFile(data, "w") as zf:
-        for f in sorted(root.rglob("*.*")):
-            zf.write(f, f.relative_to(root))
+    data = zip_of(write_tone_folders(tmp_path / "tones", n_per_class=10), tmp_path / "tones.zip")
     _, url = local_app
     c = client(url)
     rep = c.predict(file=handle_file(str(data)), api_name="/load_data")
