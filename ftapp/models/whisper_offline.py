@@ -79,6 +79,14 @@ def _linear(v: dict, src: str, to: str) -> dict:
     return {f"{to}.weight": v[f"{src}/weight"], f"{to}.bias": v[f"{src}/bias"]}
 
 
+def _layer(v: dict, s: str, t: str) -> dict:
+    """What encoder and decoder layers share: self-attention, the feed-forward part, their norms."""
+    return {**_attention(v, f"{t}.self_attn", f"{s}/self_attention/linear_0", f"{s}/self_attention/linear_1"),
+            **_norm(v, f"{s}/self_attention/layer_norm", f"{t}.self_attn_layer_norm"),
+            **_linear(v, f"{s}/ffn/linear_0", f"{t}.fc1"), **_linear(v, f"{s}/ffn/linear_1", f"{t}.fc2"),
+            **_norm(v, f"{s}/ffn/layer_norm", f"{t}.final_layer_norm")}
+
+
 def encoder_state(v: dict, seconds: int | None, prefix: str = "encoder") -> dict:
     rows = FRAMES_PER_SECOND * seconds if seconds else None
     sd = {f"{prefix}.conv1.weight": v["encoder/conv1/weight"], f"{prefix}.conv1.bias": v["encoder/conv1/bias"],
@@ -86,12 +94,7 @@ def encoder_state(v: dict, seconds: int | None, prefix: str = "encoder") -> dict
           f"{prefix}.embed_positions.weight": v["encoder/position_encodings/encodings"][:rows],
           **_norm(v, "encoder/layer_norm", f"{prefix}.layer_norm")}
     for i in range(_layers(v, "encoder")):
-        s, t = f"encoder/layer_{i}", f"{prefix}.layers.{i}"
-        sd.update(_attention(v, f"{t}.self_attn", f"{s}/self_attention/linear_0", f"{s}/self_attention/linear_1"))
-        sd.update(_norm(v, f"{s}/self_attention/layer_norm", f"{t}.self_attn_layer_norm"))
-        sd.update(_linear(v, f"{s}/ffn/linear_0", f"{t}.fc1"))
-        sd.update(_linear(v, f"{s}/ffn/linear_1", f"{t}.fc2"))
-        sd.update(_norm(v, f"{s}/ffn/layer_norm", f"{t}.final_layer_norm"))
+        sd.update(_layer(v, f"encoder/layer_{i}", f"{prefix}.layers.{i}"))
     return sd
 
 
@@ -101,16 +104,12 @@ def decoder_state(v: dict, prefix: str = "model.decoder") -> dict:
           **_norm(v, "decoder/layer_norm", f"{prefix}.layer_norm")}
     for i in range(_layers(v, "decoder")):
         s, t = f"decoder/layer_{i}", f"{prefix}.layers.{i}"
-        sd.update(_attention(v, f"{t}.self_attn", f"{s}/self_attention/linear_0", f"{s}/self_attention/linear_1"))
-        sd.update(_norm(v, f"{s}/self_attention/layer_norm", f"{t}.self_attn_layer_norm"))
+        sd.update(_layer(v, s, t))
         # cross-attention: linear_0 is q, linear_1 fuses k and v, linear_2 is the output projection
         sd[f"{t}.encoder_attn.q_proj.weight"], sd[f"{t}.encoder_attn.q_proj.bias"] = (
             v[f"{s}/attention/linear_0/weight"], v[f"{s}/attention/linear_0/bias"])
         sd.update(_attention(v, f"{t}.encoder_attn", f"{s}/attention/linear_1", f"{s}/attention/linear_2"))
         sd.update(_norm(v, f"{s}/attention/layer_norm", f"{t}.encoder_attn_layer_norm"))
-        sd.update(_linear(v, f"{s}/ffn/linear_0", f"{t}.fc1"))
-        sd.update(_linear(v, f"{s}/ffn/linear_1", f"{t}.fc2"))
-        sd.update(_norm(v, f"{s}/ffn/layer_norm", f"{t}.final_layer_norm"))
     return sd
 
 
