@@ -262,16 +262,15 @@ class Results:
         from ftapp import quality
 
         data = self.splits.train_and_val
-        if outcome.features is None or len(outcome.features) != len(data) or self.task.kind != tasks.ONE:
-            return   # the label check (cleanlab's find_label_issues) reads one class per example
+        if outcome.features is None or len(outcome.features) != len(data):
+            return
         self.run.record("phase", phase="checking the labels")
         try:
-            shown = data.items if data.modality == "text" else [os.path.basename(p) for p in data.items]
-            issues = quality.find_issues(outcome.features, data.labels, self.classes, data.origins, shown,
-                                         groups=duplicate_groups(data), seed=self.config.seed,
-                                         oof_probs=outcome.probe_oof, modality=data.modality)
+            issues = quality.find_issues(outcome.features, data, classes=self.classes, groups=duplicate_groups(data),
+                                         seed=self.config.seed,
+                                         oof_probs=outcome.probe_oof if self.task.kind == tasks.ONE else None)
             quality.write_csv(issues, self.run.dir / RunFolder.LABEL_ISSUES)
-            quality.write_cleaned(shown, data.labels, data.origins, issues, self.run.dir / RunFolder.CLEANED_DATA,
+            quality.write_cleaned(quality.shown_items(data), data.labels, data.origins, issues, self.run.dir / RunFolder.CLEANED_DATA,
                                   "text" if data.modality == "text" else "file")
             self.run.record("info", label_issues=sum(r["issue"] == "label" for r in issues),
                             near_duplicates=sum(r["issue"] == "near-duplicate" for r in issues))
@@ -279,7 +278,7 @@ class Results:
             log.exception("the label check of run %s failed", self.run.id)
 
     def _learning_curve(self, outcome: Outcome) -> None:
-        if outcome.features is None or self.task.kind != tasks.ONE:   # it is read in accuracy and per-class recall
+        if outcome.features is None:
             return
         y = self.enc.train_y + self.enc.val_y
         if outcome.validation == HOLDOUT:

@@ -161,14 +161,16 @@ def no_search(n_val: int, needed: int) -> str:
             "the default settings train and are compared with the first model.")
 
 
-def learning_curve_advice(gain: float, per_class: dict[str, float], threshold: float) -> str:
-    """Whether more examples would likely help, from the head's accuracy at 75 % and 100 % of the data."""
+def learning_curve_advice(gain: float, per_class: dict[str, float], threshold: float, score_name: str = "accuracy") -> str:
+    """Whether more examples would likely help, from the head's score at 75 % and 100 % of the data
+    (`score_name`: accuracy, micro-F1 — shown in per cent — or R², shown as is)."""
+    change = f"{gain:+.3f}" if score_name == "R²" else pct(gain)
     if gain > threshold:
         rising = [c for c, g in sorted(per_class.items(), key=lambda kv: -kv[1]) if g > threshold][:5]
         which = f", most for {', '.join(rising)}" if rising else ""
-        return (f"More examples would likely help: the accuracy still rose by {pct(gain)} from three quarters to all "
-                f"of the training data{which}.")
-    return (f"More examples of the same kind would likely help little: the accuracy changed by {pct(gain)} from "
+        return (f"More examples would likely help: the {score_name} still rose by {change} from three quarters to "
+                f"all of the training data{which}.")
+    return (f"More examples of the same kind would likely help little: the {score_name} changed by {change} from "
             "three quarters to all of the training data.")
 
 

@@ -313,17 +313,20 @@ def candidates_figure(candidates: list[dict] | None) -> go.Figure:
 
 
 def learning_curve_figure(curve: dict | None) -> go.Figure:
-    """The first model's head at growing shares of the training data: accuracy on the same
-    validation examples (ftapp/train/learning_curve.py)."""
-    title = "Accuracy with more training examples"
+    """The first model's head at growing shares of the training data: its score (accuracy,
+    micro-F1 or R²) on the same validation examples (ftapp/train/learning_curve.py)."""
+    name = (curve or {}).get("score_name", "accuracy")
+    share = name != "R²"      # accuracy and F1 read as per cent; R² as a number (it can go below 0)
+    title = f"{name[0].upper() + name[1:]} with more training examples"
     points = (curve or {}).get("points") or []
     if not points:
         return empty_figure(title, "Drawn when the run ends.", height=260)
-    fig = go.Figure(go.Scatter(x=[p["n_train"] for p in points], y=[p["accuracy"] for p in points],
-                               mode="lines+markers", line=dict(color=BLUE, width=2),
-                               hovertemplate="%{x} examples: %{y:.1%}<extra></extra>"))
+    score = [p.get("score", p.get("accuracy")) for p in points]   # "accuracy": runs from before 2026-12-07
+    fig = go.Figure(go.Scatter(x=[p["n_train"] for p in points], y=score, mode="lines+markers",
+                               line=dict(color=BLUE, width=2),
+                               hovertemplate="%{x} examples: %{y:" + (".1%" if share else ".3f") + "}<extra></extra>"))
     fig.update_xaxes(title_text="training examples used", rangemode="tozero")
-    fig.update_yaxes(title_text="validation accuracy", tickformat=".0%")
+    fig.update_yaxes(title_text=f"validation {name}", tickformat=".0%" if share else ".2f")
     _layout(fig, title, height=260)
     fig.update_layout(hovermode="closest", showlegend=False, margin=dict(b=45))
     return fig

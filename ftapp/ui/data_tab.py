@@ -151,8 +151,9 @@ class DataTab:
     def on_check(self, request: gr.Request):
         def check(request):
             rows = self.shared.ctx.check_data(request.session_hash)
+            number = run_task(self.shared.ctx.session_data(request.session_hash)) == TASKS.regression
             note = review.issues_note(rows, "Type a new label or tick drop, then **Use these fixes in the next run** "
-                                            "(your file is not changed).")
+                                            "(your file is not changed).", number=number)
             return {self.check_note: note,
                     self.check_table: gr.Dataframe(value=review.issues_table(rows), visible=bool(rows))}
         return guarded(on_error=lambda m: {self.check_note: f"**Check failed:** {md_escape(m)}"})(check)(request)

@@ -212,16 +212,14 @@ class EvaluateTab:
             out[self.confusion] = gr.Plot(charts.confusion_figure(labels, matrix), visible=True)
         else:   # a matrix of hundreds of rows is unreadable: the pairs and the sortable table say more
             out[self.confusion] = gr.Plot(visible=False)
-        out.update(self._issues(run, is_several(report) or is_number(report)))
+        out.update(self._issues(run, is_number(report)))
         curve = run.files.read(run.files.LEARNING_CURVE)
         if curve:
             out[self.curve] = gr.Plot(charts.learning_curve_figure(curve))
-            out[self.curve_note] = (md_escape(curve["advice"]) + "\n\n*The curve is the first model's head (logistic "
-                                    "regression on the pre-trained features) trained on a quarter, half, three quarters "
-                                    "and all of the training data, scored on the same validation examples.*")
-        elif is_several(report) or is_number(report):
-            out[self.curve_note] = ("The learning curve is drawn for one class per example (it follows accuracy "
-                                    "and each class's recall).")
+            head = curve.get("head", "frozen features + logistic regression")
+            out[self.curve_note] = (md_escape(curve["advice"]) + f"\n\n*The curve is the first model ({head}) trained "
+                                    "on a quarter, half, three quarters and all of the training data, scored on the "
+                                    "same validation examples.*")
         else:
             out[self.curve_note] = "The learning curve is drawn when the run ends."
         if is_number(report):
@@ -261,20 +259,17 @@ class EvaluateTab:
                   "confidence": f"{100 * w['confidence']:.0f} %"} for w in wrong[:200]]), visible=True)
         return out
 
-    def _issues(self, run, not_classes: bool = False) -> dict:
+    def _issues(self, run, number: bool = False) -> dict:
         """label_issues.csv of the run (ftapp/quality.py), most likely first, and the cleaned data."""
         from ftapp.quality import read_csv
 
         rows = read_csv(run.dir / run.files.LABEL_ISSUES)
-        if not_classes:
-            return {self.issues_note: "The label check reads one class per example (cleanlab's label issues); it "
-                                      "does not run on several labels or numbers yet."}
         if not (run.dir / run.files.LABEL_ISSUES).is_file():
             return {self.issues_note: "This run has no data check (it is older, or stopped before it)."}
         labels = sum(r["issue"] == "label" for r in rows)
         note = review.issues_note(rows, "Type a new label or tick drop (or **Accept all suggested labels**), then "
                                         "**Retrain with these fixes**; or download the data with the suggested "
-                                        "labels. This run and your file stay as they are.")
+                                        "labels. This run and your file stay as they are.", number=number)
         table = review.issues_table(rows)
         cleaned = run.dir / run.files.CLEANED_DATA
         return {self.issues_note: note, self.issues: gr.Dataframe(value=table, visible=bool(rows)),

@@ -14,10 +14,19 @@ def issues_table(rows: list[dict]) -> pd.DataFrame:
                          for r in rows[:SHOWN]], columns=ISSUE_COLUMNS)
 
 
-def issues_note(rows: list[dict], then: str) -> str:
+NUMBER_NOTE = ("A number has no likely label to suggest, so the check lists near-duplicates whose numbers differ "
+               "by more than a standard deviation, and outliers.")
+
+
+def issues_note(rows: list[dict], then: str, number: bool = False) -> str:
+    """What the check found, in a line (`number`: a number per example, where no label is suggested)."""
+    count = lambda kind: sum(r["issue"] == kind for r in rows)   # noqa: E731
+    if number:
+        found = (f"**{count('near-duplicate')} near-duplicate(s) with a far-apart number**, {count('outlier')} "
+                 f"outlier(s). {then}" if rows else "Nothing suspicious found.")
+        return f"{NUMBER_NOTE} {found}"
     if not rows:
         return "Nothing suspicious found in the labels."
-    count = lambda kind: sum(r["issue"] == kind for r in rows)   # noqa: E731
     return (f"**{count('label')} likely label error(s)**, {count('near-duplicate')} near-duplicate(s) with another "
             f"label, {count('outlier')} outlier(s). {then}")
 

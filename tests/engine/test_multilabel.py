@@ -62,6 +62,10 @@ def test_a_multilabel_run_trains_evaluates_and_predicts(tmp_path, tiny_learner_m
     report = json.loads((out / "report.json").read_text())
     assert [r["label"] for r in report["per_label"]] == meta["labels"] and report["thresholds"] == [
         round(t, 4) for t in meta["thresholds"]]
+    curve = json.loads((out / "learning_curve.json").read_text())     # read in micro-F1 and each label's recall
+    assert curve["score_name"] == "micro-F1" and set(curve["points"][-1]["recall"]) == set(meta["labels"])
+    assert 0 < curve["points"][-1]["score"] <= 1 and "micro-F1" in curve["advice"]
+    assert (out / "label_issues.csv").read_text().startswith("row,issue")   # the data check ran
 
     assert main(["evaluate", "--model", str(out), "--data", str(data)]) == 0
     (result,) = _json_lines(capsys)

@@ -56,6 +56,11 @@ def test_a_number_run_trains_evaluates_and_predicts(tmp_path, tiny_learner_model
     meta = json.loads((out / "ftapp_model.json").read_text())
     assert meta["task"] == "regression" and meta["labels"] == ["value"] and len(meta["residual_interval"]) == 2
     assert json.loads((out / "config.json").read_text())["problem_type"] == "regression"
+    curve = json.loads((out / "learning_curve.json").read_text())     # read in R², no classes to name
+    assert curve["score_name"] == "R²" and "ridge" in curve["head"] and "R²" in curve["advice"]
+    assert curve["points"][-1]["score"] > curve["points"][0]["score"] and not curve["points"][-1]["recall"]
+    issues = (out / "label_issues.csv").read_text().splitlines()       # numbers: no suggested labels
+    assert issues[0].startswith("row,issue") and not [r for r in issues[1:] if ",label," in r]
 
     assert main(["evaluate", "--model", str(out), "--data", str(data)]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -108,6 +108,8 @@ def test_learning_curve_advice_follows_the_gain(gain, rising):
     text = words.learning_curve_advice(gain, {"a": gain, "b": 0.0}, 0.01)
     assert ("would likely help:" in text) == rising and words.pct(gain) in text
     assert ("most for a" in text) == rising
+    number = words.learning_curve_advice(gain, {}, 0.01, "R²")
+    assert ("would likely help:" in number) == rising and f"R² {'still rose' if rising else 'changed'} by {gain:+.3f}" in number
 
 
 def test_result_lines_quote_the_metrics():

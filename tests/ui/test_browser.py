@@ -52,6 +52,18 @@ def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name).click()
 
 
+RUN_PICKERS = {"4 · Evaluate": "#eval-run", "5 · Try it": "#try-run", "6 · Export": "#export-run"}
+
+
+def open_tab_with_run(page, name: str) -> None:
+    """Open a tab that works on a run and wait until its picker holds one: opening fills the picker,
+    and a pick clears what the tab showed, so a click before it (faster than any user) is lost."""
+    from playwright.sync_api import expect
+
+    open_tab(page, name)
+    expect(page.locator(f"{RUN_PICKERS[name]} input")).to_have_value(re.compile(r"\S"))
+
+
 LOSS_POINTS = """() => {
     const el = document.querySelector('#loss-plot .js-plotly-plot');
     if (!el || !el.data) return 0;
@@ -93,7 +105,7 @@ def download_zip(page, folder: Path) -> Path:
     """Step 6: the model folder as a zip, downloaded as a user would; its path."""
     from playwright.sync_api import expect
 
-    open_tab(page, "6 · Export")
+    open_tab_with_run(page, "6 · Export")
     page.locator("#export-zip").click()
     expect(page.locator("#export-download")).to_be_enabled(timeout=60_000)
     with page.expect_download() as dl:
@@ -186,7 +198,7 @@ def test_whole_flow_in_browser(local_app, page, tiny_text_model, text_csv, tmp_p
     shot(page, "4-evaluate")
 
     # 5 · Try it: a label comes back
-    open_tab(page, "5 · Try it")
+    open_tab_with_run(page, "5 · Try it")
     expect(page.locator("#try-info")).to_contain_text(run_id)
     expect(page.locator("#try-text textarea")).to_be_visible()
     page.locator("#try-text textarea").fill("I was charged twice on my card, please refund the payment")
@@ -425,7 +437,7 @@ def test_why_shows_a_heatmap_for_a_picture(local_app, page, tiny_image_model, im
     page.locator("#data-upload input[type=file]").set_input_files(str(image_zip))
     expect(page.locator("#data-status")).to_contain_text("Ready to train")
     train_with(page, tiny_image_model)
-    open_tab(page, "5 · Try it")
+    open_tab_with_run(page, "5 · Try it")
     picture = tmp_path / "red.png"
     Image.new("RGB", (64, 64), (230, 20, 20)).save(picture)
     page.locator("#try-image input[type=file]").set_input_files(str(picture))
@@ -458,7 +470,7 @@ def test_recordings_train_and_try_it_answers_an_uploaded_clip(local_app, page, t
     expect(page.locator("#data-preview-table")).to_contain_text("16,000 Hz")
     expect(page.locator("#data-preview-images img")).to_have_count(4)   # a spectrogram of two recordings per class
     train_with(page, tiny_audio_model)
-    open_tab(page, "5 · Try it")
+    open_tab_with_run(page, "5 · Try it")
     expect(page.locator("#try-audio")).to_be_visible()
     expect(page.locator("#try-text")).to_be_hidden()
     clip = write_tone(tmp_path / "new.wav", 1760, seed=3)
@@ -508,6 +520,8 @@ def test_several_labels_per_example_in_browser(local_app, page, tiny_learner_mod
 
     open_tab(page, "4 · Evaluate")
     expect(page.locator("#eval-summary")).to_contain_text("micro-F1")
+    expect(page.locator("#eval-learning-curve")).to_contain_text("Micro-F1 with more training examples")
+    expect(page.locator("#eval-issues-note")).to_contain_text("likely label error")
     table = page.locator("#eval-per-class")
     expect(table).to_contain_text("threshold")
     for label in ("billing", "bug", "praise", "urgent"):
@@ -515,7 +529,7 @@ def test_several_labels_per_example_in_browser(local_app, page, tiny_learner_mod
     expect(page.locator("#eval-confusion")).not_to_be_visible()
     shot(page, "4-evaluate-several-labels", readme=False)
 
-    open_tab(page, "5 · Try it")
+    open_tab_with_run(page, "5 · Try it")
     expect(page.locator("#try-info")).to_contain_text(run_id)
     expect(page.locator("#try-info")).to_contain_text("several may apply")
     page.locator("#try-text textarea").fill("ticket 900: refund and asap here")
@@ -569,9 +583,12 @@ def test_a_number_per_example_in_browser(local_app, page, tiny_learner_model, tm
     expect(page.locator("#eval-summary")).to_contain_text("R²")
     expect(page.locator("#eval-summary")).to_contain_text("MAE")
     expect(page.locator("#eval-confusion")).to_contain_text("Predicted against actual")
+    expect(page.locator("#eval-learning-curve")).to_contain_text("R² with more training examples")
+    expect(page.locator("#eval-learning-note")).to_contain_text("ridge regression")
+    expect(page.locator("#eval-issues-note")).to_contain_text("A number has no likely label to suggest")
     shot(page, "4-evaluate-number", readme=False)
 
-    open_tab(page, "5 · Try it")
+    open_tab_with_run(page, "5 · Try it")
     page.locator("#try-text textarea").fill("review 900: great and great")
     page.locator("#try-submit").click()
     expect(page.locator("#try-answer")).to_contain_text("Predicted: ")
