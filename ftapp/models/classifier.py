@@ -243,18 +243,20 @@ class Classifier:
                 self.preprocess.hf_processor.save_pretrained(directory)
                 meta[self.modality] = self.preprocess.spec.to_dict()
         else:
-            save_timm(self.model, directory, self.labels, self.preprocess.spec)
+            save_timm(self.model, directory, self.labels, self.preprocess.spec, PROBLEM_TYPES.get(self.task))
             meta["arch"] = self.model.arch
             meta["image"] = self.preprocess.spec.to_dict()
         (directory / MODEL_META).write_text(json.dumps(meta, indent=2))
 
 
-def save_timm(net, directory: Path, labels: list[str], spec) -> None:
+def save_timm(net, directory: Path, labels: list[str], spec, problem_type: str | None = None) -> None:
     """timm's Hugging Face format (config.json with the architecture, label_names and a
     pretrained_cfg describing ftapp's own preprocessing + model.safetensors), so that
     `timm.create_model("local-dir:" + directory, pretrained=True)` and
     `transformers.pipeline("image-classification", model=directory)` (its timm wrapper) load it
-    unchanged and see the pictures as ftapp does: squashed to the size, bilinear, the same mean/std."""
+    unchanged and see the pictures as ftapp does: squashed to the size, bilinear, the same mean/std.
+    `problem_type` (several labels, a number) tells the pipeline to give each label's sigmoid, or
+    the number as is, as it does for transformers' own models."""
     from timm.models._hub import save_for_hf
 
     model = net.model
@@ -272,4 +274,6 @@ def save_timm(net, directory: Path, labels: list[str], spec) -> None:
     config.get("model_args", {}).pop("num_classes", None)
     if not config.get("model_args"):
         config.pop("model_args", None)
+    if problem_type:
+        config["problem_type"] = problem_type
     (directory / "config.json").write_text(json.dumps(config, indent=2))

@@ -1,6 +1,8 @@
 """Block layouts, freezing and the frozen-prefix cache on every supported family."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from PIL import Image
@@ -135,6 +137,31 @@ def test_lora_trains_adapters_and_head_only_then_merges(tiny_text_model):
         after = clf.forward(clf.preprocess.collate(enc))
     assert not any("lora_" in n for n, _ in clf.model.named_parameters())
     torch.testing.assert_close(after, before, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("task", ["multi", "regression"])
+def test_a_timm_picture_model_of_several_labels_or_a_number_loads_in_pipeline_as_such(tmp_path, task):
+    """timm's format carries the task (config.json problem_type): transformers' image pipeline then
+    gives each label's sigmoid, or the number as is, where it would otherwise give a softmax."""
+    import timm
+    from timm.models._hub import save_for_hf
+    from transformers import pipeline
+
+    save_for_hf(timm.create_model("resnet18", pretrained=False, num_classes=10), tmp_path / "m", safe_serialization=True)
+    labels = ["a", "b", "c"] if task == "multi" else ["value"]
+    clf = load_pretrained(str(tmp_path / "m"), labels)
+    clf.task = task
+    if task == "multi":
+        clf.thresholds = [0.5, 0.5, 0.5]
+    clf.save(tmp_path / "saved")
+    assert json.loads((tmp_path / "saved" / "config.json").read_text())["problem_type"] == {
+        "multi": "multi_label_classification", "regression": "regression"}[task]
+    pictures = [Image.new("RGB", (224, 224), (i * 60, 20, 200 - i * 50)) for i in range(3)]
+    ours = clf.predict_proba(pictures)
+    answers = pipeline("image-classification", model=str(tmp_path / "saved"), top_k=None)(pictures)
+    for mine, theirs in zip(ours, answers):
+        by_label = {a["label"]: a["score"] for a in theirs}
+        assert [by_label[label] for label in labels] == pytest.approx(mine.tolist(), abs=1e-4)
 
 
 def test_timm_models_load_generically_by_their_own_layer_groups(tmp_path):
