@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ftapp.tasks import ONE, TASKS
+from ftapp.data.report import VALUE
+from ftapp.tasks import NUMBER, ONE, TASKS
 
 
 def _probs(clf, logits) -> torch.Tensor:
@@ -156,8 +157,17 @@ def explain_audio(clf, recording, target: str | None = None, out_dir: str | Path
 
 
 def explain(clf, item, target: str | None = None, out_dir=None) -> dict:
+    """The explanation of `item` in its modality's form; a number per example adds "number" (the
+    prediction): what raised it shows as "for", what lowered it as "against"."""
     if clf.modality == "text":
-        return explain_text(clf, item, target)
-    if clf.modality == "audio":
-        return explain_audio(clf, item, target, out_dir)
-    return explain_image(clf, item, target, out_dir)
+        out = explain_text(clf, item, target)
+    elif clf.modality == "audio":
+        out = explain_audio(clf, item, target, out_dir)
+    else:
+        out = explain_image(clf, item, target, out_dir)
+    if clf.task == NUMBER:
+        out["number"] = float(clf.predict([item])[0][VALUE])
+        if "heatmap" in out:
+            what = "picture" if clf.modality == "image" else "recording"
+            out["caption"] = f"Why {out['number']:.4g}: where the {what} pushed the number up (red)"
+    return out

@@ -38,8 +38,10 @@ class WhyView:
                     self.words: gr.HighlightedText(visible=False)}
         top = max((abs(w) for _, w in result["words"]), default=0) or 1.0
         value = [(word + " ", round(w / top, 3)) for word, w in result["words"]]
-        return {self.words: gr.HighlightedText(value=value, visible=True, label=f"Why '{result['label']}': the words "
-                                               "that pushed the prediction (red) or against it (blue)"),
+        label = (f"Why {result['number']:.4g}: the words that pushed the number up (red) or down (blue)"
+                 if "number" in result else
+                 f"Why '{result['label']}': the words that pushed the prediction (red) or against it (blue)")
+        return {self.words: gr.HighlightedText(value=value, visible=True, label=label),
                 self.heatmap: gr.Image(visible=False)}
 
     def hidden(self) -> dict:

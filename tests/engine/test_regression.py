@@ -4,6 +4,7 @@ unit through ftapp, transformers' pipeline, ONNX and the Space — with real tor
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -69,6 +70,12 @@ def test_a_number_run_trains_evaluates_and_predicts(tmp_path, tiny_learner_model
     high, low = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert high["answer"] > low["answer"] + 3                          # 7 and -1 in the data's own unit
     assert high["likely_range"][0] < high["answer"] < high["likely_range"][1]
+
+    from ftapp.inference import explain_run      # what pushed the number up or down: the words' signs
+    why = explain_run(out, "review 5: great and awful")
+    weight = dict(why["words"])
+    assert why["number"] == pytest.approx(_value(out, "review 5: great and awful"), abs=1e-4)
+    assert weight["great"] > 0 > weight["awful"], why
 
 
 @pytest.fixture(scope="module", params=["sentence", "transformers"])
@@ -139,3 +146,8 @@ def test_a_number_per_picture(tmp_path, tiny_image_model):
         assert (run.dir / w["item"]).is_file()
         assert predict_run(run.dir, str(run.dir / w["item"]))["value"] == pytest.approx(w["predicted"], rel=1e-3,
                                                                                        abs=1e-2)
+    from ftapp.inference import explain_run     # Why?: where the picture pushed the number up, over the picture
+
+    why = explain_run(run.dir, str(run.dir / w["item"]))
+    assert why["caption"] == f"Why {why['number']:.4g}: where the picture pushed the number up (red)"
+    assert why["number"] == pytest.approx(w["predicted"], rel=1e-3, abs=1e-2) and os.path.isfile(why["heatmap"])

@@ -594,6 +594,9 @@ def test_a_number_per_example_in_browser(local_app, page, tiny_learner_model, tm
     expect(page.locator("#try-answer")).to_contain_text("Predicted: ")
     expect(page.locator("#try-answer")).to_contain_text("true values lay between")
     expect(page.locator("#try-output")).not_to_be_visible()
+    page.locator("#try-explain").click()               # Why? the words that pushed the number up or down
+    expect(page.locator("#try-explanation")).to_contain_text("pushed the number up (red) or down (blue)")
+    expect(page.locator("#try-explanation")).to_contain_text("great")
 
     meta = json.loads(zipfile.ZipFile(download_zip(page, tmp_path)).read("model/ftapp_model.json"))
     assert meta["task"] == "regression" and len(meta["residual_interval"]) == 2
