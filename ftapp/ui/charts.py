@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ftapp.runs import TERMINAL, Candidate
-from ftapp.tasks import named_score
+from ftapp.tasks import ONE, TASKS, named_score
 from ftapp.ui.texts import run_label
 
 BLUE, ORANGE, GREEN, GREY = "#2563eb", "#ea580c", "#16a34a", "#94a3b8"
@@ -127,8 +127,19 @@ def score_axis(score: str) -> tuple[dict, str]:
     return {"range": [0, 1.02], "tickformat": ".0%"}, "%{y:.1%}"
 
 
+def curve_score(epochs: list[dict]) -> tuple[str, str, dict, str]:
+    """What the validation curve's right axis shows: the run's score (accuracy, micro-F1), or for a
+    number its mean absolute error in the target's own unit — the number users read; R² (what
+    checkpoints are ranked by) stays in the run's status. (name, key, axis, hover format)."""
+    if "val_mae" in epochs[-1]:
+        return "MAE", "val_mae", {"tickformat": ".3g", "rangemode": "tozero"}, "%{y:.4g}"
+    task = next((t for t in TASKS.values() if f"val_{t.score_key}" in epochs[-1]), TASKS[ONE])
+    return (task.score_name, f"val_{task.score_key}", *score_axis(task.score_name))
+
+
 def validation_figure(snap: dict | None) -> go.Figure:
-    """Per epoch: training and validation loss (left axis), validation accuracy (right axis)."""
+    """Per epoch: training and validation loss (left axis), validation accuracy, micro-F1 or (a
+    number) mean absolute error (right axis)."""
     title = "Validation (after each epoch)"
     epochs = (snap or {}).get("epochs") or []
     if not epochs:
@@ -140,8 +151,7 @@ def validation_figure(snap: dict | None) -> go.Figure:
             msg = "Validation results appear after epoch 1."
         return empty_figure(title, msg)
     x = [e["epoch"] for e in epochs]
-    score = named_score(epochs[-1], "val_")[0]     # accuracy, micro-F1, or R² (not a share: no % axis)
-    axis, hover = score_axis(score)
+    score, key, axis, hover = curve_score(epochs)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     parts = _parts(epochs)
     if len(parts) > 1 or parts[0][0] is not None:     # cross-validation: accuracy and loss per part
@@ -152,7 +162,7 @@ def validation_figure(snap: dict | None) -> go.Figure:
             fig.add_trace(go.Scatter(x=px, y=[e.get("val_loss") for e in rows], mode="lines", showlegend=False,
                                      name=f"{_part_name(part)} loss", line=dict(color=color, width=1, dash="dot"),
                                      hovertemplate="%{y:.4f}"), secondary_y=False)
-            fig.add_trace(go.Scatter(x=px, y=[named_score(e, "val_")[1] for e in rows], mode="lines",
+            fig.add_trace(go.Scatter(x=px, y=[e.get(key) for e in rows], mode="lines",
                                      name=f"{_part_name(part)} {score}", line=dict(color=color, width=2),
                                      hovertemplate=hover), secondary_y=True)
         fig.update_xaxes(title_text="epoch")
@@ -165,7 +175,7 @@ def validation_figure(snap: dict | None) -> go.Figure:
     fig.add_trace(go.Scatter(x=x, y=[e.get("val_loss") for e in epochs], mode="lines+markers",
                              name="validation loss", line=dict(color=ORANGE, width=2.5), hovertemplate="%{y:.4f}"),
                   secondary_y=False)
-    fig.add_trace(go.Scatter(x=x, y=[named_score(e, "val_")[1] for e in epochs], mode="lines+markers",
+    fig.add_trace(go.Scatter(x=x, y=[e.get(key) for e in epochs], mode="lines+markers",
                              name=f"validation {score}", line=dict(color=GREEN, width=2.5),
                              hovertemplate=hover), secondary_y=True)
     best = (snap or {}).get("best") or {}

@@ -133,6 +133,14 @@ def test_validation_figure_follows_micro_f1_for_several_labels():
     assert list(score.y) == [0.6, 0.7]
 
 
+def test_validation_figure_of_a_number_shows_its_mean_absolute_error():
+    epochs = [{"epoch": e, "train_loss": 0.5 / e, "val_loss": 0.4 / e, "val_r2": 0.2 * e, "val_mae": 3.0 / e}
+              for e in (1, 2)]
+    fig = charts.validation_figure({"id": "r", "status": "running", "epochs": epochs})
+    (score,) = [t for t in fig.data if t.name == "validation MAE"]
+    assert list(score.y) == [3.0, 1.5] and "%" not in (fig.layout.yaxis2.tickformat or "")
+
+
 # ---- charts ---------------------------------------------------------------------------------------
 
 def test_loss_and_validation_figures_from_snapshot():
