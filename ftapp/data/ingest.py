@@ -30,8 +30,8 @@ from .audio import AUDIO_EXTENSIONS, inspect as inspect_audio, summarise as summ
 from .images import IMAGE_EXTENSIONS, check_image, is_image_name, unsupported_reason
 from .report import DataReport, Dataset, Limits, display_name, examples_noun, human_size
 from .text import (OLD_EXCEL, LABEL_NAMES, PATH_NAMES, TABLE_EXTENSIONS, Table, choose_text_columns, complete_rows,
-                   encoding_warning, find_column, is_id_column, normalise_numeric_labels, read_table, read_text_file,
-                   resolve_chosen, text_examples_from_table, truncation_message)
+                   encoding_warning, find_column, fold_flag_columns, is_id_column, normalise_numeric_labels, read_table,
+                   read_text_file, resolve_chosen, text_examples_from_table, truncation_message)
 
 log = logging.getLogger(__name__)
 
@@ -378,16 +378,20 @@ def _load_table(path, table_name, upload_root, modality, text_column, label_colu
                                  f"file names, or pick it in the picture column setting.")
         return None
 
+    folded = None
+    if not label_column and find_column(cols, LABEL_NAMES, {text_column, pcol}) is None:
+        folded = label_column = fold_flag_columns(table, report, exclude={text_column, pcol})
     if pcol is not None:
         report.modality = "image"
         report.path_column = pcol
         ds = _image_table(table, pcol, label_column, path, upload_root, limits, report, note_unlisted=inside_upload)
         _note_duplicate_columns(table.name, cols, report)
+        report.label_column = None if folded else report.label_column   # not a column of the file
         return ds
 
     report.modality = "text"
     tcol, lcol = choose_text_columns(table, text_column, label_column, report)
-    report.text_column, report.label_column = tcol, lcol
+    report.text_column, report.label_column = tcol, None if folded else lcol
     if tcol is None:
         return None
     texts, labels, origins = text_examples_from_table(table, tcol, lcol, report, limits)
@@ -591,6 +595,8 @@ def check_classes(report: DataReport, counts: dict[str, int], task: str = TASKS.
     With several labels per example (`task`, or "auto" and the column looks like it) the checks run
     on each label's count, and the report's class counts are the labels'."""
     counts = Counter(counts)
+    if task == TASKS.auto and report.details.get("flag_columns"):   # a 0/1 column per label: several per example
+        task = TASKS.multi
     guess = guess_task(counts)
     decided = decide_task(guess, task, counts)
     report.details["task"] = decided.kind

@@ -505,6 +505,44 @@ def choose_text_columns(table: Table, text_column: str | None, label_column: str
     return text, label
 
 
+FOLDED = "labels"     # the column several 0/1 label columns are folded into (not in the user's file)
+
+
+def fold_flag_columns(table: Table, report: DataReport, exclude: set) -> str | None:
+    """Several labels given as one 0/1 column per label (`text,billing,bug,praise`, 1 where the label
+    applies) folded into one column of ';'-joined label names, which is then read as several labels
+    per example; its name, or None when the table has fewer than two such columns (nothing changes).
+    Rows with no 1 anywhere are left out, saying which (each example needs at least one label)."""
+    df = table.df
+    flags = [c for c in df.columns if c not in exclude and not is_id_column(c) and _is_flag(df[c])]
+    if len(flags) < 2:
+        return None
+    name = FOLDED
+    while name in df.columns:
+        name += "_"
+    marked = df[flags].apply(lambda col: col.astype(str).str.strip() == "1")
+    joined = [";".join(c for c in flags if row[c]) for _, row in marked.iterrows()]
+    empty = [where for where, labels in zip(table.row_names, joined) if not labels]
+    keep = [i for i, labels in enumerate(joined) if labels]
+    table.df = df.drop(columns=flags).iloc[keep].reset_index(drop=True).assign(**{name: [joined[i] for i in keep]})
+    table.row_names = [table.row_names[i] for i in keep]
+    report.details["flag_columns"] = flags
+    if empty:
+        first = empty[0]
+        unit = "line" if " line " in first else "row"
+        report.count_drop("no label marked 1", len(empty))
+        report.skip(_rows_where(table.name, [_row_no(r) for r in empty], unit),
+                    f"{len(empty)} {unit}(s) have no 1 in any of the label columns ({', '.join(repr(c) for c in flags)}) "
+                    "and were left out: mark at least one label per example.")
+    return name
+
+
+def _is_flag(series: pd.Series) -> bool:
+    """A column of 0 and 1 (blanks allowed) with at least one 1: one label's yes/no."""
+    values = {str(v).strip() for v in series} - {""}
+    return bool(values) and values <= {"0", "1"} and "1" in values
+
+
 def _looks_like_labels(series: pd.Series) -> bool:
     """A class column repeats its values: one where (almost) every row differs is an id, a number
     or a text, never the label."""

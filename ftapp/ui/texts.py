@@ -304,6 +304,8 @@ def data_report_markdown(report: dict, name: str) -> str:
     if report.get("label_column"):
         cols.append(f"{'numbers' if is_number(details) else 'labels' if is_several(details) else 'classes'} from column "
                     f"**{md_escape(report['label_column'])}**")
+    if details.get("flag_columns"):
+        cols.append("labels from the 0/1 columns " + ", ".join(f"**{md_escape(c)}**" for c in details["flag_columns"]))
     if cols:
         lines.append("Using " + ", ".join(cols) + ".")
     detail = details.get("task_detail")

@@ -116,3 +116,41 @@ def test_one_label_per_row_has_no_task_description(tmp_path):
     _, report = load_dataset(_csv(tmp_path / "t.csv", [(f"t {i}", "ab"[i % 2]) for i in range(20)]),
                              workdir=tmp_path / "w")
     assert "task_detail" not in report.details
+
+
+def test_a_zero_one_column_per_label_is_read_as_several_labels(tmp_path):
+    """`text,billing,bug,praise` with 1 where a label applies: several labels per example, even where
+    few rows have two (the columns say so); a row with no 1 is left out, naming it and the columns;
+    the file has no "labels" column, so none is reported as chosen (a reload finds the columns again)."""
+    rows = ["text,id,billing,bug,praise"] + [f"ticket {i} about things,{i},{int(i % 3 == 0)},{int(i % 3 == 1)},"
+                                             f"{int(i % 3 == 2 or i == 4)}" for i in range(60)] + ["an empty one,60,0,0,0"]
+    (tmp_path / "flags.csv").write_text("\n".join(rows) + "\n")
+    ds, report = load_dataset(tmp_path / "flags.csv", workdir=tmp_path / "w")
+    assert report.ok and report.details["task"] == "multi" and report.details["flag_columns"] == ["billing", "bug", "praise"]
+    assert ds.separator == ";" and ds.classes == ["billing", "bug", "praise"] and len(ds) == 60
+    assert ds.labels[4] == "bug;praise" and report.label_column is None and report.text_column == "text"
+    (skipped,) = report.skipped
+    assert skipped.where == "flags.csv row 62" and "'billing', 'bug', 'praise'" in skipped.message
+    again, _ = load_dataset(tmp_path / "flags.csv", workdir=tmp_path / "w2", label_column=report.label_column)
+    assert again.labels == ds.labels
+
+
+def test_zero_one_columns_beside_a_label_column_stay_columns(tmp_path):
+    rows = ["text,label,verified,urgent"] + [f"ticket {i},{'ab'[i % 2]},{i % 2},{(i // 2) % 2}" for i in range(40)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    ds, report = load_dataset(tmp_path / "t.csv", workdir=tmp_path / "w")
+    assert report.label_column == "label" and not ds.separator and "flag_columns" not in report.details
+
+
+def test_pictures_with_a_zero_one_column_per_label(tmp_path):
+    from PIL import Image
+
+    rows = ["file,red,round"]
+    for i in range(30):
+        Image.new("RGB", (16, 16), (200 if i % 2 else 20, 40, 40)).save(tmp_path / f"p{i}.png")
+        rows.append(f"p{i}.png,{i % 2},{int(i % 3 == 0)}")
+    (tmp_path / "pics.csv").write_text("\n".join(rows) + "\n")
+    ds, report = load_dataset(tmp_path / "pics.csv", workdir=tmp_path / "w")
+    assert report.ok and ds.modality == "image" and report.path_column == "file" and report.label_column is None
+    assert ds.separator == ";" and ds.classes == ["red", "round"] and len(ds) == 20   # 10 rows have neither
+    assert ds.labels[ds.items.index(str(tmp_path / "p3.png"))] == "red;round"

@@ -90,6 +90,24 @@ def test_transformers_pipeline_reads_the_saved_multilabel_model(tmp_path, tiny_l
         label: round(float(p), 4) for label, p in zip(clf.labels, mine)}   # a sigmoid per label, not a softmax
 
 
+def test_a_zero_one_column_per_label_trains_as_several_labels(tmp_path, tiny_learner_model):
+    """The same tickets as one 0/1 column per label: the run reads them again from the file (the
+    worker's path) and trains several labels, named after the columns."""
+    import csv
+
+    from conftest import train_run
+
+    source = list(csv.DictReader(open(write_multilabel_csv(tmp_path / "t.csv", n=120), encoding="utf-8")))
+    names = ["billing", "bug", "praise", "urgent"]
+    with open(tmp_path / "flags.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", *names])
+        w.writerows([r["text"], *(int(n in r["labels"].split(";")) for n in names)] for r in source)
+    run = train_run(tmp_path, tiny_learner_model, tmp_path / "flags.csv")
+    meta = json.loads((run.dir / "ftapp_model.json").read_text())
+    assert meta["task"] == "multi" and meta["labels"] == names and len(meta["thresholds"]) == 4
+
+
 def test_small_multilabel_data_cross_validates(tmp_path, tiny_learner_model):
     from conftest import train_run
 
