@@ -18,6 +18,7 @@ import os
 import re
 import zipfile
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 from ftapp.train.config import TASKS
 
@@ -27,7 +28,7 @@ from .hub import (hub_display_name, is_hub_source, is_saved_dataset, read_hub_da
 from .labels import label_key
 from .task import decide_task, describe as describe_task, guess_task, label_counts, not_numbers, task_warning
 from .audio import AUDIO_EXTENSIONS, inspect as inspect_audio, summarise as summarise_audio
-from .images import IMAGE_EXTENSIONS, check_image, is_image_name, unsupported_reason
+from .images import IMAGE_EXTENSIONS, check_image, unsupported_reason
 from .report import DataReport, Dataset, Limits, display_name, examples_noun, human_size
 from .text import (OLD_EXCEL, LABEL_NAMES, PATH_NAMES, TABLE_EXTENSIONS, Table, choose_text_columns, complete_rows,
                    encoding_warning, find_column, fold_flag_columns, is_id_column, normalise_numeric_labels, read_table,
@@ -216,9 +217,9 @@ def _load_folder(root, origin_prefix, upload_root, modality, text_column, label_
     if not tables and not in_class_folders and len(txts) == 1:
         tables = txts
 
-    if len(tables) == 1 and not _table_is_side_note(root, tables[0], images, modality, path_column, limits):
+    if len(tables) == 1 and not _table_is_side_note(root, tables[0], images + sounds, modality, path_column, limits):
         t = tables[0]
-        if len(files) > 1 and not images:
+        if len(files) > 1 and not images and not sounds:
             others = [f for f in files if f != t][:3]
             report.warn(report.source, f"the table {t} was used; other files were ignored "
                                        f"(for example {', '.join(others)}).")
@@ -227,7 +228,7 @@ def _load_folder(root, origin_prefix, upload_root, modality, text_column, label_
     if tables and in_class_folders:
         # Class folders win; a table next to them (notes, an index without file names) is not an example.
         report.warn(", ".join(tables[:3]), "was not used: the examples were taken from the class folders. "
-                                           "To use a table instead, give it a column with the picture file names.")
+                                           "To use a table instead, give it a column with the file names.")
         files = [f for f in files if f not in tables]
     elif len(tables) > 1:
         report.error(report.source, f"holds several tables ({', '.join(tables[:5])}) and it is unclear which "
@@ -247,12 +248,13 @@ def _load_folder(root, origin_prefix, upload_root, modality, text_column, label_
     return _load_class_folders(root, files, origin_prefix, modality, limits, report)
 
 
-def _table_is_side_note(root: str, table: str, images: list[str], modality, path_column, limits) -> bool:
-    """A table inside a zip that also has picture class folders is only used if it lists picture files."""
-    if modality == "text" or path_column or not any("/" in f for f in images):
+def _table_is_side_note(root: str, table: str, media: list[str], modality, path_column, limits) -> bool:
+    """A table inside a zip that also has picture or recording class folders is only used if it lists
+    such files."""
+    if modality == "text" or path_column or not any("/" in f for f in media):
         return False
     probe = read_table(os.path.join(root, table), table, DataReport(source=table), limits)  # scratch report
-    return probe is None or _detect_path_column(probe, exclude=set()) is None
+    return probe is None or _detect_path_column(probe, exclude=set())[0] is None
 
 
 def _load_class_folders(root: str, files: list[str], origin_prefix: str, modality: str, limits: Limits,
@@ -365,26 +367,31 @@ def _load_table(path, table_name, upload_root, modality, text_column, label_colu
         report.error(table_name, "has a header row but no examples below it. Add rows with your examples.")
         return None
 
-    ok, pcol = resolve_chosen(path_column, cols, "picture file", table_name, report)
+    ok, pcol = resolve_chosen(path_column, cols, "file", table_name, report)
     if not ok:
         return None
+    kind = None
     if modality == "text":
         pcol = None
     elif pcol is None:
-        pcol = _detect_path_column(table, exclude={text_column, label_column})
-    if modality == "image" and pcol is None:
-        report.error(table_name, f"has no column with picture file names. Columns found: "
-                                 f"{', '.join(repr(c) for c in cols)}. Add a column 'path' with the picture "
-                                 f"file names, or pick it in the picture column setting.")
+        pcol, kind = _detect_path_column(table, exclude={text_column, label_column}, modality=modality)
+    else:   # chosen: its cells say what the files are
+        kind = KIND_OF.get(modality) or max(FILE_KINDS, key=lambda k: _share_named(table.df[pcol].head(200), k))
+    if modality in KIND_OF and pcol is None:
+        noun = KIND_OF[modality].noun
+        report.error(table_name, f"has no column with {noun} file names. Columns found: "
+                                 f"{', '.join(repr(c) for c in cols)}. Add a column 'path' with the {noun} "
+                                 f"file names, or pick it in the file column setting.")
         return None
 
     folded = None
     if not label_column and find_column(cols, LABEL_NAMES, {text_column, pcol}) is None:
         folded = label_column = fold_flag_columns(table, report, exclude={text_column, pcol})
     if pcol is not None:
-        report.modality = "image"
+        report.modality = kind.modality
         report.path_column = pcol
-        ds = _image_table(table, pcol, label_column, path, upload_root, limits, report, note_unlisted=inside_upload)
+        ds = _file_table(table, pcol, kind, label_column, path, upload_root, limits, report,
+                         note_unlisted=inside_upload)
         _note_duplicate_columns(table.name, cols, report)
         report.label_column = None if folded else report.label_column   # not a column of the file
         return ds
@@ -418,27 +425,60 @@ def _note_duplicate_columns(table_name: str, cols: list[str], report: DataReport
                                     f"settings.")
 
 
-def _looks_like_image_names(values) -> float:
+@dataclass(frozen=True)
+class FileKind:
+    """What a table's file column may name: pictures or recordings, and how each file is checked."""
+    modality: str
+    noun: str                       # "picture", "recording"
+    extensions: frozenset
+
+    def named(self, name: str) -> bool:
+        return os.path.splitext(name)[1].lower() in self.extensions
+
+    def unsupported(self, name: str) -> str:
+        if self.modality == "image":
+            return unsupported_reason(name)
+        return f"is not a recording this app reads; use {', '.join(sorted(self.extensions))} files."
+
+    def check(self, full: str, limits: Limits) -> tuple[str | None, dict | None]:
+        """(why the file cannot be used, or None; a recording's facts for the report)."""
+        if self.modality == "image":
+            return check_image(full, limits.max_image_pixels), None
+        return inspect_audio(full)
+
+
+FILE_KINDS = (FileKind("image", "picture", frozenset(IMAGE_EXTENSIONS)),
+              FileKind("audio", "recording", frozenset(AUDIO_EXTENSIONS)))
+KIND_OF = {k.modality: k for k in FILE_KINDS}
+
+
+def _share_named(values, kind: FileKind) -> float:
     vals = [str(v).strip() for v in values if str(v).strip()]
     if not vals:
         return 0.0
-    return sum(is_image_name(v) for v in vals) / len(vals)
+    return sum(kind.named(v) for v in vals) / len(vals)
 
 
-def _detect_path_column(table: Table, exclude: set) -> str | None:
+def _detect_path_column(table: Table, exclude: set, modality: str | None = None) -> tuple[str | None, FileKind | None]:
+    """The column that names the examples' files (pictures or recordings), and what they are."""
     cols = [c for c in table.df.columns if c not in exclude]
     sample = table.df.head(200)
     by_name = find_column(cols, PATH_NAMES)
-    if by_name is not None and _looks_like_image_names(sample[by_name]) >= 0.5:
-        return by_name
-    for c in cols:  # any column that mostly holds picture file names
-        if _looks_like_image_names(sample[c]) >= 0.8:
-            return c
-    return None
+    kinds = [k for k in FILE_KINDS if modality in (None, k.modality)]
+    for kind in kinds:
+        if by_name is not None and _share_named(sample[by_name], kind) >= 0.5:
+            return by_name, kind
+    for kind in kinds:
+        for c in cols:  # any column that mostly holds such file names
+            if _share_named(sample[c], kind) >= 0.8:
+                return c, kind
+    return None, None
 
 
-def _image_table(table: Table, pcol: str, label_column, table_path: str, upload_root: str | None,
-                 limits: Limits, report: DataReport, note_unlisted: bool) -> Dataset | None:
+def _file_table(table: Table, pcol: str, kind: FileKind, label_column, table_path: str, upload_root: str | None,
+                limits: Limits, report: DataReport, note_unlisted: bool) -> Dataset | None:
+    """Pictures or recordings listed in a table: each row's file (relative to the table, or found by
+    name in the upload) with its label."""
     cols = list(table.df.columns)
     ok, lcol = resolve_chosen(label_column, cols, "label", table.name, report)
     if not ok:
@@ -449,7 +489,7 @@ def _image_table(table: Table, pcol: str, label_column, table_path: str, upload_
         lcol = rest[0]
     report.label_column = lcol
     if lcol is None:
-        report.error(table.name, f"has no column that looks like the label (the class of each picture). Columns "
+        report.error(table.name, f"has no column that looks like the label (the class of each {kind.noun}). Columns "
                                  f"found: {', '.join(repr(c) for c in cols)}. Rename it to 'label' or pick it in "
                                  f"the label column setting.")
         return None
@@ -461,18 +501,19 @@ def _image_table(table: Table, pcol: str, label_column, table_path: str, upload_
     real_root = os.path.realpath(upload_root) if upload_root else None
 
     items, labels, origins = [], [], []
+    sounds: list[dict] = []   # recordings: what inspect_audio found of each kept one, for the report
     used: set[str] = set()
     # file-name index of the upload, built on first need; never for a lone table (its folder may be huge)
     names: dict[str, list[str]] | None = {} if note_unlisted and upload_root else None
     by_name: list[str] = []
     rows, no_path, no_label = complete_rows(table, pcol, lcol)
     for value, lab, where in rows:
-        full, reason = _resolve_image_path(value, bases, real_root, limits)
+        full, reason = _resolve_file_path(value, bases, real_root, limits, kind.noun)
         if reason and "not found" in reason and names is not None:
             # People often list just "IMG_1.JPG" while the file sits in a sub-folder, or the case differs
             # (Windows and macOS ignore case; the server does not).  Accept a unique match by name.
             if names == {}:
-                names.update(_name_index(upload_root, real_root))
+                names.update(_name_index(upload_root, real_root, kind))
             hits = names.get(os.path.basename(value.replace("\\", "/")).lower(), [])
             if len(hits) == 1:
                 full, reason = hits[0], None
@@ -480,13 +521,15 @@ def _image_table(table: Table, pcol: str, label_column, table_path: str, upload_
         if reason:
             report.skip(where, f"'{value}' {reason}")
             continue
-        if not is_image_name(full):
-            report.skip(where, f"'{value}' {unsupported_reason(full)}")
+        if not kind.named(full):
+            report.skip(where, f"'{value}' {kind.unsupported(full)}")
             continue
-        bad = check_image(full, limits.max_image_pixels)
+        bad, facts = kind.check(full, limits)
         if bad:
             report.skip(where, f"'{value}' {bad}")
             continue
+        if facts is not None:
+            sounds.append(facts)
         used.add(os.path.realpath(full))
         items.append(full)
         labels.append(lab)
@@ -497,32 +540,35 @@ def _image_table(table: Table, pcol: str, label_column, table_path: str, upload_
             report.skip(rows[0], f"{len(rows)} row(s) have nothing in column '{col}' and were left out "
                                  f"(this is the first). Fill it in or delete those rows.")
     if by_name:
-        report.warn(by_name[0], f"{len(by_name)} picture(s) were not at the path the table gives, but a file with "
+        report.warn(by_name[0], f"{len(by_name)} {kind.noun}(s) were not at the path the table gives, but a file with "
                                 f"the same name was found elsewhere in the upload and used (this is the first). "
-                                f"Check that these are the right pictures.")
+                                f"Check that these are the right {kind.noun}s.")
     if note_unlisted and upload_root:  # only inside a zip/folder: a lone CSV's folder may hold anything
-        _note_unlisted_images(upload_root, used, report)
+        _note_unlisted(upload_root, used, report, kind)
     if not items:
-        report.error(table.name, f"none of the pictures listed in column '{pcol}' could be used. See the "
+        report.error(table.name, f"none of the {kind.noun}s listed in column '{pcol}' could be used. See the "
                                  f"skipped rows for the reasons.")
         return None
-    return Dataset("image", items, normalise_numeric_labels(labels), origins)
+    if sounds:
+        report.details["audio"] = summarise_audio(sounds, labels)
+    return Dataset(kind.modality, items, normalise_numeric_labels(labels), origins)
 
 
-def _resolve_image_path(value: str, bases: list[str], real_root: str | None,
-                        limits: Limits) -> tuple[str, str | None]:
-    """Find the picture a table cell points to.  Returns (absolute path, reason it cannot be used)."""
+def _resolve_file_path(value: str, bases: list[str], real_root: str | None, limits: Limits,
+                       noun: str = "picture") -> tuple[str, str | None]:
+    """Find the picture or recording (`noun`) a table cell points to.  Returns (absolute path,
+    reason it cannot be used)."""
     if _URL.match(value):
-        return "", ("is a web address; pictures must be files. Download them and put them in the zip "
+        return "", (f"is a web address; {noun}s must be files. Download them and put them in the zip "
                     "next to the table.")
     p = value.replace("\\", "/")  # tables written on Windows
     is_abs = p.startswith("/") or bool(_DRIVE.match(p))
     if not limits.allow_local_paths:
         if real_root is None:
-            return "", ("cannot be used: pictures must be uploaded together with the table. Put the table and "
-                        "the pictures in one zip file.")
+            return "", (f"cannot be used: {noun}s must be uploaded together with the table. Put the table and "
+                        f"the {noun}s in one zip file.")
         if is_abs:
-            return "", ("points to a location on a computer, not to a picture inside the upload. Use a path "
+            return "", (f"points to a location on a computer, not to a {noun} inside the upload. Use a path "
                         "relative to the table, like 'cats/img1.jpg'.")
     candidates = [p] if is_abs else [os.path.join(b, p) for b in bases]
     for cand in candidates:
@@ -533,36 +579,36 @@ def _resolve_image_path(value: str, bases: list[str], real_root: str | None,
                             "relative to the table, like 'cats/img1.jpg'.")
         if os.path.isfile(cand):
             return os.path.abspath(cand), None
-    return "", ("was not found. Check the file name (upper/lower case matters) and that the picture is in "
+    return "", (f"was not found. Check the file name (upper/lower case matters) and that the {noun} is in "
                 "the upload, in the place the table says (relative to the table's folder).")
 
 
-def _name_index(root: str, real_root: str | None) -> dict[str, list[str]]:
-    """lower-cased file name -> picture files with that name under root (staying inside root)."""
+def _name_index(root: str, real_root: str | None, kind: FileKind) -> dict[str, list[str]]:
+    """lower-cased file name -> picture (recording) files with that name under root (staying inside root)."""
     index: dict[str, list[str]] = defaultdict(list)
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not is_junk(d)]
         for fn in filenames:
             full = os.path.abspath(os.path.join(dirpath, fn))
-            if is_image_name(fn) and not is_junk(fn):
+            if kind.named(fn) and not is_junk(fn):
                 if real_root and not os.path.realpath(full).startswith(real_root + os.sep):
                     continue
                 index[fn.lower()].append(full)
     return dict(index)
 
 
-def _note_unlisted_images(root: str, used: set[str], report: DataReport) -> None:
+def _note_unlisted(root: str, used: set[str], report: DataReport, kind: FileKind) -> None:
     unlisted = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not is_junk(d)]
         for fn in filenames:
-            if is_image_name(fn) and not is_junk(fn):
+            if kind.named(fn) and not is_junk(fn):
                 full = os.path.realpath(os.path.join(dirpath, fn))
                 if full not in used:
                     unlisted.append(os.path.relpath(full, os.path.realpath(root)).replace(os.sep, "/"))
     if unlisted:
         unlisted.sort()
-        report.warn(unlisted[0], f"{len(unlisted)} picture(s) in the upload are not listed in the table and "
+        report.warn(unlisted[0], f"{len(unlisted)} {kind.noun}(s) in the upload are not listed in the table and "
                                  f"were not used (this is the first). Add them to the table if they should "
                                  f"be used.")
 

@@ -61,8 +61,8 @@ class DataTab:
                                         info="The column holding the text the model should read.")
             self.label_col = gr.Dropdown(label="Label column", choices=[], elem_id="data-label-column",
                                          info="The column holding the right answer (the class) for each row.")
-            self.path_col = gr.Dropdown(label="Picture-file column", choices=[], elem_id="data-path-column",
-                                        info="Only for tables that list picture files instead of texts.")
+            self.path_col = gr.Dropdown(label="File column", choices=[], elem_id="data-path-column",
+                                        info="Only for tables that list picture or recording files instead of texts.")
             self.apply_cols = gr.Button("Use these columns", elem_id="data-apply-columns", scale=0, min_width=160)
         self.editor = ClassEditor(shared, self.status, self.classes_plot)
         with gr.Accordion("Check my data: likely label errors, near-duplicates, outliers", open=False,

@@ -300,7 +300,8 @@ def data_report_markdown(report: dict, name: str) -> str:
     if report.get("text_column"):
         cols.append(f"text from column **{md_escape(report['text_column'])}**")
     if report.get("path_column"):
-        cols.append(f"pictures from column **{md_escape(report['path_column'])}**")
+        cols.append(f"{'recordings' if modality == 'audio' else 'pictures'} from column "
+                    f"**{md_escape(report['path_column'])}**")
     if report.get("label_column"):
         cols.append(f"{'numbers' if is_number(details) else 'labels' if is_several(details) else 'classes'} from column "
                     f"**{md_escape(report['label_column'])}**")

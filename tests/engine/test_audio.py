@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import write_tone, write_tone_folders
+from conftest import write_tone, write_tone_folders, zip_of
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -62,6 +62,29 @@ def test_class_folders_of_recordings_load_with_their_rates_and_formats(tmp_path)
     summary = report.summary()
     assert "14 recordings at 8,000 Hz (1), 16,000 Hz (8), 44,100 Hz (4), 48,000 Hz (1); 1 in stereo" in summary
     assert "high 0.6 / 0.6 / 0.6 s; low 0.6 / 0.6 / 0.6 s" in summary and "longer than" not in summary
+
+
+def test_a_table_of_recording_files_loads_as_recordings(tmp_path):
+    """A zip with a table naming each recording (relative paths, one by name only) and its label: the
+    recordings' report as for class folders, and the unusable rows skipped naming row and reason."""
+    from ftapp.data import load_dataset
+
+    root = tmp_path / "upload"
+    write_tone_folders(root / "clips", n_per_class=6)
+    files = sorted(p.relative_to(root).as_posix() for p in (root / "clips").rglob("*.*"))
+    (root / "clips" / "notes.txt").write_text("not a recording")
+    rows = [f"{f},{'buzz' if '/high/' in f else 'hum'}" for f in files]
+    rows[0] = rows[0].split("/")[-1].split(",")[0] + ",buzz"            # just the file name: found by name
+    rows += ["clips/missing.wav,hum", "clips/notes.txt,hum"]
+    (root / "labels.csv").write_text("file,label\n" + "\n".join(rows) + "\n")
+    ds, report = load_dataset(zip_of(root, tmp_path / "upload.zip"), workdir=tmp_path / "w")
+    assert report.ok and ds.modality == "audio" and report.path_column == "file" and len(ds) == 12
+    assert ds.classes == ["buzz", "hum"] and report.details["audio"]["rows"] == 12
+    assert "12 recordings at" in report.summary()
+    skipped = {p.where: p.message for p in report.skipped}
+    assert "was not found" in skipped["labels.csv row 14"] and "recording" in skipped["labels.csv row 14"]
+    assert "is not a recording this app reads" in skipped["labels.csv row 15"]
+    assert any("found elsewhere in the upload" in p.message for p in report.warnings)
 
 
 def _two_hours_of_silence(path: Path) -> Path:
