@@ -36,6 +36,7 @@ AUDIO_MODEL = "Whisper tiny.en encoder (bundled)"
 EXAMPLES = {
     "support_tickets": (ROOT / "assets/examples/support_tickets.csv", TEXT_MODEL),
     "shapes": (ROOT / "assets/examples/shapes.zip", IMAGE_MODEL),
+    "drums": (ROOT / "assets/examples/drums.zip", AUDIO_MODEL),
 }
 # set -> (train file, test file, model, README test accuracy of 2026-12-01)
 EVALSETS = {

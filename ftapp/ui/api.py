@@ -105,7 +105,7 @@ def build(ctx: AppContext) -> None:
     @guarded(api=True)
     def load_data(file=None, example=None, text_column=None, label_column=None, path_column=None,
                   hub_dataset=None, task=None, request: gr.Request = None) -> dict:
-        """Load a table/zip/Parquet file, example='support_tickets' | 'shapes', or a Hub dataset
+        """Load a table/zip/Parquet file, example='support_tickets' | 'shapes' | 'drums', or a Hub dataset
         (hub_dataset='owner/name' or 'hf://datasets/owner/name?config=C&split=S') for this session.
         task: 'single' | 'multi' (several labels per example, e.g. 'billing;bug'); empty: read off the labels."""
         sh = getattr(request, "session_hash", None)

@@ -21,6 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {
     "support_tickets": REPO_ROOT / "assets" / "examples" / "support_tickets.csv",
     "shapes": REPO_ROOT / "assets" / "examples" / "shapes.zip",
+    "drums": REPO_ROOT / "assets" / "examples" / "drums.zip",
 }
 
 
@@ -59,7 +60,7 @@ class SessionData:
         elif example:
             path = EXAMPLES.get(example)
             if path is None:
-                raise UserError(f"Unknown example '{example}'. Choose 'support_tickets' or 'shapes'.")
+                raise UserError(f"Unknown example '{example}'. Choose one of: {', '.join(repr(e) for e in EXAMPLES)}.")
             if not path.exists():
                 raise UserError("The bundled example is missing from this installation.")
             data_path, name = str(path), path.name

@@ -42,6 +42,7 @@ class DataTab:
                 with gr.Row():
                     self.example_text = gr.Button("Support tickets (text)", size="sm", elem_id="data-example-text")
                     self.example_image = gr.Button("Shapes (pictures)", size="sm", elem_id="data-example-image")
+                    self.example_audio = gr.Button("Drum sounds (recordings)", size="sm", elem_id="data-example-audio")
                 with gr.Accordion("…or a dataset on the Hugging Face Hub", open=False, elem_id="data-hub"):
                     self.hub_id = gr.Textbox(label="Dataset", placeholder="owner/name, as on huggingface.co/datasets",
                                              elem_id="data-hub-id")
@@ -141,6 +142,9 @@ class DataTab:
     def on_example_image(self, request: gr.Request):
         return guarded(on_error=self.failed)(self._load)(request, example="shapes")
 
+    def on_example_audio(self, request: gr.Request):
+        return guarded(on_error=self.failed)(self._load)(request, example="drums")
+
     def on_hub(self, dataset_id, config, split, request: gr.Request):
         def load(request):
             if not (dataset_id or "").strip():
@@ -193,6 +197,7 @@ class DataTab:
             self.upload.upload(self.on_upload, inputs=[self.upload], **common),
             self.example_text.click(self.on_example_text, inputs=None, **common),
             self.example_image.click(self.on_example_image, inputs=None, **common),
+            self.example_audio.click(self.on_example_audio, inputs=None, **common),
             self.hub_load.click(self.on_hub, inputs=[self.hub_id, self.hub_config, self.hub_split], **common),
             self.apply_cols.click(self.on_columns, inputs=[self.text_col, self.label_col, self.path_col], **common),
             self.task.input(self.on_task, inputs=[self.task], **common),

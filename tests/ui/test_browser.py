@@ -465,6 +465,9 @@ def test_recordings_train_and_try_it_answers_an_uploaded_clip(local_app, page, t
     _, url = local_app
     expect.set_options(timeout=60_000)
     page.goto(url)
+    page.locator("#data-example-audio").click()        # the bundled example first: one drum kit's sounds
+    expect(page.locator("#data-status")).to_contain_text("48 recordings in 5 classes")
+    expect(page.locator("#data-preview-images img")).to_have_count(10)
     page.locator("#data-upload input[type=file]").set_input_files(str(data))
     expect(page.locator("#data-status")).to_contain_text("Ready to train")
     expect(page.locator("#data-preview-table")).to_contain_text("16,000 Hz")
