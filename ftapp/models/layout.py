@@ -80,9 +80,10 @@ def find_layout(model: nn.Module, modality: str) -> Layout:
 def _audio_layout(model: nn.Module) -> Layout | None:
     """Whisper (its encoder's convolutions and positions, then its layers) and the wav2vec 2.0
     family (the waveform's convolutions and projection, then the transformer's layers). The head
-    may read every layer (a weighted sum), so cached states cannot re-enter after block k: the
-    frozen layers run each step, without gradients — except Whisper with every block frozen
-    (`summary`)."""
+    may read every layer (a weighted sum), so cached states cannot simply re-enter after block k:
+    wav2vec 2.0's frozen layers run each step, without gradients; Whisper's head reads the layers
+    only through a linear projection averaged over time (`summary`), so its cache holds the frozen
+    layers' time-averages (ftapp/train/prefix_cache.py)."""
     for stem, layers in ((["encoder.conv1", "encoder.conv2", "encoder.embed_positions"], "encoder.layers"),
                          (["{b}.feature_extractor", "{b}.feature_projection"], "{b}.encoder.layers")):
         base = getattr(model, "base_model_prefix", "")
@@ -90,8 +91,10 @@ def _audio_layout(model: nn.Module) -> Layout | None:
         if all(_get(model, p) is not None for p in stem + [layers]):
             n = len(model.get_submodule(layers))
             whisper = stem[0] == "encoder.conv1" and hasattr(model, "projector")
-            return Layout("hf-audio", stem, [[f"{layers}.{i}"] for i in range(n)], None,
-                          [f"layer {i + 1}" for i in range(n)], summary=whisper)
+            blocks = [[f"{layers}.{i}"] for i in range(n)]
+            if whisper:   # the encoder's final layer norm tops its last layer: frozen with it, trained with it
+                blocks[-1].append("encoder.layer_norm")
+            return Layout("hf-audio", stem, blocks, None, [f"layer {i + 1}" for i in range(n)], summary=whisper)
     return None
 
 

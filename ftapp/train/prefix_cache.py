@@ -14,6 +14,7 @@ model's forward (attention masks, pooling, head) is unchanged.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from dataclasses import dataclass
@@ -32,12 +33,21 @@ class _StopForward(Exception):
 
 
 def cache_supported(clf, k: int, augment: bool) -> bool:
-    return k >= 1 and not augment and (clf.layout.input_key is not None or summarised(clf, k))
+    return k >= 1 and not augment and (clf.layout.input_key is not None or clf.layout.summary)
 
 
 def summarised(clf, k: int) -> bool:
     """Whisper with every block frozen: each layer's time-average is cached instead (Layout.summary)."""
     return clf.layout.summary and k == clf.n_blocks
+
+
+def reentered(clf, k: int) -> bool:
+    """Whisper with its first k blocks (not all) frozen. Its head reads a weighted sum of every
+    layer's states, but only through a linear projection averaged over time, so of the frozen
+    layers' states it needs just their time-averages; the cache holds those (k + 1 rows: the input
+    of each frozen layer, then the state leaving the last one) followed by that last state in full,
+    where the trainable layers start (`_whisper_from_layer`)."""
+    return clf.layout.summary and 1 <= k < clf.n_blocks
 
 
 @dataclass
@@ -67,11 +77,19 @@ def compute_states(clf, encoded: list, boundaries, batch_size: int, device, on_b
     if summary:   # the encoder's output: every layer's states (and the last, normalised), averaged over time
         handles.append(model.get_submodule("encoder").register_forward_hook(
             lambda _m, _i, out: captured.__setitem__(summary[0], _time_means(out))))
+    inputs: dict = {}   # reentered Whisper: each frozen layer's input, averaged over time
     for k in (b for b in boundaries if b not in summary):
         module = model.get_submodule(clf.layout.blocks[k - 1][-1])
         last = k == boundaries[-1] and not head_inputs and not summary
+        if reentered(clf, k):
+            for i in range(k):
+                handles.append(model.get_submodule(clf.layout.blocks[i][-1]).register_forward_pre_hook(
+                    lambda _m, args, i=i: inputs.__setitem__(i, args[0].mean(1))))
 
         def grab(_module, _inputs, output, k=k, last=last):
+            if reentered(clf, k):   # [B, k + 1 + frames, D]: the time-averages, then the state in full
+                h = output[0] if isinstance(output, tuple) else output
+                output = torch.cat([torch.stack([inputs[i] for i in range(k)] + [h.mean(1)], 1), h], 1)
             captured[k] = output
             if last:
                 raise _StopForward
@@ -168,7 +186,16 @@ def _allocate(shape) -> torch.Tensor:
 @contextlib.contextmanager
 def bypass_prefix(clf, k: int, as_tuple: int):
     """Within the block, the model starts at block k: stem and first k blocks hand their input on
-    (a summarised model skips its encoder by itself: nothing to swap)."""
+    (a summarised model skips its encoder by itself: nothing to swap; a reentered Whisper's encoder
+    runs from layer k on its cached input: its forward is swapped, its modules stay)."""
+    if reentered(clf, k):
+        encoder = clf.model.get_submodule("encoder")
+        encoder.forward = functools.partial(_whisper_from_layer, encoder, k)   # an instance attribute, removed after
+        try:
+            yield
+        finally:
+            del encoder.forward
+        return
     paths = [] if summarised(clf, k) else clf.layout.prefix_paths(k)
     originals = {}
     try:
@@ -184,6 +211,22 @@ def bypass_prefix(clf, k: int, as_tuple: int):
             swap_module(clf.model, path, module)
 
 
+def _whisper_from_layer(encoder, k: int, input_features, *_args, **_kwargs):
+    """Whisper's encoder from layer k on, over a cached input (`reentered`): the trainable layers
+    run on the full state, and the head gets every hidden state as its time-average — what it
+    computes from the full states, since it is linear up to its average over time (tested)."""
+    from transformers.modeling_outputs import BaseModelOutput
+
+    means, h = input_features[:, :k + 1], input_features[:, k + 1:]
+    hidden = [means[:, i:i + 1] for i in range(k + 1)]
+    for layer in encoder.layers[k:]:
+        h = layer(h, None)
+        h = h[0] if isinstance(h, tuple) else h
+        hidden.append(h.mean(1, keepdim=True))
+    hidden[-1] = encoder.layer_norm(h).mean(1, keepdim=True)   # the encoder's last state is normalised
+    return BaseModelOutput(last_hidden_state=hidden[-1], hidden_states=tuple(hidden))
+
+
 @contextlib.contextmanager
 def whole_model(clf):
     """Temporarily put the bypassed modules back (to save a checkpoint mid-training)."""
@@ -195,8 +238,8 @@ def whole_model(clf):
             swap_module(clf.model, path, bypass)
 
 
-def cached_batch(clf, states, indices, device) -> dict:
-    """A model input built from cached states for the given example indices."""
+def cached_batch(clf, states, indices, device, k: int | None = None) -> dict:
+    """A model input built from the states cached at boundary k for the given example indices."""
     key = clf.layout.input_key
     if clf.modality == "text":
         rows = [states[i] for i in indices]
@@ -208,6 +251,8 @@ def cached_batch(clf, states, indices, device) -> dict:
             mask[j, : r.shape[0]] = 1
         return {key: h.to(device, non_blocking=True), "attention_mask": mask.to(device, non_blocking=True)}
     idx = torch.as_tensor(indices)
+    if key is None and k is not None and reentered(clf, k):   # read by _whisper_from_layer
+        return {"input_features": states[idx].to(device, non_blocking=True)}
     if key is None:   # summarised (Whisper, every block frozen): each layer's time-average as a 1-frame state
         h = states[idx].to(device, non_blocking=True)[:, :, None, :]
         hidden = tuple(h[:, i] for i in range(h.shape[1] - 1))

@@ -63,7 +63,7 @@ class Prepared:
     def batch(self, split: str, idx: list[int], k: int | None, augment: bool = False) -> dict:
         """A model input: from the cache at boundary k when k is given, else from the examples."""
         if k is not None:
-            return prefix_cache.cached_batch(self.clf, self.states[k][split], idx, self.device)
+            return prefix_cache.cached_batch(self.clf, self.states[k][split], idx, self.device, k)
         batch = self.clf.preprocess.collate([self.x[split][i] for i in idx], augment=augment)
         return {key: to_device(v, self.device) for key, v in batch.items()}
 

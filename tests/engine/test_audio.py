@@ -247,9 +247,11 @@ def torch_equal(x, y) -> bool:
 
 
 @pytest.mark.parametrize("layer_sum", [True, False])
-def test_every_block_frozen_whisper_trains_from_each_layers_time_average(tmp_path, layer_sum):
-    """The summarised cache is only an optimisation: with every block frozen, the model fed its
-    layers' time-averages as `encoder_outputs` gives the logits of the whole model."""
+def test_whisper_trains_from_cached_states_with_any_number_of_blocks_frozen(tmp_path, layer_sum):
+    """The cache is only an optimisation. Every block frozen: the model fed its layers' time-averages
+    as `encoder_outputs` gives the whole model's logits. Some blocks frozen: the trainable layers run
+    on the cached state, the frozen ones are read as time-averages, and logits and the trainable
+    weights' gradients are the whole model's."""
     import torch
 
     from conftest import make_tiny_audio_model
@@ -260,15 +262,28 @@ def test_every_block_frozen_whisper_trains_from_each_layers_time_average(tmp_pat
                           modality="audio")
     clips = [str(write_tone(tmp_path / f"{hz}.wav", hz, seconds=0.5)) for hz in (220, 880, 3000)]
     enc = clf.preprocess.encode(clips)
+    y = torch.tensor([0, 1, 2])
     clf.model.eval()
-    with torch.no_grad():
-        reference = clf.forward(clf.preprocess.collate(enc))
-    k = clf.n_blocks
-    assert prefix_cache.cache_supported(clf, k, augment=False) and not prefix_cache.cache_supported(clf, k - 1, False)
-    clf.freeze(k)
-    frozen = prefix_cache.compute_states(clf, enc, [k], 2, torch.device("cpu"), head_inputs=True)
-    with prefix_cache.bypass_prefix(clf, k, frozen.as_tuple), torch.no_grad():
-        cached = clf.forward(prefix_cache.cached_batch(clf, frozen.states[k], [0, 1, 2], torch.device("cpu")))
-    torch.testing.assert_close(cached, reference, atol=1e-5, rtol=1e-4)
-    with torch.no_grad():   # and the head's inputs are what the head reads
-        torch.testing.assert_close(clf.head(frozen.head_inputs), reference, atol=1e-5, rtol=1e-4)
+
+    def logits_and_grads(batch):
+        clf.model.zero_grad()
+        logits = clf.forward(batch)
+        torch.nn.functional.cross_entropy(logits, y).backward()
+        return logits.detach(), {n: p.grad.clone() for n, p in clf.model.named_parameters() if p.grad is not None}
+
+    for k in range(1, clf.n_blocks + 1):
+        assert prefix_cache.cache_supported(clf, k, augment=False)
+        clf.freeze(k)
+        reference, grads = logits_and_grads(clf.preprocess.collate(enc))
+        frozen = prefix_cache.compute_states(clf, enc, [k], 2, torch.device("cpu"), head_inputs=True)
+        with prefix_cache.bypass_prefix(clf, k, frozen.as_tuple):
+            cached, cached_grads = logits_and_grads(prefix_cache.cached_batch(clf, frozen.states[k], [0, 1, 2],
+                                                                              torch.device("cpu"), k))
+        torch.testing.assert_close(cached, reference, atol=1e-5, rtol=1e-4)
+        assert set(cached_grads) == set(grads) and (k < clf.n_blocks) == any("encoder.layers" in n for n in grads)
+        for name, g in grads.items():
+            torch.testing.assert_close(cached_grads[name], g, atol=1e-5, rtol=1e-3)
+        with torch.no_grad():   # and the head's inputs are what the head reads
+            torch.testing.assert_close(clf.head(frozen.head_inputs), reference, atol=1e-5, rtol=1e-4)
+    with torch.no_grad():   # the encoder is whole again afterwards
+        torch.testing.assert_close(clf.forward(clf.preprocess.collate(enc)), reference, atol=1e-5, rtol=1e-4)
