@@ -386,7 +386,8 @@ def _load_table(path, table_name, upload_root, modality, text_column, label_colu
 
     folded = None
     if not label_column and find_column(cols, LABEL_NAMES, {text_column, pcol}) is None:
-        folded = label_column = fold_flag_columns(table, report, exclude={text_column, pcol})
+        folded = label_column = fold_flag_columns(table, report, exclude={text_column, pcol},
+                                                  free=int(pcol is None and not text_column))
     if pcol is not None:
         report.modality = kind.modality
         report.path_column = pcol

@@ -508,14 +508,17 @@ def choose_text_columns(table: Table, text_column: str | None, label_column: str
 FOLDED = "labels"     # the column several 0/1 label columns are folded into (not in the user's file)
 
 
-def fold_flag_columns(table: Table, report: DataReport, exclude: set) -> str | None:
+def fold_flag_columns(table: Table, report: DataReport, exclude: set, free: int) -> str | None:
     """Several labels given as one 0/1 column per label (`text,billing,bug,praise`, 1 where the label
     applies) folded into one column of ';'-joined label names, which is then read as several labels
-    per example; its name, or None when the table has fewer than two such columns (nothing changes).
-    Rows with no 1 anywhere are left out, saying which (each example needs at least one label)."""
+    per example; its name, or None when nothing changes: fewer than two such columns, or more than
+    `free` other columns besides `exclude` and ids (the text, when it is still to be found — any
+    other column may be the label, and the 0/1 columns then just side facts). Rows with no 1
+    anywhere are left out, saying which (each example needs at least one label)."""
     df = table.df
     flags = [c for c in df.columns if c not in exclude and not is_id_column(c) and _is_flag(df[c])]
-    if len(flags) < 2:
+    others = [c for c in df.columns if c not in exclude and c not in flags and not is_id_column(c)]
+    if len(flags) < 2 or len(others) > free:
         return None
     name = FOLDED
     while name in df.columns:
