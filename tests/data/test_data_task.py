@@ -143,9 +143,9 @@ def test_zero_one_columns_beside_a_label_column_stay_columns(tmp_path):
 
 
 def test_zero_one_columns_beside_an_unnamed_second_column_stay_columns(tmp_path):
-    """Any other column may be the label (here 'category', a name ftapp does not know): the 0/1
+    """Any other column may be the label (here 'team', a name ftapp does not know): the 0/1
     columns are then side facts, and the report asks for the label column as before."""
-    rows = ["text,category,verified,urgent"] + [f"ticket {i},{'ab'[i % 2]},{i % 2},{(i // 2) % 2}" for i in range(40)]
+    rows = ["text,team,verified,urgent"] + [f"ticket {i},{'ab'[i % 2]},{i % 2},{(i // 2) % 2}" for i in range(40)]
     (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
     _, report = load_dataset(tmp_path / "t.csv", workdir=tmp_path / "w")
     assert "flag_columns" not in report.details and "looks like the label" in report.errors[0].message
