@@ -265,6 +265,10 @@ def _load_transformers(name: str, path: str, labels: list[str], modality: str,
         return Classifier(model, TextPreprocessor(tokenizer), labels, name, "transformers")
     if modality == "audio":
         extractor = _hub_call(name, AutoFeatureExtractor.from_pretrained, path, trust_remote_code=False)
+        if getattr(model.config, "use_weighted_layer_sum", False) and getattr(model.config, "layerdrop", 0):
+            # a layer skipped by LayerDrop leaves the weighted sum of layers a state short (transformers
+            # then fails on HuBERT and WavLM): fine-tuning runs every layer
+            model.config.layerdrop = 0.0
         return Classifier(model, AudioPreprocessor(extractor), labels, name, "transformers")
     processor = _hub_call(name, AutoImageProcessor.from_pretrained, path, trust_remote_code=False)
     return Classifier(model, ImagePreprocessor(image_spec_of(processor), processor), labels, name, "transformers")

@@ -246,6 +246,51 @@ def torch_equal(x, y) -> bool:
     return bool(torch.equal(x, y))
 
 
+def _tiny_waveform_model(folder: Path, family: str) -> Path:
+    """The Hub's waveform families (wav2vec 2.0, HuBERT, WavLM) at toy size, with the weighted layer
+    sum their audio-classification heads offer, and their feature extractor."""
+    import transformers as tf
+
+    config_class, model_class = {"wav2vec2": (tf.Wav2Vec2Config, tf.Wav2Vec2ForSequenceClassification),
+                                 "hubert": (tf.HubertConfig, tf.HubertForSequenceClassification),
+                                 "wavlm": (tf.WavLMConfig, tf.WavLMForSequenceClassification)}[family]
+    config = config_class(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+                          conv_dim=(16, 16, 16, 16), conv_stride=(5, 4, 4, 4), conv_kernel=(10, 4, 4, 4),
+                          num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, classifier_proj_size=16,
+                          num_labels=2,
+                          use_weighted_layer_sum=True)
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model_class(config).save_pretrained(folder)
+    tf.Wav2Vec2FeatureExtractor(sampling_rate=16_000, return_attention_mask=False).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("family", ["wav2vec2", "hubert", "wavlm"])
+def test_the_hubs_waveform_families_load_freeze_and_train(tmp_path, family):
+    """The catalog's Hub audio choices other than Whisper and the AST (no network here: their
+    families at toy size): two blocks, each frozen block trains fewer weights, and a run trains,
+    keeps its model and answers for a recording."""
+    from conftest import train_run
+    from ftapp.inference import predict_run
+    from ftapp.models.loading import load_pretrained
+
+    folder = _tiny_waveform_model(tmp_path / "model", family)
+    clf = load_pretrained(str(folder), ["high", "low"], modality="audio")
+    assert clf.layout.family == "hf-audio" and clf.n_blocks == 2 and clf.preprocess.key == "input_values"
+    counts = []
+    for k in range(clf.n_blocks + 1):
+        clf.freeze(k)
+        counts.append(clf.param_counts()[0])
+    assert counts[0] > counts[1] > counts[2] > 0
+    data = zip_of(write_tone_folders(tmp_path / "tones", n_per_class=8), tmp_path / "tones.zip")
+    run = train_run(tmp_path, str(folder), data, frozen_layers=1, epochs=2)
+    metrics = json.loads((run.dir / "metrics.json").read_text())
+    assert metrics["n_val"] > 0 and 0 <= metrics["val_accuracy"] <= 1
+    answer = predict_run(run.dir, str(write_tone(tmp_path / "new.wav", 1760, seed=9)))
+    assert set(answer) <= {"high", "low"} and abs(sum(answer.values()) - 1) < 1e-4
+
+
 @pytest.mark.parametrize("layer_sum", [True, False])
 def test_whisper_trains_from_cached_states_with_any_number_of_blocks_frozen(tmp_path, layer_sum):
     """The cache is only an optimisation. Every block frozen: the model fed its layers' time-averages
