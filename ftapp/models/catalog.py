@@ -79,6 +79,11 @@ CATALOG: tuple[ModelSpec, ...] = (
               "WavLM base plus (95M, 12 blocks): speech — speakers, commands, emotions. Wants a GPU."),
     ModelSpec("facebook/wav2vec2-base", "audio", False,
               "wav2vec 2.0 base (95M, 12 blocks), self-supervised on read English speech. Wants a GPU."),
+    ModelSpec("facebook/hubert-base-ls960", "audio", False,
+              "HuBERT base (95M, 12 blocks), self-supervised on read English speech. Wants a GPU."),
+    ModelSpec("openai/whisper-small", "audio", False,
+              "Whisper small's encoder (88M, 12 blocks), trained on 680,000 hours of speech in 99 languages; "
+              "hears 5 s as the bundled one does. Wants a GPU."),
 )
 
 

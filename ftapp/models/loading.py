@@ -257,14 +257,23 @@ def _load_transformers(name: str, path: str, labels: list[str], modality: str,
     else:   # imported only for pictures: transformers' image classes import torchvision (seconds)
         from transformers import AutoImageProcessor, AutoModelForImageClassification
         auto = AutoModelForImageClassification
+    whisper = False   # a Whisper speech-recognition checkpoint (not a classifier already)
+    if modality == "audio":
+        config = _hub_call(name, transformers.AutoConfig.from_pretrained, path, trust_remote_code=False)
+        whisper = config.model_type == "whisper" and "WhisperForAudioClassification" not in (config.architectures or [])
+    # its head then reads the mean of all its layers, as the bundled one's does (measured: README "Sounds")
     model = _hub_call(name, auto.from_pretrained, path, num_labels=len(labels), id2label=id2label,
                       label2id={v: k for k, v in id2label.items()}, ignore_mismatched_sizes=True,
-                      trust_remote_code=False, use_safetensors=None)
+                      trust_remote_code=False, use_safetensors=None, **({"use_weighted_layer_sum": True} if whisper else {}))
     if modality == "text":
         tokenizer = _hub_call(name, AutoTokenizer.from_pretrained, path, trust_remote_code=False)
         return Classifier(model, TextPreprocessor(tokenizer), labels, name, "transformers")
     if modality == "audio":
         extractor = _hub_call(name, AutoFeatureExtractor.from_pretrained, path, trust_remote_code=False)
+        if whisper:
+            from ftapp.models.whisper_offline import shorten_window
+
+            model, extractor = shorten_window(model, extractor)
         if getattr(model.config, "use_weighted_layer_sum", False) and getattr(model.config, "layerdrop", 0):
             # a layer skipped by LayerDrop leaves the weighted sum of layers a state short (transformers
             # then fails on HuBERT and WavLM): fine-tuning runs every layer

@@ -266,6 +266,37 @@ def _tiny_waveform_model(folder: Path, family: str) -> Path:
     return folder
 
 
+def test_a_hub_whisper_hears_five_seconds_through_every_layer_as_the_bundled_one(tmp_path):
+    """A Whisper speech-recognition checkpoint (what `openai/whisper-small` is) becomes a classifier
+    with the bundled model's measured choices: a 5 s window (its 30 s position table sliced, its
+    feature extractor set alike) and a head on the mean of all its layers; the saved folder loads
+    in transformers' audio pipeline with the same answer."""
+    import torch
+    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration, pipeline
+
+    from ftapp.models.loading import load_pretrained
+
+    config = WhisperConfig(d_model=16, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=32,
+                           decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=32, num_mel_bins=80,
+                           max_source_positions=1500)
+    torch.manual_seed(0)
+    WhisperForConditionalGeneration(config).save_pretrained(tmp_path / "asr")
+    WhisperFeatureExtractor().save_pretrained(tmp_path / "asr")            # Whisper's own: 30 s
+    clf = load_pretrained(str(tmp_path / "asr"), ["high", "low"], modality="audio")
+    assert clf.preprocess.spec.seconds == 5 and clf.model.config.max_source_positions == 250
+    assert clf.model.config.use_weighted_layer_sum and clf.layout.summary
+    torch.testing.assert_close(clf.model.encoder.embed_positions.weight,
+                               WhisperForConditionalGeneration.from_pretrained(tmp_path / "asr").model.encoder
+                               .embed_positions.weight[:250])
+    clip = str(write_tone(tmp_path / "a.wav", 880, seconds=1.0))
+    ours = clf.predict_proba([clip])[0]
+    clf.save(tmp_path / "saved")
+    heard = pipeline("audio-classification", model=str(tmp_path / "saved"), top_k=None)(
+        {"raw": clf.preprocess.samples(clip), "sampling_rate": 16_000})
+    assert {h["label"]: round(h["score"], 4) for h in heard} == {
+        label: round(float(p), 4) for label, p in zip(clf.labels, ours)}
+
+
 @pytest.mark.parametrize("family", ["wav2vec2", "hubert", "wavlm"])
 def test_the_hubs_waveform_families_load_freeze_and_train(tmp_path, family):
     """The catalog's Hub audio choices other than Whisper and the AST (no network here: their
