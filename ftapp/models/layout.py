@@ -25,6 +25,10 @@ class Layout:
     # time, so with every block frozen each layer's time-average is all it needs: cached once, they
     # re-enter as `encoder_outputs` (prefix_cache.SUMMARY) and the encoder never runs again.
     summary: bool = False
+    # Heads that read every layer's states that way (Whisper, wav2vec 2.0, HuBERT): the module whose
+    # forward is swapped to run from block k over the frozen layers' cached time-averages
+    # (prefix_cache.reentered); "" where that cannot be done.
+    reenter: str = ""
 
     @property
     def n_blocks(self) -> int:
@@ -80,22 +84,39 @@ def find_layout(model: nn.Module, modality: str) -> Layout:
 def _audio_layout(model: nn.Module) -> Layout | None:
     """Whisper (its encoder's convolutions and positions, then its layers) and the wav2vec 2.0
     family (the waveform's convolutions and projection, then the transformer's layers). The head
-    may read every layer (a weighted sum), so cached states cannot simply re-enter after block k:
-    wav2vec 2.0's frozen layers run each step, without gradients; Whisper's head reads the layers
-    only through a linear projection averaged over time (`summary`), so its cache holds the frozen
-    layers' time-averages (ftapp/train/prefix_cache.py)."""
-    for stem, layers in ((["encoder.conv1", "encoder.conv2", "encoder.embed_positions"], "encoder.layers"),
-                         (["{b}.feature_extractor", "{b}.feature_projection"], "{b}.encoder.layers")):
-        base = getattr(model, "base_model_prefix", "")
-        stem, layers = [s.format(b=base) for s in stem], layers.format(b=base)
-        if all(_get(model, p) is not None for p in stem + [layers]):
-            n = len(model.get_submodule(layers))
-            whisper = stem[0] == "encoder.conv1" and hasattr(model, "projector")
-            blocks = [[f"{layers}.{i}"] for i in range(n)]
-            if whisper:   # the encoder's final layer norm tops its last layer: frozen with it, trained with it
-                blocks[-1].append("encoder.layer_norm")
-            return Layout("hf-audio", stem, blocks, None, [f"layer {i + 1}" for i in range(n)], summary=whisper)
-    return None
+    may read every layer (a weighted sum), so cached states cannot simply re-enter after block k;
+    but it reads them only through a linear projection averaged over time, so the cache holds the
+    frozen layers' time-averages and the model's forward is swapped to start at layer k (`reenter`,
+    ftapp/train/prefix_cache.py). WavLM's frozen layers still run each step, without gradients."""
+    base = getattr(model, "base_model_prefix", "")
+    config = getattr(model, "config", None)
+    if all(_get(model, p) is not None for p in ("encoder.conv1", "encoder.conv2", "encoder.embed_positions",
+                                                "encoder.layers")):   # Whisper
+        n = len(model.get_submodule("encoder.layers"))
+        whisper = hasattr(model, "projector")
+        blocks = [[f"encoder.layers.{i}"] for i in range(n)]
+        blocks[-1].append("encoder.layer_norm")   # the encoder's final layer norm tops its last layer
+        return Layout("hf-audio", ["encoder.conv1", "encoder.conv2", "encoder.embed_positions"], blocks, None,
+                      [f"layer {i + 1}" for i in range(n)], summary=whisper, reenter="encoder" if whisper else "")
+    stem, layers = [f"{base}.feature_extractor", f"{base}.feature_projection"], f"{base}.encoder.layers"
+    if not all(_get(model, p) is not None for p in stem + [layers]):
+        return None
+    n = len(model.get_submodule(layers))
+    blocks = [[f"{layers}.{i}"] for i in range(n)]
+    # the positions (a convolution) and, unless "stable", the layer norm run before the first layer;
+    # "stable" models norm after the last one instead
+    stem.append(f"{base}.encoder.pos_conv_embed")
+    stable = bool(getattr(config, "do_stable_layer_norm", False))
+    (blocks[-1] if stable else stem).append(f"{base}.encoder.layer_norm")
+    # WavLM's layers hand a relative position bias on to the next, and an adapter changes the last state:
+    # both would need more than the layers' states to re-enter
+    reenter = base if (getattr(config, "model_type", "") in WAVEFORM_OUTPUTS and not getattr(config, "add_adapter", False)
+                       and hasattr(model, "projector")) else ""
+    return Layout("hf-audio", stem, blocks, None, [f"layer {i + 1}" for i in range(n)], reenter=reenter)
+
+
+WAVEFORM_OUTPUTS = {"wav2vec2": "Wav2Vec2BaseModelOutput", "hubert": "BaseModelOutput"}   # what the base model returns
+
 
 
 def _timm_layout(model: nn.Module) -> Layout:

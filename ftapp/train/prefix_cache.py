@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import psutil
 import torch
 
-from ftapp.models.layout import Bypass, swap_module
+from ftapp.models.layout import WAVEFORM_OUTPUTS, Bypass, swap_module
 from ftapp.models.preprocess import padded_width
 from ftapp.train.batches import eval_batches
 from ftapp.train.distributed import SINGLE
@@ -33,7 +33,7 @@ class _StopForward(Exception):
 
 
 def cache_supported(clf, k: int, augment: bool) -> bool:
-    return k >= 1 and not augment and (clf.layout.input_key is not None or clf.layout.summary)
+    return k >= 1 and not augment and (clf.layout.input_key is not None or summarised(clf, k) or reentered(clf, k))
 
 
 def summarised(clf, k: int) -> bool:
@@ -42,12 +42,12 @@ def summarised(clf, k: int) -> bool:
 
 
 def reentered(clf, k: int) -> bool:
-    """Whisper with its first k blocks (not all) frozen. Its head reads a weighted sum of every
-    layer's states, but only through a linear projection averaged over time, so of the frozen
-    layers' states it needs just their time-averages; the cache holds those (k + 1 rows: the input
-    of each frozen layer, then the state leaving the last one) followed by that last state in full,
-    where the trainable layers start (`_whisper_from_layer`)."""
-    return clf.layout.summary and 1 <= k < clf.n_blocks
+    """Whisper, wav2vec 2.0 or HuBERT with its first k blocks frozen (Whisper: not all; that is
+    `summarised`). The head reads a weighted sum of every layer's states, but only through a linear
+    projection averaged over time, so of the frozen layers' states it needs just their time-averages;
+    the cache holds those (k + 1 rows: the input of each frozen layer, then the state leaving the last
+    one) followed by that last state in full, where the trainable layers start (`_from_layer`)."""
+    return bool(clf.layout.reenter) and k >= 1 and not summarised(clf, k)
 
 
 @dataclass
@@ -79,11 +79,12 @@ def compute_states(clf, encoded: list, boundaries, batch_size: int, device, on_b
             lambda _m, _i, out: captured.__setitem__(summary[0], _time_means(out))))
     inputs: dict = {}   # reentered Whisper: each frozen layer's input, averaged over time
     for k in (b for b in boundaries if b not in summary):
-        module = model.get_submodule(clf.layout.blocks[k - 1][-1])
+        # a reentered model's blocks are its layers (the first module; a final layer norm may follow)
+        module = model.get_submodule(clf.layout.blocks[k - 1][0 if reentered(clf, k) else -1])
         last = k == boundaries[-1] and not head_inputs and not summary
         if reentered(clf, k):
             for i in range(k):
-                handles.append(model.get_submodule(clf.layout.blocks[i][-1]).register_forward_pre_hook(
+                handles.append(model.get_submodule(clf.layout.blocks[i][0]).register_forward_pre_hook(
                     lambda _m, args, i=i: inputs.__setitem__(i, args[0].mean(1))))
 
         def grab(_module, _inputs, output, k=k, last=last):
@@ -186,15 +187,15 @@ def _allocate(shape) -> torch.Tensor:
 @contextlib.contextmanager
 def bypass_prefix(clf, k: int, as_tuple: int):
     """Within the block, the model starts at block k: stem and first k blocks hand their input on
-    (a summarised model skips its encoder by itself: nothing to swap; a reentered Whisper's encoder
-    runs from layer k on its cached input: its forward is swapped, its modules stay)."""
+    (a summarised model skips its encoder by itself: nothing to swap; a reentered model runs from
+    layer k on its cached input: its forward is swapped, its modules stay)."""
     if reentered(clf, k):
-        encoder = clf.model.get_submodule("encoder")
-        encoder.forward = functools.partial(_whisper_from_layer, encoder, k)   # an instance attribute, removed after
+        module = clf.model.get_submodule(clf.layout.reenter)
+        module.forward = functools.partial(_from_layer, module, k)   # an instance attribute, removed after
         try:
             yield
         finally:
-            del encoder.forward
+            del module.forward
         return
     paths = [] if summarised(clf, k) else clf.layout.prefix_paths(k)
     originals = {}
@@ -211,20 +212,30 @@ def bypass_prefix(clf, k: int, as_tuple: int):
             swap_module(clf.model, path, module)
 
 
-def _whisper_from_layer(encoder, k: int, input_features, *_args, **_kwargs):
-    """Whisper's encoder from layer k on, over a cached input (`reentered`): the trainable layers
-    run on the full state, and the head gets every hidden state as its time-average — what it
-    computes from the full states, since it is linear up to its average over time (tested)."""
-    from transformers.modeling_outputs import BaseModelOutput
+def _from_layer(module, k: int, features, *_args, **_kwargs):
+    """The encoder (Whisper) or base model (wav2vec 2.0, HuBERT) from layer k on, over a cached input
+    (`reentered`): the trainable layers run on the full state, and the head gets every hidden state
+    as its time-average — what it computes from the full states, since it is linear up to its
+    average over time (tested: logits and gradients). The frozen part's own training-time noise
+    (wav2vec 2.0's masking of time steps) is left out, as a frozen block's dropout is."""
+    from transformers import modeling_outputs
 
-    means, h = input_features[:, :k + 1], input_features[:, k + 1:]
+    encoder = getattr(module, "encoder", module)
+    means, h = features[:, :k + 1], features[:, k + 1:]
     hidden = [means[:, i:i + 1] for i in range(k + 1)]
     for layer in encoder.layers[k:]:
         h = layer(h, None)
         h = h[0] if isinstance(h, tuple) else h
         hidden.append(h.mean(1, keepdim=True))
-    hidden[-1] = encoder.layer_norm(h).mean(1, keepdim=True)   # the encoder's last state is normalised
-    return BaseModelOutput(last_hidden_state=hidden[-1], hidden_states=tuple(hidden))
+    if encoder is module:   # Whisper: the last hidden state is the normalised one
+        hidden[-1] = module.layer_norm(h).mean(1, keepdim=True)
+        return modeling_outputs.BaseModelOutput(last_hidden_state=hidden[-1], hidden_states=tuple(hidden))
+    last = (encoder.layer_norm(h) if module.config.do_stable_layer_norm else h).mean(1, keepdim=True)
+    if WAVEFORM_OUTPUTS[module.config.model_type] == "BaseModelOutput":
+        return modeling_outputs.BaseModelOutput(last_hidden_state=last, hidden_states=tuple(hidden))
+    # wav2vec 2.0's output has extract_features before the hidden states, and its head reads them by position
+    return modeling_outputs.Wav2Vec2BaseModelOutput(last_hidden_state=last, extract_features=last,
+                                                    hidden_states=tuple(hidden))
 
 
 @contextlib.contextmanager
@@ -251,8 +262,8 @@ def cached_batch(clf, states, indices, device, k: int | None = None) -> dict:
             mask[j, : r.shape[0]] = 1
         return {key: h.to(device, non_blocking=True), "attention_mask": mask.to(device, non_blocking=True)}
     idx = torch.as_tensor(indices)
-    if key is None and k is not None and reentered(clf, k):   # read by _whisper_from_layer
-        return {"input_features": states[idx].to(device, non_blocking=True)}
+    if key is None and k is not None and reentered(clf, k):   # read by _from_layer
+        return {clf.preprocess.key: states[idx].to(device, non_blocking=True)}
     if key is None:   # summarised (Whisper, every block frozen): each layer's time-average as a 1-frame state
         h = states[idx].to(device, non_blocking=True)[:, :, None, :]
         hidden = tuple(h[:, i] for i in range(h.shape[1] - 1))

@@ -246,7 +246,7 @@ def torch_equal(x, y) -> bool:
     return bool(torch.equal(x, y))
 
 
-def _tiny_waveform_model(folder: Path, family: str) -> Path:
+def _tiny_waveform_model(folder: Path, family: str, stable: bool = False) -> Path:
     """The Hub's waveform families (wav2vec 2.0, HuBERT, WavLM) at toy size, with the weighted layer
     sum their audio-classification heads offer, and their feature extractor."""
     import transformers as tf
@@ -257,8 +257,7 @@ def _tiny_waveform_model(folder: Path, family: str) -> Path:
     config = config_class(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
                           conv_dim=(16, 16, 16, 16), conv_stride=(5, 4, 4, 4), conv_kernel=(10, 4, 4, 4),
                           num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, classifier_proj_size=16,
-                          num_labels=2,
-                          use_weighted_layer_sum=True)
+                          num_labels=2, use_weighted_layer_sum=True, do_stable_layer_norm=stable)
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     model_class(config).save_pretrained(folder)
@@ -322,23 +321,14 @@ def test_the_hubs_waveform_families_load_freeze_and_train(tmp_path, family):
     assert set(answer) <= {"high", "low"} and abs(sum(answer.values()) - 1) < 1e-4
 
 
-@pytest.mark.parametrize("layer_sum", [True, False])
-def test_whisper_trains_from_cached_states_with_any_number_of_blocks_frozen(tmp_path, layer_sum):
-    """The cache is only an optimisation. Every block frozen: the model fed its layers' time-averages
-    as `encoder_outputs` gives the whole model's logits. Some blocks frozen: the trainable layers run
-    on the cached state, the frozen ones are read as time-averages, and logits and the trainable
-    weights' gradients are the whole model's."""
+def _cache_is_exact(clf, enc) -> None:
+    """For every number of frozen blocks: the model trained from cached states gives the whole
+    model's logits and the same gradients to every trainable weight, and is whole again after."""
     import torch
 
-    from conftest import make_tiny_audio_model
-    from ftapp.models.loading import load_pretrained
     from ftapp.train import prefix_cache
 
-    clf = load_pretrained(str(make_tiny_audio_model(tmp_path / "m", layer_sum=layer_sum)), ["a", "b", "c"],
-                          modality="audio")
-    clips = [str(write_tone(tmp_path / f"{hz}.wav", hz, seconds=0.5)) for hz in (220, 880, 3000)]
-    enc = clf.preprocess.encode(clips)
-    y = torch.tensor([0, 1, 2])
+    y = torch.tensor([0, 1, 2][:len(enc)])
     clf.model.eval()
 
     def logits_and_grads(batch):
@@ -353,13 +343,47 @@ def test_whisper_trains_from_cached_states_with_any_number_of_blocks_frozen(tmp_
         reference, grads = logits_and_grads(clf.preprocess.collate(enc))
         frozen = prefix_cache.compute_states(clf, enc, [k], 2, torch.device("cpu"), head_inputs=True)
         with prefix_cache.bypass_prefix(clf, k, frozen.as_tuple):
-            cached, cached_grads = logits_and_grads(prefix_cache.cached_batch(clf, frozen.states[k], [0, 1, 2],
+            cached, cached_grads = logits_and_grads(prefix_cache.cached_batch(clf, frozen.states[k],
+                                                                              list(range(len(enc))),
                                                                               torch.device("cpu"), k))
         torch.testing.assert_close(cached, reference, atol=1e-5, rtol=1e-4)
-        assert set(cached_grads) == set(grads) and (k < clf.n_blocks) == any("encoder.layers" in n for n in grads)
+        assert set(cached_grads) == set(grads), (k, set(grads) ^ set(cached_grads))
+        assert (k < clf.n_blocks) == any(".layers." in n for n in grads)
         for name, g in grads.items():
             torch.testing.assert_close(cached_grads[name], g, atol=1e-5, rtol=1e-3)
         with torch.no_grad():   # and the head's inputs are what the head reads
             torch.testing.assert_close(clf.head(frozen.head_inputs), reference, atol=1e-5, rtol=1e-4)
-    with torch.no_grad():   # the encoder is whole again afterwards
+    with torch.no_grad():
         torch.testing.assert_close(clf.forward(clf.preprocess.collate(enc)), reference, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("layer_sum", [True, False])
+def test_whisper_trains_from_cached_states_with_any_number_of_blocks_frozen(tmp_path, layer_sum):
+    """The cache is only an optimisation. Every block frozen: the model fed its layers' time-averages
+    as `encoder_outputs` gives the whole model's logits. Some blocks frozen: the trainable layers run
+    on the cached state, the frozen ones are read as time-averages, and logits and the trainable
+    weights' gradients are the whole model's."""
+    from conftest import make_tiny_audio_model
+    from ftapp.models.loading import load_pretrained
+
+    clf = load_pretrained(str(make_tiny_audio_model(tmp_path / "m", layer_sum=layer_sum)), ["a", "b", "c"],
+                          modality="audio")
+    clips = [str(write_tone(tmp_path / f"{hz}.wav", hz, seconds=0.5)) for hz in (220, 880, 3000)]
+    _cache_is_exact(clf, clf.preprocess.encode(clips))
+
+
+@pytest.mark.parametrize("family,stable", [("wav2vec2", False), ("wav2vec2", True), ("hubert", False),
+                                           ("hubert", True)])
+def test_waveform_models_train_from_cached_states_too(tmp_path, family, stable):
+    """wav2vec 2.0 and HuBERT (the layer norm before the first layer, or "stable" after the last):
+    the same re-entry, exact for every number of frozen blocks. WavLM is not cached (its layers hand
+    a position bias on to the next)."""
+    from ftapp.models.loading import load_pretrained
+    from ftapp.train import prefix_cache
+
+    clf = load_pretrained(str(_tiny_waveform_model(tmp_path / "m", family, stable=stable)), ["a", "b", "c"],
+                          modality="audio")
+    clips = [str(write_tone(tmp_path / f"{hz}.wav", hz, seconds=0.5)) for hz in (220, 880, 3000)]
+    _cache_is_exact(clf, clf.preprocess.encode(clips))
+    wavlm = load_pretrained(str(_tiny_waveform_model(tmp_path / "wavlm", "wavlm")), ["a", "b"], modality="audio")
+    assert not prefix_cache.cache_supported(wavlm, 1, augment=False)
