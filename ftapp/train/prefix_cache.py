@@ -9,7 +9,9 @@ Capture: a forward hook on the last module of block k−1 grabs its output (and,
 prefix is needed, aborts the rest of the forward); several boundaries and the head's input (the
 linear probe's features) can be captured in the same pass. Replay: the stem and the first k blocks are swapped for `Bypass` modules, and the
 cached states are fed in through the model's own input (inputs_embeds / pixel_values), so the
-model's forward (attention masks, pooling, head) is unchanged.
+model's forward (attention masks, pooling, head) is unchanged. Sound models whose head reads every
+layer (Whisper, wav2vec 2.0, HuBERT) cache the frozen layers' time-averages beside the state where
+training starts, and their encoder's forward is swapped to start there (`reentered`).
 """
 from __future__ import annotations
 
@@ -77,7 +79,7 @@ def compute_states(clf, encoded: list, boundaries, batch_size: int, device, on_b
     if summary:   # the encoder's output: every layer's states (and the last, normalised), averaged over time
         handles.append(model.get_submodule("encoder").register_forward_hook(
             lambda _m, _i, out: captured.__setitem__(summary[0], _time_means(out))))
-    inputs: dict = {}   # reentered Whisper: each frozen layer's input, averaged over time
+    inputs: dict = {}   # a reentered model: each frozen layer's input, averaged over time
     for k in (b for b in boundaries if b not in summary):
         # a reentered model's blocks are its layers (the first module; a final layer norm may follow)
         module = model.get_submodule(clf.layout.blocks[k - 1][0 if reentered(clf, k) else -1])
