@@ -87,7 +87,7 @@ def _audio_layout(model: nn.Module) -> Layout | None:
     may read every layer (a weighted sum), so cached states cannot simply re-enter after block k;
     but it reads them only through a linear projection averaged over time, so the cache holds the
     frozen layers' time-averages and the model's forward is swapped to start at layer k (`reenter`,
-    ftapp/train/prefix_cache.py). WavLM's frozen layers still run each step, without gradients."""
+    ftapp/train/prefix_cache.py)."""
     base = getattr(model, "base_model_prefix", "")
     config = getattr(model, "config", None)
     if all(_get(model, p) is not None for p in ("encoder.conv1", "encoder.conv2", "encoder.embed_positions",
@@ -108,14 +108,14 @@ def _audio_layout(model: nn.Module) -> Layout | None:
     stem.append(f"{base}.encoder.pos_conv_embed")
     stable = bool(getattr(config, "do_stable_layer_norm", False))
     (blocks[-1] if stable else stem).append(f"{base}.encoder.layer_norm")
-    # WavLM's layers hand a relative position bias on to the next, and an adapter changes the last state:
-    # both would need more than the layers' states to re-enter
+    # an adapter after the layers would change the last state: not re-entered
     reenter = base if (getattr(config, "model_type", "") in WAVEFORM_OUTPUTS and not getattr(config, "add_adapter", False)
                        and hasattr(model, "projector")) else ""
     return Layout("hf-audio", stem, blocks, None, [f"layer {i + 1}" for i in range(n)], reenter=reenter)
 
 
-WAVEFORM_OUTPUTS = {"wav2vec2": "Wav2Vec2BaseModelOutput", "hubert": "BaseModelOutput"}   # what the base model returns
+# what the base model returns (the head reads the hidden states by position)
+WAVEFORM_OUTPUTS = {"wav2vec2": "Wav2Vec2BaseModelOutput", "hubert": "BaseModelOutput", "wavlm": "Wav2Vec2BaseModelOutput"}
 
 
 

@@ -10,7 +10,7 @@ prefix is needed, aborts the rest of the forward); several boundaries and the he
 linear probe's features) can be captured in the same pass. Replay: the stem and the first k blocks are swapped for `Bypass` modules, and the
 cached states are fed in through the model's own input (inputs_embeds / pixel_values), so the
 model's forward (attention masks, pooling, head) is unchanged. Sound models whose head reads every
-layer (Whisper, wav2vec 2.0, HuBERT) cache the frozen layers' time-averages beside the state where
+layer (Whisper, wav2vec 2.0, HuBERT, WavLM) cache the frozen layers' time-averages beside the state where
 training starts, and their encoder's forward is swapped to start there (`reentered`).
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ def summarised(clf, k: int) -> bool:
 
 
 def reentered(clf, k: int) -> bool:
-    """Whisper, wav2vec 2.0 or HuBERT with its first k blocks frozen (Whisper: not all; that is
+    """Whisper, wav2vec 2.0, HuBERT or WavLM with its first k blocks frozen (Whisper: not all; that is
     `summarised`). The head reads a weighted sum of every layer's states, but only through a linear
     projection averaged over time, so of the frozen layers' states it needs just their time-averages;
     the cache holds those (k + 1 rows: the input of each frozen layer, then the state leaving the last
@@ -215,7 +215,7 @@ def bypass_prefix(clf, k: int, as_tuple: int):
 
 
 def _from_layer(module, k: int, features, *_args, **_kwargs):
-    """The encoder (Whisper) or base model (wav2vec 2.0, HuBERT) from layer k on, over a cached input
+    """The encoder (Whisper) or base model (wav2vec 2.0, HuBERT, WavLM) from layer k on, over a cached input
     (`reentered`): the trainable layers run on the full state, and the head gets every hidden state
     as its time-average — what it computes from the full states, since it is linear up to its
     average over time (tested: logits and gradients). The frozen part's own training-time noise
@@ -225,9 +225,10 @@ def _from_layer(module, k: int, features, *_args, **_kwargs):
     encoder = getattr(module, "encoder", module)
     means, h = features[:, :k + 1], features[:, k + 1:]
     hidden = [means[:, i:i + 1] for i in range(k + 1)]
-    for layer in encoder.layers[k:]:
-        h = layer(h, None)
-        h = h[0] if isinstance(h, tuple) else h
+    bias = _wavlm_position_bias(encoder, h) if getattr(module.config, "model_type", "") == "wavlm" else None
+    for i, layer in enumerate(encoder.layers[k:], start=k):
+        out = layer(h, None) if bias is None else layer(h, None, position_bias=bias, index=i)
+        h = out[0] if isinstance(out, tuple) else out
         hidden.append(h.mean(1, keepdim=True))
     if encoder is module:   # Whisper: the last hidden state is the normalised one
         hidden[-1] = module.layer_norm(h).mean(1, keepdim=True)
@@ -238,6 +239,14 @@ def _from_layer(module, k: int, features, *_args, **_kwargs):
     # wav2vec 2.0's output has extract_features before the hidden states, and its head reads them by position
     return modeling_outputs.Wav2Vec2BaseModelOutput(last_hidden_state=last, extract_features=last,
                                                     hidden_states=tuple(hidden))
+
+
+def _wavlm_position_bias(encoder, h: torch.Tensor) -> torch.Tensor:
+    """What WavLM's first layer hands on to the others: a relative position bias that depends on the
+    length only (each layer gates it by its own input), from the first layer's frozen table."""
+    attention, (batch, frames) = encoder.layers[0].attention, h.shape[:2]
+    bias = attention.compute_bias(frames, frames)
+    return bias.unsqueeze(0).repeat(batch, 1, 1, 1).view(batch * attention.num_heads, frames, frames)
 
 
 @contextlib.contextmanager
