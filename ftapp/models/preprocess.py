@@ -121,11 +121,13 @@ class AudioPreprocessor:
     """Recordings (file paths, or (rate, samples) as a microphone gives them) → the feature
     extractor's input for a fixed window, computed once. Augmentation (asked for) works on those
     features each epoch, SpecAugment-style (Park et al., 2019): a delay of up to a tenth of the
-    window (never an earlier start: that would cut a sound's onset), a gain of up to ±6 dB, and two
-    stretches of time and two bands of pitch silenced. Band masks hide pitch: where classes differ
-    only by pitch (a note, a tone), leave augmentation off."""
+    window (never an earlier start: that would cut a sound's onset), a gain of up to ±6 dB, added
+    noise 30–60 dB below the clip's loudest moment (Whisper's log-mel features, whose scale is
+    known), and two stretches of time and two bands of pitch silenced. Band masks hide pitch: where
+    classes differ only by pitch (a note, a tone), leave augmentation off."""
     modality = "audio"
     SHIFT, GAIN, TIME_MASK, BAND_MASK = 0.1, 0.15, 0.05, 8   # window share; log-mel units (6 dB); share; bands
+    NOISE_BELOW = (3.0, 6.0)   # the added noise's level under the loudest moment, in log10 power (30–60 dB)
 
     def __init__(self, extractor, seconds: float | None = None):
         self.hf_processor = extractor   # saved beside the exported model: pipeline() reads it
@@ -171,6 +173,11 @@ class AudioPreprocessor:
         delay = int(u() * self.SHIFT * frames)
         f = torch.cat([torch.full((bands, delay), quiet), f[:, : frames - delay]], dim=1) if delay else f.clone()
         f += (2 * u() - 1) * self.GAIN
+        if self.key == "input_features":   # Whisper: f = (log10 power + 4) / 4, so noise adds in power
+            power = 10 ** (4 * f - 4)
+            below = self.NOISE_BELOW[0] + u() * (self.NOISE_BELOW[1] - self.NOISE_BELOW[0])
+            noise = float(power.max()) * 10 ** -below * torch.empty_like(f).exponential_(generator=g)
+            f = (torch.log10(power + noise) + 4) / 4
         for _ in range(2):
             width, start = int(u() * self.TIME_MASK * frames), u()
             f[:, int(start * (frames - width)): int(start * (frames - width)) + width] = quiet

@@ -176,9 +176,9 @@ class TrainConfig:
                                       "smallest.")
     augment: bool = setting(False, bool, "Augment pictures and recordings", advanced=True,
                             help="Pictures: random crops and colour changes each epoch; recordings: a small delay, "
-                                 "a gain change and short silenced stretches and pitch bands — so the model sees "
-                                 "more variety (slower: no speed-up from frozen blocks). Not for classes that "
-                                 "differ only in pitch.")
+                                 "a gain change, quiet noise and short silenced stretches and pitch bands — so the "
+                                 "model sees more variety (slower: no speed-up from frozen blocks). Not for classes "
+                                 "that differ only in pitch.")
     hflip: bool = setting(False, bool, "Mirror pictures when augmenting", advanced=True,
                           help="Also flip pictures left–right. Only for natural photos: a mirrored digit, letter "
                                "or anything with a left and a right is a different thing.")

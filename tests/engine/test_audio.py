@@ -226,7 +226,7 @@ def test_why_shows_when_in_a_recording_the_sound_drove_the_answer(audio_run, tmp
     assert redness[half:].mean() > redness[:half].mean()
 
 
-def test_sound_augmentation_is_seeded_keeps_the_shape_and_never_starts_early(tiny_audio_model, tmp_path):
+def test_sound_augmentation_is_seeded_keeps_the_shape_never_starts_early_and_adds_noise(tiny_audio_model, tmp_path):
     from ftapp.models.loading import load_pretrained
 
     clf = load_pretrained(tiny_audio_model, ["low", "high"], modality="audio")
@@ -238,6 +238,8 @@ def test_sound_augmentation_is_seeded_keeps_the_shape_and_never_starts_early(tin
     assert a.shape == plain.shape and torch_equal(a, b) and not torch_equal(a, c) and not torch_equal(a, plain)
     onset = int(plain[0].amax(0).argmax())   # the loudest frame moves later or stays, never earlier
     assert int(a[0].amax(0).argmax()) >= onset - 1
+    tail = (slice(None), slice(-30, None))   # the silence after the tone: noise 30–60 dB below it lifts it
+    assert float(a[0][tail].median()) > float(plain[0][tail].median()) + 0.3
 
 
 def torch_equal(x, y) -> bool:
