@@ -275,10 +275,8 @@ def _load_class_folders(root: str, files: list[str], origin_prefix: str, modalit
                              "its folders instead.")
             continue
         if e not in want:
-            if modality == "image":
-                report.skip(rel, unsupported_reason(rel))
-            elif modality == "audio":
-                report.skip(rel, f"is not a recording this app reads; use {', '.join(sorted(AUDIO_EXTENSIONS))} files.")
+            if modality in KIND_OF:
+                report.skip(rel, KIND_OF[modality].unsupported(rel))
             else:
                 report.skip(rel, "is not a .txt file; in a folder of texts only .txt files are used "
                                  "(one example per file).")
@@ -289,18 +287,13 @@ def _load_class_folders(root: str, files: list[str], origin_prefix: str, modalit
             report.skip(rel, "is not inside a class folder, so its class is unknown. Put it in a folder "
                              "named after its class (for example cats/ or dogs/).")
             continue
-        if modality == "image":
-            reason = check_image(full, limits.max_image_pixels)
+        if modality in KIND_OF:   # pictures, recordings: checked once here (recordings: their facts kept)
+            reason, facts = KIND_OF[modality].check(full, limits)
             if reason:
                 report.skip(rel, reason)
                 continue
-            item = os.path.abspath(full)
-        elif modality == "audio":
-            reason, facts = inspect_audio(full)
-            if reason:
-                report.skip(rel, reason)
-                continue
-            sounds.append(facts)
+            if facts is not None:
+                sounds.append(facts)
             item = os.path.abspath(full)
         else:
             try:
