@@ -2,7 +2,7 @@
 """Load and fault test of the hosted app, on loopback, as visitors would use it:
 
 1. status polls on an idle server (one poller) — the reference;
-2. six visitors upload a ticket table (450 rows) and queue a short run each, at once;
+2. six visitors upload a ticket table (450 rows) and queue a run each (the last four at once);
 3. ten pollers ask for a run's status while it trains (in its own process): median and 95th
    percentile, and the ratio of that 95th percentile to the idle one (target: at most 1.1). The
    host's own load drifts by more than 10 % over minutes, so the ratio is measured on interleaved
@@ -114,22 +114,34 @@ def concurrent_polls(pollers, n: int = 20) -> list[float]:
     return out
 
 
-def interleaved(pollers, pid: int) -> dict:
+def steps_taken(run_dir: Path) -> int:
+    with open(run_dir / "metrics.jsonl", "rb") as f:
+        return sum(b'"kind": "step"' in line for line in f)
+
+
+def interleaved(pollers, run_dir: Path) -> dict:
     """Polls with the training process paused and running, in alternating windows (A B B A A B …),
-    so that drift in the host's load falls on both kinds alike."""
+    so that drift in the host's load falls on both kinds alike. Also counts the training steps taken
+    during the running windows (the server keeps them few while it is busy: ftapp/server_load.py)."""
+    pid = worker_pid(run_dir)
     paused: list[list[float]] = []
     busy: list[list[float]] = []
+    steps = []
     for i in range(2 * WINDOW_PAIRS):
         pause = (i % 4) in (0, 3)
         os.kill(pid, signal.SIGSTOP if pause else signal.SIGCONT)
         time.sleep(WINDOW_SETTLE_S)   # the scheduler settles into the new state (not a wait for a condition)
+        before, t = steps_taken(run_dir), time.monotonic()
         (paused if pause else busy).append(concurrent_polls(pollers, WINDOW_POLLS))
+        if not pause:
+            steps.append((steps_taken(run_dir) - before, round(time.monotonic() - t, 1)))
     os.kill(pid, signal.SIGCONT)
     flat = lambda ws: [x for w in ws for x in w]   # noqa: E731
     out = {"paused_p50_ms": 1000 * statistics.median(flat(paused)), "paused_p95_ms": 1000 * p95(flat(paused)),
            "busy_p50_ms": 1000 * statistics.median(flat(busy)), "busy_p95_ms": 1000 * p95(flat(busy))}
     out["p95_ratio"] = out["busy_p95_ms"] / out["paused_p95_ms"]
     out["pair_p95_ratios"] = [round(p95(b) / p95(a), 3) for a, b in zip(paused, busy)]
+    out["steps_in_running_windows"] = steps   # (steps, seconds) per window
     return out
 
 
@@ -203,27 +215,31 @@ def main() -> int:
         print(f"idle server, 10 pollers at once: p50 {summary['idle_p50_ms']:.0f} ms, "
               f"p95 {summary['idle_p95_ms']:.0f} ms (the reference)")
 
-        # 2. six visitors queue a run each, at once
+        # 2. six visitors queue a run each (the last four at once)
         ids: list[str] = [""] * 6   # (+ the one accepted in step 4, added there)
         def start(i):   # the first trains long enough for the windows of step 3, then is stopped; the
             # second long enough to be killed mid-training in step 5
             ids[i] = visitors[i].predict(**{0: LONG_RUN, 1: KILLED_RUN}.get(i, RUN), api_name="/start_training")["id"]
-        threads = [threading.Thread(target=start, args=(i,)) for i in range(6)]
+        start(0)   # first in the queue, then the one to kill, then the other four at once
+        start(1)
+        threads = [threading.Thread(target=start, args=(i,)) for i in range(2, 6)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         print(f"six visitors queued: {ids}")
 
-        # 3. ten pollers while the first run trains, in windows interleaved with the run paused
-        while visitors[0].predict(run_id=ids[0], api_name="/run_status")["status"] != "running" \
+        # 3. ten pollers while the first run trains (takes steps, past loading and the first model), in
+        # windows interleaved with the run paused
+        while visitors[0].predict(run_id=ids[0], api_name="/run_status")["phase"] != "training" \
                 or worker_pid(runs / ids[0]) is None:
             time.sleep(0.2)
-        summary.update(interleaved(pollers, worker_pid(runs / ids[0])))
+        summary.update(interleaved(pollers, runs / ids[0]))
         print(f"10 pollers, {WINDOW_PAIRS} windows each, interleaved: run paused p50 {summary['paused_p50_ms']:.0f} ms, "
               f"p95 {summary['paused_p95_ms']:.0f} ms; while training p50 {summary['busy_p50_ms']:.0f} ms, p95 "
               f"{summary['busy_p95_ms']:.0f} ms — {summary['p95_ratio']:.2f}x (target <= 1.1; per pair of windows "
-              f"{', '.join(f'{r:.2f}' for r in summary['pair_p95_ratios'])}x)")
+              f"{', '.join(f'{r:.2f}' for r in summary['pair_p95_ratios'])}x; training steps taken in the "
+              f"running windows: {', '.join(f'{n} in {t} s' for n, t in summary['steps_in_running_windows'])})")
         visitors[0].predict(run_id=ids[0], api_name="/stop_training")   # its length was only for the windows
 
         # 4. one visitor tries to queue 20 more: refused while theirs is active

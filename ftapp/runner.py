@@ -20,6 +20,7 @@ from collections import deque
 from ftapp.data import Limits
 from ftapp.files import INPUTS
 from ftapp.hardware import gpu_count, gpu_ids
+from ftapp import server_load
 from ftapp.runs import Run, RunFolder, RunStore, Status, prepare_resume
 from ftapp.train.config import TrainConfig
 
@@ -52,6 +53,8 @@ class Runner:
         self._cv = threading.Condition()
         self._spare = None
         self.keep_spare = spare and processes
+        # how busy the server is, which its training processes wait on (server_load.py)
+        self.server_load = server_load.start_counting(store.root / server_load.FILE) if processes else None
         self._refill_spare()
         threading.Thread(target=self._dispatch, name="ftapp-dispatcher", daemon=True).start()
 
@@ -167,6 +170,8 @@ class Runner:
         from ftapp.worker import Worker, launcher
 
         env = {"CUDA_VISIBLE_DEVICES": ",".join(gpu_ids()[s] for s in slots)} if self.gpus else {}
+        if self.server_load is not None:
+            env[server_load.ENV] = str(self.server_load.path)
         n = len(slots) if self.gpus else max(1, int(config.processes or 1))
         spare, self._spare = (self._spare, None) if n == 1 else (None, self._spare)
         worker = Worker(run, resume=resume, hosted=not self.allow_local_paths, env=env,

@@ -17,6 +17,7 @@ from torch import nn
 from ftapp.files import MODEL_META, SENTENCE_HEAD
 from ftapp.data.report import VALUE
 from ftapp.tasks import NUMBER, ONE, SEVERAL, TASKS
+from ftapp.server_load import wait_while_busy
 
 PROBLEM_TYPES = {SEVERAL: "multi_label_classification", NUMBER: "regression"}   # transformers' names
 from ftapp.models.heads import head_linear, write_sentence_transformers_files, write_setfit_head
@@ -161,6 +162,7 @@ class Classifier:
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i])) if self.modality == "text" \
             else list(range(len(encoded)))
         for s in range(0, len(order), batch_size):
+            wait_while_busy()   # in a training process the app started: while its server is busy
             idx = order[s: s + batch_size]
             batch = {k: v.to(self.device) for k, v in self.preprocess.collate([encoded[i] for i in idx]).items()}
             probs[idx] = TASKS[self.task].probs(self.forward(batch)).cpu()

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ftapp.files import CHECKPOINT, CHECKPOINT_INFO, atomic_write, atomic_write_json, read_json
+from ftapp.server_load import wait_while_busy
 from ftapp.train.config import CHECKPOINT_SECONDS
 
 log = logging.getLogger("ftapp")
@@ -74,6 +75,8 @@ def writer(run, started_at: float | None = None):
     def write(_training, fitter, final: bool, extra: dict) -> None:
         if not final and time.time() - last["t"] < every_seconds():
             return
+        if not final:
+            wait_while_busy()   # a few hundred MB written: not while the app's server answers visitors
         try:
             save(run.dir, {**fitter.state_dict(), **extra, "elapsed": time.time() - started_at})
         except OSError:

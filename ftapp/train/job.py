@@ -19,6 +19,7 @@ import torch
 from ftapp.data import Limits, duplicate_groups
 from ftapp.errors import UserFacingError
 from ftapp.runs import Run, RunFolder, Status
+from ftapp.server_load import follow_server
 from ftapp.train import checkpoint
 from ftapp.train.config import TrainConfig
 from ftapp.train.device import describe_device, pick_device, release, resolve_precision
@@ -49,6 +50,7 @@ def execute(config: TrainConfig, run: Run, *, workdir: str | os.PathLike | None 
     state = dist.broadcast(checkpoint.load(run.dir) if resume and dist.main else None)
     budget = Budget(config.time_budget, started=None if state is None else checkpoint.started(state))
     clock = Clock(emit, budget)
+    follow_server()   # started by the app: steps and batches wait while its server is busy
     try:
         if config.problems():
             raise RunFailed(" ".join(config.problems()))

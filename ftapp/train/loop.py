@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from ftapp import tasks
+from ftapp.server_load import wait_while_busy
 from ftapp.train import prefix_cache, selection
 from ftapp.train.batches import epoch_batches, eval_batches
 from ftapp.train.config import EVAL_BATCH, LEARNED_LOSS, LEARNED_PATIENCE, METHODS, PRECISIONS
@@ -132,6 +133,7 @@ def validation(clf, data: Prepared, k: int | None, autocast_ctx, device, dist: D
     mine = dist.shard(range(n))
     lengths = [data.lengths["val"][i] for i in mine] if data.lengths["val"] is not None else None
     for b in eval_batches(len(mine), EVAL_BATCH, lengths):
+        wait_while_busy()
         idx = [mine[j] for j in b]
         with autocast_ctx:
             logits = clf.forward(data.batch("val", idx, k)).float()

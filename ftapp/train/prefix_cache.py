@@ -26,6 +26,7 @@ import torch
 
 from ftapp.models.layout import WAVEFORM_OUTPUTS, Bypass, swap_module
 from ftapp.models.preprocess import padded_width
+from ftapp.server_load import wait_while_busy
 from ftapp.train.batches import eval_batches
 from ftapp.train.distributed import SINGLE
 
@@ -109,6 +110,7 @@ def compute_states(clf, encoded: list, boundaries, batch_size: int, device, on_b
     features, as_tuple, done = None, 0, 0
     try:
         for idx in order:
+            wait_while_busy()
             chunk = [encoded[i] for i in idx]
             batch = {key: v.to(device) for key, v in clf.preprocess.collate(chunk).items()}
             try:

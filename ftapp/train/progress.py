@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 
+from ftapp.server_load import wait_while_busy
 from ftapp.train.config import EVAL_RESERVE
 
 TRAINING_SPAN = (0.1, 0.9)
@@ -70,6 +71,7 @@ class Clock:
         self._say(self.progress, self._estimate(), new_phase=True)
 
     def tick(self) -> None:
+        wait_while_busy()
         if self._pace_started is None:   # steps outside a planned phase (the learning-rate finder)
             return
         self._done += 1

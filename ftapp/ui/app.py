@@ -12,7 +12,9 @@ import os
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
+from ftapp.server_load import CountRequests
 from ftapp.ui import api, demo_page
 from ftapp.ui.common import Shared
 from ftapp.ui.core import AppContext
@@ -41,12 +43,15 @@ def theme() -> gr.themes.Base:
 
 
 def launch_kwargs(demo: gr.Blocks | None = None) -> dict:
-    """What `launch()` needs besides the address: theme, CSS, upload cap, servable run folder."""
+    """What `launch()` needs besides the address: theme, CSS, upload cap, servable run folder, the
+    count of requests in flight (server_load.py)."""
     kw = {"theme": theme(), "css": CSS_PATH.read_text(), "max_file_size": os.environ.get("FTAPP_MAX_FILE_SIZE", "200mb"),
           "footer_links": ["api", "gradio"]}
     ctx = getattr(demo, "ftapp", None)
     if ctx is not None:
         kw["allowed_paths"] = [str(ctx.runs_dir)]
+        if ctx.runner.server_load is not None:   # its training processes wait while it is busy
+            kw["app_kwargs"] = {"middleware": [Middleware(CountRequests, load=ctx.runner.server_load)]}
     return kw
 
 
