@@ -25,7 +25,7 @@ from ftapp.train.loop import Why
 from ftapp.train.prepared import Prepared
 from ftapp.train.probe import folds_for
 from ftapp.train.recipes import default_recipe
-from ftapp.train.schedule import fixed_length
+from ftapp.train.schedule import refit_length
 from ftapp.train.training import CROSS_VALIDATION, TRAINING_DATA, Outcome, Training, comparison, scored
 
 FINAL_WEIGHT = 1.5      # the final run's share of the time left, against one fold's
@@ -185,7 +185,7 @@ class _Folds:
         t.emit("phase", phase=f"training on all {len(self.y)} examples for {steps} steps")
         t.clock.plan(steps)
         pretrained = t.start_from(out.probe)
-        length = fixed_length(steps, len(self.y), t.config.batch_size, t.config.warmup_ratio)   # anneals by its end
+        length = refit_length(self.length, len(self.y), t.config.batch_size)   # the schedule the folds checked
         final = t.fitter(self.base, self.recipe, length, pretrained, curves="all",
                          deadline=t.budget.end)   # the length was checked to fit; scoring may wait a little
         final.activate()

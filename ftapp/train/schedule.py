@@ -59,7 +59,11 @@ def lr_factor(step: int, warmup: int, total: int, kind: str = SCHEDULES.cosine) 
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def fixed_length(total_steps: int, n_train: int, batch_size: int, warmup_ratio: float) -> Length:
-    """A plan of exactly `total_steps` (the length cross-validation chose), its warm-up and decay over them."""
+def refit_length(folds: Length, n_train: int, batch_size: int) -> Length:
+    """The final run after cross-validation: the folds' own schedule (their warm-up and decay over
+    their planned steps), on all the examples; it trains up to the length the folds chose. The folds
+    scored their checkpoints along this schedule, so the final run repeats what was checked. (A plan
+    that annealed to zero at the chosen length trained less than the folds had and was never
+    checked: photos5 0.917 and its 8 per class 0.865 against 0.923 and 0.885, seeds 0-2.)"""
     spe = steps_per_epoch(n_train, batch_size)
-    return Length(spe, math.ceil(total_steps / spe), total_steps, int(round(warmup_ratio * total_steps)), 1)
+    return Length(spe, math.ceil(folds.total_steps / spe), folds.total_steps, folds.warmup_steps, 1)

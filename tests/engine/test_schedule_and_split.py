@@ -11,7 +11,7 @@ from ftapp.data import Dataset, duplicate_groups, train_val_split
 from ftapp.evaluate import evaluation_report, scores
 from ftapp.train.batches import epoch_batches
 from ftapp.train.config import EVALUATIONS
-from ftapp.train.schedule import MIN_EPOCHS, lr_factor, plan_length, steps_per_epoch
+from ftapp.train.schedule import MIN_EPOCHS, lr_factor, plan_length, refit_length, steps_per_epoch
 
 
 def test_small_data_gets_the_step_floor_large_data_a_few_epochs():
@@ -29,6 +29,16 @@ def test_schedule_starts_above_zero_warms_up_and_anneals():
     assert f[0] > 0 and f[:10] == sorted(f[:10]) and f[9] < f[10] == pytest.approx(1.0, abs=0.01)
     assert f[-1] < 0.01 and all(a >= b for a, b in zip(f[10:], f[11:]))
     assert lr_factor(50, 10, 100, "constant") == 1.0 and lr_factor(99, 10, 100, "linear") < 0.02
+
+
+def test_the_final_run_after_cross_validation_follows_the_schedule_the_folds_were_checked_on():
+    folds = plan_length(40, 32, epochs=None, min_steps=300, warmup_ratio=0.1)     # a fold: 40 examples
+    final = refit_length(folds, 60, 32)                                            # all 60
+    assert final.steps_per_epoch == steps_per_epoch(60, 32) and final.epochs * final.steps_per_epoch >= folds.total_steps
+    chosen = 120   # a length the folds chose, before their plan's end: the rate there is not annealed away
+    assert [lr_factor(s, final.warmup_steps, final.total_steps) for s in range(chosen)] == \
+        [lr_factor(s, folds.warmup_steps, folds.total_steps) for s in range(chosen)]
+    assert lr_factor(chosen - 1, final.warmup_steps, final.total_steps) > 0.5
 
 
 def test_a_small_last_batch_joins_the_one_before():

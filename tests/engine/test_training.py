@@ -13,6 +13,7 @@ from ftapp.models import BUNDLED_TEXT, load_trained
 from ftapp.runs import RunFolder, RunStore, new_run, read_run
 from ftapp.train.config import LEARNED_LOSS, LEARNED_PATIENCE, TrainConfig
 from ftapp.train.job import execute
+from ftapp.train.schedule import lr_factor
 from ftapp.train.selection import progressed
 
 FAST = dict(min_steps=20, auto=False)     # tiny models learn the tiny sets in a few steps
@@ -58,6 +59,19 @@ def test_text_run_with_defaults_learns_and_writes_everything(tmp_path, text_csv)
     events = [json.loads(l) for l in (run.dir / RunFolder.EVENTS).read_text().splitlines()]
     written = [e["t"] for e in events if e["kind"] == "progress"]     # a worker's app follows them from the file,
     assert written and all(b - a >= 0.99 for a, b in zip(written, written[1:-1]))   # but at most one a second
+
+
+def test_the_final_run_repeats_the_learning_rates_the_folds_were_scored_at(tmp_path, tiny_text_model, text_csv):
+    """Cross-validation scores each fold's checks along the planned schedule; the final run on all the
+    examples trains to the chosen length along the same plan (not one that anneals by then)."""
+    run = _train(tmp_path, model=tiny_text_model, data=str(text_csv), lr=3e-3, frozen_layers=0, **FAST)
+    assert run.status == "finished" and _metrics(run)["chosen"] == "fine-tuned", run.message
+    plan = run.info["plan"]
+    events = [json.loads(l) for l in (run.dir / RunFolder.EVENTS).read_text().splitlines()]
+    final = {e["step"]: e["lr"] for e in events if e["kind"] == "step" and e.get("part") == "all"}
+    assert final and max(final) < plan["total_steps"]      # chosen before the plan's end
+    assert all(lr == pytest.approx(3e-3 * lr_factor(s, plan["warmup_steps"], plan["total_steps"]))
+               for s, lr in final.items())
 
 
 def test_holdout_run_plans_steps_validates_and_scores_a_test_slice(tmp_path, tiny_text_model, text_csv_big):
