@@ -18,6 +18,7 @@ so both sides train exactly the same steps on the same rows (the comparison of 2
     python benchmarks/bench_vs_trainer.py                      # all three configurations
     python benchmarks/bench_vs_trainer.py --only head-only --repeat 3 --json-out results.json
     python benchmarks/bench_vs_trainer.py --app                # + app-vs-CLI overhead
+    python benchmarks/bench_vs_trainer.py --app-only --repeat 7  # only the app against the CLI
 """
 from __future__ import annotations
 
@@ -401,6 +402,7 @@ def app_section(cfg: Config, work: Path, logs: Path, repeat: int) -> dict:
             "app_submit_to_finished_s": round(med(app_runs, "submit_to_finished_s"), 2),
             "app_start_training_to_finished_s": round(med(app_runs, "start_training_to_finished_s"), 2),
             "overhead_s": round(app - cli, 2), "overhead_pct": round(100 * (app - cli) / cli, 1),
+            "pair_ratios": [round(a["run_span_s"] / c["run_span_s"], 3) for c, a in zip(cli_runs, app_runs)],
             "cli_train_loop_s": round(med(cli_runs, "train_loop_s"), 2),
             "app_train_loop_s": round(med(app_runs, "train_loop_s"), 2),
             "app_server_startup_s": round(med(app_runs, "server_startup_s"), 2),
@@ -412,7 +414,8 @@ def app_text(section: dict) -> str:
         return f"App vs CLI: skipped: {section['skipped']}."
     s = section
     return (f"App vs CLI ({s['config']}; run created -> final status, as recorded by the run; start-up excluded): "
-            f"CLI {s['cli_run_s']:.1f} s, app {s['app_run_s']:.1f} s, ratio {s['ratio']:.3f} (target <= 1.02); "
+            f"CLI {s['cli_run_s']:.1f} s, app {s['app_run_s']:.1f} s, ratio {s['ratio']:.3f} (target <= 1.02; each "
+            f"pair: {', '.join(f'{r:.2f}' for r in s['pair_ratios'])}, median {statistics.median(s['pair_ratios']):.3f}); "
             f"overhead {s['overhead_s']:+.1f} s ({s['overhead_pct']:+.1f} %). Seen by the client polling every "
             f"{POLL_SECONDS:g} s: upload+load_data+run {s['app_submit_to_finished_s']:.1f} s. Training loop inside: CLI "
             f"{s['cli_train_loop_s']:.1f} s, app {s['app_train_loop_s']:.1f} s. App start-up until idle (not counted): "
@@ -428,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1, help="runs per side and configuration; the median is reported")
     p.add_argument("--json-out", type=Path, help="write the results here as JSON")
     p.add_argument("--app", action="store_true", help="also measure training through the app against the CLI")
+    p.add_argument("--app-only", action="store_true", help="measure only the app against the CLI (no Trainer)")
     p.add_argument("--app-config", choices=names, default="part-frozen")
     p.add_argument("--ftapp-precision", choices=["auto", "fp32", "bf16"], default="auto",
                    help="ftapp's --precision (auto = bf16 on CPUs with native bf16); the Trainer runs fp32")
@@ -444,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"missing {f}")
 
     mach = machine()
-    configs = [c for c in CONFIGS if not args.only or c.name in args.only]
+    configs = [] if args.app_only else [c for c in CONFIGS if not args.only or c.name in args.only]
     results, app = [], None
     with tempfile.TemporaryDirectory(prefix="ftapp-bench-") as tmp:
         work = Path(tmp)
@@ -468,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"           {r['wall_s']:.1f} s wall, test accuracy {r['test_accuracy']:.4f}",
                           file=sys.stderr, flush=True)
             results.append(summarise(cfg, ftapp_runs, trainer_runs))
-        if args.app:
+        if args.app or args.app_only:
             app = app_section(next(c for c in CONFIGS if c.name == args.app_config), work, logs, args.repeat)
 
     print(table(results, mach, args.repeat))
