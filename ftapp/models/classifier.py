@@ -17,13 +17,13 @@ from torch import nn
 from ftapp.files import MODEL_META, SENTENCE_HEAD
 from ftapp.data.report import VALUE
 from ftapp.tasks import NUMBER, ONE, SEVERAL, TASKS
-from ftapp.server_load import wait_while_busy
-
-PROBLEM_TYPES = {SEVERAL: "multi_label_classification", NUMBER: "regression"}   # transformers' names
 from ftapp.models.heads import head_linear, write_sentence_transformers_files, write_setfit_head
 from ftapp.models.layout import Layout, find_layout
 from ftapp.models.preprocess import AudioPreprocessor, ImagePreprocessor, TextPreprocessor
+from ftapp.server_load import wait_while_busy
 from ftapp.train.config import EVAL_BATCH
+
+PROBLEM_TYPES = {SEVERAL: "multi_label_classification", NUMBER: "regression"}   # transformers' names
 
 
 def logits_of(output) -> torch.Tensor:

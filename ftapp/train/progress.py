@@ -71,9 +71,10 @@ class Clock:
         self._say(self.progress, self._estimate(), new_phase=True)
 
     def tick(self) -> None:
-        wait_while_busy()
+        waited = wait_while_busy()
         if self._pace_started is None:   # steps outside a planned phase (the learning-rate finder)
             return
+        self._pace_started += waited     # the estimate follows the training's own pace, not the server's visitors
         self._done += 1
         self._pace_steps += 1
         low, high = getattr(self, "_base", TRAINING_SPAN[0]), TRAINING_SPAN[1]

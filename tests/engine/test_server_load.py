@@ -136,7 +136,7 @@ def test_outside_the_app_nothing_waits(tmp_path):
 
 def test_a_training_process_waits_at_every_step_and_batch_once_it_follows_the_server(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(server_load, "training_pace", lambda environ: lambda: calls.append(1))
+    monkeypatch.setattr(server_load, "training_pace", lambda environ: lambda: calls.append(1) or 0.0)
     monkeypatch.setattr(server_load, "_waiting", None)
     clock = Clock(lambda *_a, **_k: None)
     clock.plan(3)
