@@ -193,7 +193,8 @@ class TrainConfig:
                                        f"{SMALL_VAL} of them, cross-validation on all examples is used instead.")
     test_fraction: float = setting(0.1, float, "Test share", minimum=0.0, maximum=0.4, step=0.05, advanced=True,
                                    help="Share held out for the final score, which nothing is chosen on (only when "
-                                        f"every class has at least {MIN_TEST_PER_CLASS} examples; 0 = none).")
+                                        f"every class has at least {MIN_TEST_PER_CLASS} examples and no test file "
+                                        "is given; 0 = none).")
     processes: int = setting(1, int, "Processes", minimum=1, maximum=256, step=1, advanced=True,
                              help="Train one run with this many processes on this computer's CPU cores "
                                   "(torch.distributed, each process a share of every batch). Worth it only on "

@@ -66,7 +66,9 @@ def prepare_data(config: TrainConfig, workdir: Path, limits: Limits) -> Splits:
     warnings = [str(p) for p in report.warnings]
     from_report = len(warnings)
     test = None
-    if config.test_fraction > 0 and not config.val_data and min(ds.class_counts().values()) >= MIN_TEST_PER_CLASS:
+    # a test file of the user's own is the held-out score: no slice of the training data is set aside for another
+    if config.test_fraction > 0 and not config.val_data and not config.test_data \
+            and min(ds.class_counts().values()) >= MIN_TEST_PER_CLASS:
         ds, test, _ = train_val_split(ds, config.test_fraction, config.seed + 1)
     if config.val_data:
         val, vreport = load_dataset(config.val_data, workdir=workdir / "val", modality=ds.modality, limits=limits,

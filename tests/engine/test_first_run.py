@@ -131,3 +131,17 @@ def test_picture_runs_show_a_cheap_picture_baseline(tmp_path, tiny_image_model):
     assert _metrics(run)["histogram_val_accuracy"] == own["accuracy"]
     test = json.loads((run.dir / RunFolder.TEST_REPORT).read_text())
     assert test["baselines"]["own"]["name"] == own["name"]
+
+
+def test_a_test_file_of_ones_own_takes_the_place_of_the_test_slice(tmp_path):
+    """With 30+ examples per class a tenth is held out as the test slice; with a test file given,
+    that file is the held-out score and every training example trains or validates."""
+    from ftapp.data import Limits
+    from ftapp.train.splits import prepare_data
+
+    data = write_text_csv(tmp_path / "train.csv", n_per_class=40)
+    test = write_text_csv(tmp_path / "test.csv", n_per_class=5, seed=1)
+    sliced = prepare_data(TrainConfig(data=str(data)), tmp_path / "a", Limits())
+    assert sliced.test is not None and len(sliced.test) == 12
+    own = prepare_data(TrainConfig(data=str(data), test_data=str(test)), tmp_path / "b", Limits())
+    assert own.test is None and len(own.train) + len(own.val) == 120
