@@ -31,7 +31,8 @@ from ftapp.train.training import CROSS_VALIDATION, TRAINING_DATA, Outcome, Train
 FINAL_WEIGHT = 1.5      # the final run's share of the time left, against one fold's
 
 
-def cross_validated(t: Training, all_x, all_y, groups) -> Outcome:
+def cross_validated(t: Training, all_x, all_y, groups, reason: str = words.TOO_FEW) -> Outcome:
+    """reason: why a split was not used, for the run's message (words.TOO_FEW, words.too_few_of)."""
     cfg, clf = t.config, t.clf
     recipe = default_recipe(cfg, clf.n_blocks, clf.modality)
     boundaries = t.boundaries([recipe])
@@ -55,7 +56,7 @@ def cross_validated(t: Training, all_x, all_y, groups) -> Outcome:
     for p, (_, te) in zip(fold_probes, folds):
         probe_oof[te] = t.task.probs(p.logits(features[te])).numpy()
     first = t.first_model(probe_all, torch.tensor(probe_oof).float(), all_y, CROSS_VALIDATION, probe_oof=probe_oof)
-    run = _Folds(t, base, recipe, folds, probe_oof)
+    run = _Folds(t, base, recipe, folds, probe_oof, reason)
     run.train_folds()
     out = run.decide(first)
     out.probe_oof = probe_oof
@@ -65,8 +66,9 @@ def cross_validated(t: Training, all_x, all_y, groups) -> Outcome:
 class _Folds:
     """The folds' fine-tuning: out-of-fold probabilities per validation, and the decision."""
 
-    def __init__(self, t: Training, base: Prepared, recipe, folds, probe_oof):
+    def __init__(self, t: Training, base: Prepared, recipe, folds, probe_oof, reason: str):
         self.t, self.base, self.recipe, self.folds, self.probe_oof = t, base, recipe, folds, probe_oof
+        self.reason = reason                     # why a split was not used (the message says it)
         self.y = base.y["train"].numpy()
         self.length = t.length(len(folds[0][0]))
         self.oof: list[np.ndarray] = []          # per validation j: the folds' probabilities
@@ -136,7 +138,7 @@ class _Folds:
                       why=Why.STOPPED if stopped else self.why)
         if not n_run:
             out.message = words.cv_message(False, len(self.folds), 0, None, False,
-                                           first=words.first_words(t.task.first_model))
+                                           first=words.first_words(t.task.first_model), reason=self.reason)
             return out
         rows = np.sort(np.concatenate(self.rows))
         upto = min(self.reached)
@@ -158,7 +160,7 @@ class _Folds:
             t.keep_probe(first.probe)
         out.train_seconds = time.time() - self.started
         out.message = words.cv_message(out.fine_tuned, len(self.folds), n_run, out.check, self.decided_early, note,
-                                       words.first_words(t.task.first_model))
+                                       words.first_words(t.task.first_model), reason=self.reason)
         return out
 
     def steps_at(self, j: int) -> int:

@@ -30,12 +30,13 @@ from ftapp import tasks
 from ftapp.runs import Candidate, Kept, Status
 from ftapp.train import prefix_cache, selection, words
 from ftapp.train.selection import scored
-from ftapp.train.config import EVAL_BATCH, HEAD_INITS, METHODS, SEARCH_MIN_VAL, SMALL_VAL, TrainConfig
+from ftapp.train.config import (EVAL_BATCH, HEAD_INITS, METHODS, MIN_VAL_PER_CLASS, SEARCH_MIN_VAL, SMALL_VAL,
+                                TrainConfig)
 from ftapp.train.device import autocast
 from ftapp.train.distributed import SINGLE, Distributed
 from ftapp.train.loop import Callbacks, Fitter, Recipe, Why
 from ftapp.train.prepared import Prepared
-from ftapp.train.probe import Probe, fit_probe
+from ftapp.train.probe import Probe, fit_probe, folds_for
 from ftapp.train.recipes import recipes_for
 from ftapp.train.schedule import Length, plan_length
 from ftapp.train.search import Candidates, rung_plan, successive_halving
@@ -194,15 +195,31 @@ class Training(Callbacks):
     def run(self, train_x, train_y, val_x, val_y, groups_all=None) -> Outcome:
         """groups_all: a duplicate-group id per example of train + val (identical examples share one)."""
         self.task = tasks.of(train_y)
-        if len(val_y) < SMALL_VAL:
+        rare = self.rare_in_validation(val_y, train_y + val_y, groups_all)
+        if len(val_y) < SMALL_VAL or rare:
             from ftapp.train.crossval import cross_validated
 
-            out = cross_validated(self, train_x + val_x, train_y + val_y, groups_all)
+            if rare:
+                self.emit("info", notice=words.cross_validating(rare))
+            out = cross_validated(self, train_x + val_x, train_y + val_y, groups_all, reason=rare or words.TOO_FEW)
         else:
             out = self.holdout(train_x, train_y, val_x, val_y,
                                None if groups_all is None else groups_all[:len(train_x)])
         out.features, out.candidates = self.features, self.candidates.table()
         return out
+
+    def rare_in_validation(self, val_y, all_y, groups) -> str | None:
+        """Why the split cannot check some class (it has under MIN_VAL_PER_CLASS validation examples),
+        when cross-validation can (every class has two distinct examples); else None. A class with one
+        or two validation examples swings on each of them, and a model that handles it worse — fine-tuned
+        on its ten training examples — looks as good as one that handles it better. One class per example."""
+        if self.task.kind != tasks.ONE or not len(val_y):
+            return None
+        counts = np.bincount(np.asarray(val_y), minlength=len(self.clf.labels))
+        c = int(counts.argmin())
+        if counts[c] >= MIN_VAL_PER_CLASS or folds_for(all_y, groups, self.config.seed) is None:
+            return None
+        return words.too_few_of(self.clf.labels[c], int(counts[c]))
 
     def holdout(self, train_x, train_y, val_x, val_y, train_groups=None) -> Outcome:
         recipes = self.recipes(len(val_y))

@@ -99,10 +99,22 @@ def holdout_message(kept_fine_tuned: bool, why: str | None, recipe: str | None, 
     return kept + f"; fine-tuning {beat(check['ft'], check['probe'])} {first}: {compared(check['ft'], check['probe'])}."
 
 
+TOO_FEW = "too few to set some aside"
+
+
+def too_few_of(label: str, n: int) -> str:
+    """Why a split was not used although it was large enough: one class had too few examples in it."""
+    return f"only {n} validation example{'' if n == 1 else 's'} of '{label}', too few to check that class on a split"
+
+
+def cross_validating(reason: str) -> str:
+    return f"Cross-validating on all the examples instead of checking on the validation split: {reason}."
+
+
 def cv_message(kept_fine_tuned: bool, n_folds: int, folds_run: int, check: dict | None, decided_early: bool,
-               final_note: str = "", first: str = FIRST) -> str:
-    """The end of a run on small data, decided by cross-validation."""
-    cv = f"a {n_folds}-fold cross-validation on all the examples (too few to set some aside)"
+               final_note: str = "", first: str = FIRST, reason: str = TOO_FEW) -> str:
+    """The end of a run decided by cross-validation (`reason`: why a split was not used)."""
+    cv = f"a {n_folds}-fold cross-validation on all the examples ({reason})"
     partial = ""
     if folds_run < n_folds:
         why = ("one side was clearly ahead after the first part, so the others were skipped" if decided_early

@@ -38,8 +38,8 @@ def _scores(r: dict) -> str:
                                              else "") + f" · balanced accuracy {fmt_pct(r.get('balanced_accuracy'))}")
 
 
-VALIDATION_KIND = {"validation split": "Validation", "cross-validation": "Cross-validated on all examples (too few to "
-                                                                        "set a validation split aside)",
+VALIDATION_KIND = {"validation split": "Validation", "cross-validation": "Cross-validated on all examples (too few of "
+                                                                        "them, or of one class, to check on a split)",
                    "training data": "On the training examples themselves (too few to check on anything else)"}
 
 

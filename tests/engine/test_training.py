@@ -218,6 +218,21 @@ def test_stop_request_is_honoured_within_a_step_and_keeps_a_model(tmp_path, tiny
     assert load_trained(run.dir).predict(["refund please"])
 
 
+def test_a_class_too_small_to_check_on_the_split_is_cross_validated(tmp_path, tiny_text_model):
+    """452 rows make a split of 60+ validation examples, but it holds only one or two of the 12
+    'praise' rows: too few to check that class, so the run cross-validates and says why."""
+    from conftest import write_text_csv
+
+    rows = write_text_csv(tmp_path / "all.csv", n_per_class=220).read_text().splitlines()
+    kept = [r for r in rows if not r.endswith(",praise")] + [r for r in rows if r.endswith(",praise")][:12]
+    (tmp_path / "rare.csv").write_text("\n".join(kept) + "\n")
+    run = _train(tmp_path, model=tiny_text_model, data=str(tmp_path / "rare.csv"), **FAST)
+    assert run.status == "finished", run.message
+    assert run.info["n_val"] >= 60 and _metrics(run)["validation_kind"] == "cross-validation"
+    assert "of 'praise', too few to check that class on a split" in run.message
+    assert run.info["notice"].startswith("Cross-validating") and "'praise'" in run.info["notice"]
+
+
 def test_auto_keeps_the_probe_when_fine_tuning_does_not_beat_it(tmp_path, tiny_text_model, text_csv_big):
     """A random tiny encoder cannot beat logistic regression on frozen features of these easy texts
     in a few steps: Auto keeps the probe (all blocks frozen), with Auto off the settings given win."""

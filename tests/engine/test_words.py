@@ -54,6 +54,15 @@ def test_cross_validation_sentence_says_what_the_numbers_say(ft, probe, kept, fo
     assert f"{ft:.3f}" in text and f"{probe:.3f}" in text
 
 
+def test_the_cross_validation_sentence_says_why_no_split_was_used():
+    assert "(too few to set some aside)" in words.cv_message(True, 3, 3, check(0.9, 0.8), False)
+    why = words.too_few_of("graphics", 2)
+    text = words.cv_message(True, 3, 3, check(0.9, 0.8), False, reason=why)
+    assert "only 2 validation examples of 'graphics', too few to check that class on a split" in text
+    assert "only 1 validation example of 'mail'," in words.too_few_of("mail", 1)
+    assert words.cross_validating(why).startswith("Cross-validating") and why in words.cross_validating(why)
+
+
 def test_no_check_and_divergence_sentences():
     assert "produced no checkpoint" in words.holdout_message(False, Why.STOPPED, "x", None, True, None)
     text = words.holdout_message(False, Why.DIVERGED, "x", None, True, None)
