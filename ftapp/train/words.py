@@ -104,7 +104,8 @@ TOO_FEW = "too few to set some aside"
 
 def too_few_of(label: str, n: int) -> str:
     """Why a split was not used although it was large enough: one class had too few examples in it."""
-    return f"only {n} validation example{'' if n == 1 else 's'} of '{label}', too few to check that class on a split"
+    some = "no validation example" if n == 0 else f"only {n} validation example{'' if n == 1 else 's'}"
+    return f"{some} of '{label}', too few to check that class on a split"
 
 
 def cross_validating(reason: str) -> str:

@@ -60,6 +60,7 @@ def test_the_cross_validation_sentence_says_why_no_split_was_used():
     text = words.cv_message(True, 3, 3, check(0.9, 0.8), False, reason=why)
     assert "only 2 validation examples of 'graphics', too few to check that class on a split" in text
     assert "only 1 validation example of 'mail'," in words.too_few_of("mail", 1)
+    assert words.too_few_of("mail", 0).startswith("no validation example of 'mail',")
     assert words.cross_validating(why).startswith("Cross-validating") and why in words.cross_validating(why)
 
 
